@@ -1,0 +1,118 @@
+"""Typed settings, read from ``CURBSIDE_*`` environment variables and validated at start.
+
+An unknown ``CURBSIDE_`` variable is an error: a typo in a security setting must not be
+silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+PREFIX = "CURBSIDE_"
+
+
+class SettingsError(ValueError):
+    """A setting is missing, unknown or malformed; the message names it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Public identity of the hub: the OpenID Provider's issuer identifier (https in production).
+    issuer: str = "http://127.0.0.1:5000"
+    database_url: str = "sqlite:///instance/curbside.db"
+    # "sql" keeps short-lived state in the database (embedded default); or a redis:// URL.
+    store_url: str = "sql"
+    # Where generated secrets live when they are not given (demo and first start).
+    instance_dir: str = "instance"
+    # Signs the SSO cookie and CSRF tokens; keyed-hashes client secrets. Generated if empty.
+    secret_key: str = ""
+    # Encrypts private signing keys at rest (Fernet/AES); comma-separated, newest first.
+    key_encryption_keys: str = ""
+    # Allow http issuer and non-Secure cookies: only for local demos and tests.
+    insecure_transport: bool = False
+
+    # Lifetimes (seconds).
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    authorization_code_ttl: int = 60
+    refresh_token_ttl: int = 30 * 24 * 3600
+    refresh_reuse_grace: int = 10
+    session_ttl: int = 12 * 3600
+    login_state_ttl: int = 900
+    client_cache_ttl: int = 5
+    # A retired signing key stays in the JWKS this long after it stops signing.
+    key_retire_after: int = 24 * 3600
+
+    # argon2id cost; see docs/security.md for the rationale of the defaults.
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65536
+    argon2_parallelism: int = 1
+
+    # Sign-in throttling: attempts per window, per account and per client address.
+    login_max_per_account: int = 10
+    login_max_per_address: int = 50
+    login_window: int = 900
+
+    max_param_length: int = 2048
+    id_token_on_refresh: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        hints = get_type_hints(cls)
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for key, raw in env.items():
+            if not key.startswith(PREFIX) or key.startswith(PREFIX + "TEST_"):
+                continue
+            name = key[len(PREFIX) :].lower()
+            if name not in known:
+                raise SettingsError(f"unknown setting {key}")
+            values[name] = _coerce(key, raw, hints[name])
+        values.update(overrides)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if not self.issuer.startswith("https://") and not self.insecure_transport:
+            raise SettingsError(
+                "CURBSIDE_ISSUER must be an https URL "
+                "(set CURBSIDE_INSECURE_TRANSPORT=1 only for a local demo)"
+            )
+        if self.issuer.endswith("/") or "?" in self.issuer or "#" in self.issuer:
+            raise SettingsError("CURBSIDE_ISSUER must have no trailing slash, query or fragment")
+        if self.store_url != "sql" and not self.store_url.startswith(("redis://", "rediss://")):
+            raise SettingsError("CURBSIDE_STORE_URL must be 'sql' or a redis:// URL")
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+                raise SettingsError(f"{PREFIX}{f.name.upper()} must not be negative")
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def instance_path(self) -> Path:
+        return Path(self.instance_dir)
+
+
+def _coerce(key: str, raw: str, typ: Any) -> Any:
+    if typ is bool:
+        if raw.lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.lower() in ("0", "false", "no", "off", ""):
+            return False
+        raise SettingsError(f"{key} must be true or false")
+    if typ is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be an integer") from None
+    return raw
