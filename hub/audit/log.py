@@ -1,0 +1,199 @@
+"""Appending to the chain: one short transaction, serialised so the chain never forks.
+
+Two writers that read the same tail would both chain onto it. Appends therefore take one
+lock for the rest of their transaction (PostgreSQL: a transaction-scoped advisory lock;
+SQLite: its single write lock, taken up front with ``BEGIN IMMEDIATE``), read the tail,
+and insert. The unique constraints on ``seq`` and ``prev_hash`` are a second guard: a
+writer that somehow skipped the lock fails instead of forking the chain.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from hub.audit.chain import GENESIS_HASH, commitment, new_salt, record_hash
+from hub.audit.detail import clean_detail, clean_identifier, clean_personal
+from hub.audit.errors import AuditConflictError, AuditDetailError, AuditError
+from hub.audit.events import AuditEvent, get_event
+from hub.db import Database, utcnow
+from hub.models.audit import AuditPersonalData, AuditRecord
+
+# One constant key per application; derived from a name so it cannot collide by accident
+# with advisory locks taken elsewhere in the hub.
+APPEND_LOCK_KEY = int.from_bytes(
+    hashlib.sha256(b"curbside:audit:append").digest()[:8], "big", signed=True
+)
+STANDALONE_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class AppendedRecord:
+    seq: int
+    hash: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything that can be computed before taking the lock (keeps the lock short)."""
+
+    event: str
+    actor: str | None
+    client_id: str | None
+    detail: str
+    personal: str | None
+    salt: bytes | None
+    commitment: str | None
+    subject: str | None
+    occurred_at: datetime | None
+
+
+def acquire_append_lock(conn: Connection) -> None:
+    """Serialise appends until the end of ``conn``'s current transaction."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+    elif dialect == "sqlite":
+        raw = conn.connection.dbapi_connection
+        # pysqlite opens a transaction only before the first INSERT/UPDATE/DELETE, so an
+        # open one has already written and therefore holds SQLite's single write lock.
+        if not getattr(raw, "in_transaction", False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        raise AuditError(f"the audit log does not support the {dialect} database")
+
+
+def append(
+    target: Database | Session,
+    event: str | AuditEvent,
+    *,
+    actor: str | None,
+    client_id: str | None = None,
+    address: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+    personal: Mapping[str, str | None] | None = None,
+    subject: str | None = None,
+    occurred_at: datetime | None = None,
+) -> AppendedRecord:
+    """Append one record and return its seq and hash.
+
+    ``target`` is either the hub's ``Session`` (the record commits or rolls back with the
+    caller's own change; call it last, as the lock is held until the caller commits) or a
+    ``Database`` (its own short transaction, retried on a lost race).
+
+    ``actor`` and ``client_id`` are opaque ids. ``address`` (client IP) and ``personal``
+    (e.g. ``{"email": ..., "name": ...}``) are personal data: stored outside the chain,
+    erasable; ``subject`` is the doctor's account id they belong to (the erasure key).
+    ``detail`` is a small JSON object that must hold no secrets, tokens, document contents
+    or personal data (see hub/audit/detail.py). ``occurred_at`` defaults to now.
+    """
+    prepared = _prepare(event, actor, client_id, address, detail, personal, subject, occurred_at)
+    if isinstance(target, Session):
+        conn = target.connection()
+        try:
+            # A savepoint would not help: the lock and the tail belong to the outer transaction.
+            acquire_append_lock(conn)
+            return _append_locked(conn, prepared)
+        except IntegrityError as exc:
+            raise AuditConflictError(
+                "another writer appended the same audit seq; was the append lock skipped?"
+            ) from exc
+    last_error: IntegrityError | None = None
+    for _ in range(STANDALONE_ATTEMPTS):
+        with target.engine.connect() as conn:
+            try:
+                acquire_append_lock(conn)
+                appended = _append_locked(conn, prepared)
+                conn.commit()
+                return appended
+            except IntegrityError as exc:
+                conn.rollback()
+                last_error = exc
+    raise AuditConflictError("could not append to the audit log after retries") from last_error
+
+
+def _prepare(
+    event: str | AuditEvent,
+    actor: str | None,
+    client_id: str | None,
+    address: str | None,
+    detail: Mapping[str, Any] | None,
+    personal: Mapping[str, str | None] | None,
+    subject: str | None,
+    occurred_at: datetime | None,
+) -> _Prepared:
+    name = get_event(event).name
+    personal_values: dict[str, str | None] = dict(personal or {})
+    if address is not None:
+        if "address" in personal_values:
+            raise AuditDetailError("give the client address once: address= or personal['address']")
+        personal_values["address"] = address
+    personal_text = clean_personal(personal_values)
+    salt = new_salt() if personal_text is not None else None
+    if occurred_at is not None and occurred_at.tzinfo is None:
+        raise AuditDetailError("occurred_at must be timezone-aware")
+    return _Prepared(
+        event=name,
+        actor=clean_identifier(actor, "actor"),
+        client_id=clean_identifier(client_id, "client_id"),
+        detail=clean_detail(detail),
+        personal=personal_text,
+        salt=salt,
+        commitment=commitment(salt, personal_text) if salt and personal_text else None,
+        subject=clean_identifier(subject, "subject") if personal_text else None,
+        occurred_at=occurred_at,
+    )
+
+
+def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
+    r = AuditRecord.__table__.c
+    tail = conn.execute(
+        select(r.seq, r.hash, r.occurred_at).order_by(r.seq.desc()).limit(1)
+    ).first()
+    seq = 1 if tail is None else tail.seq + 1
+    prev_hash = GENESIS_HASH if tail is None else tail.hash
+    # Times never go backwards along the chain, so a time range is also a seq range
+    # (a clock stepped back by NTP would otherwise reorder exports).
+    when = p.occurred_at or utcnow()
+    if tail is not None and when < tail.occurred_at:
+        if p.occurred_at is not None:
+            raise AuditError("occurred_at is earlier than the last audit record")
+        when = tail.occurred_at
+    digest = record_hash(
+        seq=seq,
+        prev_hash=prev_hash,
+        occurred_at=when,
+        event=p.event,
+        actor=p.actor,
+        client_id=p.client_id,
+        detail=p.detail,
+        personal=p.commitment,
+    )
+    conn.execute(
+        insert(AuditRecord.__table__),
+        {
+            "seq": seq,
+            "occurred_at": when,
+            "event": p.event,
+            "actor": p.actor,
+            "client_id": p.client_id,
+            "detail": p.detail,
+            "personal_commitment": p.commitment,
+            "prev_hash": prev_hash,
+            "hash": digest,
+        },
+    )
+    if p.personal is not None:
+        conn.execute(
+            insert(AuditPersonalData.__table__),
+            {"seq": seq, "subject": p.subject, "salt": p.salt, "data": p.personal},
+        )
+    return AppendedRecord(seq=seq, hash=digest, occurred_at=when)
