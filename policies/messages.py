@@ -1,0 +1,169 @@
+"""One plain sentence for the refusal page, written from the policy itself.
+
+The sentence says who the network accepts, not what the hub found out about the doctor:
+the page is shown to the doctor, but it is the operator's rule it explains, so the
+operator can also preview it (``describe_access``). English only for now; the hub can
+key translations on the Decision's reason ids instead of on this text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from policies.model import AccessRule, ClientPolicy
+from policies.vocabulary import (
+    CLAIM_REGISTRATIONS,
+    CLAIM_SELF_DECLARED_PROFESSION,
+    CLAIM_VERIFIED_CLAIMS,
+    AssuranceLevel,
+    Reason,
+)
+
+# ISO 3166-1 alpha-2: the EU and EEA, Switzerland and the English-speaking registers the
+# hub verifies against. A code missing here is shown as the code itself.
+COUNTRY_NAMES: Final = {
+    "AT": "Austria",
+    "BE": "Belgium",
+    "BG": "Bulgaria",
+    "CY": "Cyprus",
+    "CZ": "Czechia",
+    "DE": "Germany",
+    "DK": "Denmark",
+    "EE": "Estonia",
+    "ES": "Spain",
+    "FI": "Finland",
+    "FR": "France",
+    "GR": "Greece",
+    "HR": "Croatia",
+    "HU": "Hungary",
+    "IE": "Ireland",
+    "IT": "Italy",
+    "LT": "Lithuania",
+    "LU": "Luxembourg",
+    "LV": "Latvia",
+    "MT": "Malta",
+    "NL": "the Netherlands",
+    "PL": "Poland",
+    "PT": "Portugal",
+    "RO": "Romania",
+    "SE": "Sweden",
+    "SI": "Slovenia",
+    "SK": "Slovakia",
+    "IS": "Iceland",
+    "LI": "Liechtenstein",
+    "NO": "Norway",
+    "CH": "Switzerland",
+    "GB": "the United Kingdom",
+    "US": "the United States",
+    "CA": "Canada",
+    "AU": "Australia",
+    "NZ": "New Zealand",
+}
+
+REGISTER_NAMES: Final = {
+    "dk-sst": "the Danish Authorisation Register",
+    "se-hosp": "the Swedish HOSP register",
+    "no-hpr": "the Norwegian Health Personnel Register",
+    "nl-big": "the Dutch BIG register",
+    "uk-gmc": "the UK General Medical Council register",
+    "us-nppes": "the US NPPES registry",
+}
+
+_CLAIM_NEEDS: Final = {
+    CLAIM_VERIFIED_CLAIMS: "a verified professional registration",
+    CLAIM_REGISTRATIONS: "a verified professional registration",
+    CLAIM_SELF_DECLARED_PROFESSION: "a profession you have stated yourself",
+    "email": "a verified email address",
+    "email_verified": "a verified email address",
+}
+
+
+def country_name(code: str) -> str:
+    return COUNTRY_NAMES.get(code, code)
+
+
+def join_words(words: Iterable[str], conjunction: str = "or") -> str:
+    """ "A", "A or B", "A, B or C" (no serial comma, as on the partners' own pages)."""
+    items = list(dict.fromkeys(words))
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+
+
+def _verification(rule: AccessRule) -> str:
+    registers = join_words(REGISTER_NAMES.get(r, f"the {r} register") for r in rule.registers or ())
+    level = rule.min_assurance_level
+    if level is AssuranceLevel.REGISTER_MATCH:
+        return f"verified against {registers}" if registers else "verified"
+    if level is AssuranceLevel.REGISTER_AND_ID:
+        return f"verified against {registers or 'a professional register'} and an identity document"
+    if level is AssuranceLevel.PROFESSIONAL_EID:
+        listed = f" and listed in {registers}" if registers else ""
+        return f"verified with a professional eID{listed}"
+    return ""
+
+
+def describe_rule(
+    rule: AccessRule, area: str | None, *, mention_age: bool = True, mention_mfa: bool = True
+) -> str:
+    """The sentence for one rule; ``mention_*`` leave out clauses that are beside the point."""
+    who = join_words(f"{p.replace('_', ' ')}s" for p in rule.professions or ())
+    who = who or "health professionals"
+    place = (
+        f" in {join_words(country_name(c) for c in rule.jurisdictions)}"
+        if rule.jurisdictions
+        else ""
+    )
+    age = ""
+    if mention_age and rule.max_verification_age is not None:
+        days = rule.max_verification_age.days
+        age = " within the last day" if days == 1 else f" within the last {days} days"
+    verification = _verification(rule)
+    if not verification:
+        core = f"{who}{place}, whether self-declared or verified{age}"
+    elif verification == "verified":
+        core = f"{who} verified{place}{age}" if place or age else f"verified {who}"
+    else:
+        core = f"{who}{place} {verification}{age}"
+    if rule.specialties:
+        core += f", with a specialty in {join_words(s.replace('_', ' ') for s in rule.specialties)}"
+    if mention_mfa:
+        core += " and asks them to sign in with a second factor"
+    opening = "This network" if area is None else f"The {area} area of this network"
+    return f"{opening} accepts {core}."
+
+
+def describe_access(policy: ClientPolicy, area: str | None = None) -> str:
+    """The full rule of an area in one sentence, for the operator portal."""
+    rule = policy.rule_for(area)
+    if rule is None:
+        return unknown_area_message(area or "")
+    return describe_rule(rule, policy.area_name(area), mention_mfa=rule.min_acr is not None)
+
+
+def unknown_area_message(area: str) -> str:
+    return f'This network has no area called "{area}".'
+
+
+def refusal_message(
+    rule: AccessRule,
+    area: str | None,
+    reasons: Iterable[Reason],
+    missing_essential: Iterable[str] = (),
+) -> str:
+    """The sentence for a refusal: the rule, with the clauses the reasons point at."""
+    found = set(reasons)
+    missing = sorted(missing_essential)
+    if found == {Reason.ESSENTIAL_CLAIM_UNAVAILABLE} and missing:
+        needs = join_words(
+            (_CLAIM_NEEDS.get(c, f"your {c.replace('_', ' ')}") for c in missing), "and"
+        )
+        opening = "This network" if area is None else f"The {area} area of this network"
+        return f"{opening} needs {needs}, which your account does not have yet."
+    return describe_rule(
+        rule,
+        area,
+        mention_age=Reason.VERIFICATION_TOO_OLD in found,
+        mention_mfa=Reason.MFA_REQUIRED in found,
+    )
