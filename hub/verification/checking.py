@@ -1,0 +1,138 @@
+"""Verifier implementations shared by the register modules.
+
+:class:`MirrorVerifier` answers from the mirror only; :class:`LiveVerifier` asks the
+register first (through hub.verification.resilience) and falls back to the mirror when the
+register is slow, failing or behind an open breaker, so a check returns within the policy's
+deadline whatever the register does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+import requests
+from sqlalchemy import exists, select
+
+from hub.db import Database, utcnow
+from hub.models.registers import RegisterRecord
+from hub.verification import mirror
+from hub.verification.base import (
+    RegisterEntry,
+    RegisterResult,
+    RegisterUnavailable,
+    RegistrationClaim,
+    ResultStatus,
+    judge,
+)
+from hub.verification.resilience import CircuitBreaker, HttpPolicy, call_live
+
+
+class MirrorVerifier:
+    register: str = ""
+    number_label: str = "registration number"
+
+    def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
+        self.db = db
+        self.clock = clock
+
+    # Hooks for register modules -------------------------------------------------------
+
+    def normalize(self, number: str) -> str | None:
+        """The number in the register's canonical form, or None when it cannot be one."""
+        return number.strip() or None
+
+    def judge(
+        self,
+        claim: RegistrationClaim,
+        entry: RegisterEntry | None,
+        *,
+        method: str,
+        evidence_time: datetime | None = None,
+    ) -> RegisterResult:
+        return judge(
+            claim, entry, checked_at=self.clock(), method=method, evidence_time=evidence_time
+        )
+
+    # Checks ---------------------------------------------------------------------------
+
+    def _unavailable(self, reason: str) -> RegisterResult:
+        return RegisterResult(ResultStatus.UNAVAILABLE, reason, self.clock(), self.register)
+
+    def _claim(self, claim: RegistrationClaim) -> tuple[RegistrationClaim, str | None]:
+        number = self.normalize(claim.number)
+        return replace(claim, register=self.register, number=number or claim.number), number
+
+    def check(self, claim: RegistrationClaim) -> RegisterResult:
+        claim, number = self._claim(claim)
+        if number is None:
+            return self.judge(claim, None, method="input")
+        return self.check_mirror(claim, number)
+
+    def check_mirror(self, claim: RegistrationClaim, number: str, why: str = "") -> RegisterResult:
+        with self.db.session() as s:
+            found = mirror.lookup(s, self.register, number)
+            loaded = (
+                found is not None
+                or s.execute(
+                    select(exists().where(RegisterRecord.register == self.register))
+                ).scalar()
+            )
+        if not loaded:
+            return self._unavailable(f"{why}no copy of the register loaded".strip())
+        if found is None:
+            result = self.judge(claim, None, method="mirror")
+        else:
+            entry, as_of = found
+            result = self.judge(claim, entry, method="mirror", evidence_time=as_of)
+        if why:
+            result = replace(result, reason=f"{result.reason} ({why.rstrip('; ')}; mirror copy)")
+        return result
+
+
+class LiveVerifier(MirrorVerifier):
+    """Subclasses implement :meth:`fetch` (one HTTP attempt with the given timeout)."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        http: requests.Session | None = None,
+        policy: HttpPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        super().__init__(db, clock=clock)
+        self.http = http or requests.Session()
+        self.policy = policy or HttpPolicy()
+        self.breaker = breaker or CircuitBreaker()
+        self._sleep = sleep
+
+    def fetch(self, number: str, timeout: tuple[float, float]) -> Sequence[RegisterEntry]:
+        raise NotImplementedError
+
+    def lookup_live(self, number: str) -> Sequence[RegisterEntry]:
+        """Every entry the register returns for the number (raises RegisterUnavailable)."""
+        kwargs = {"sleep": self._sleep} if self._sleep else {}
+        return call_live(
+            lambda timeout: self.fetch(number, timeout),
+            breaker=self.breaker,
+            policy=self.policy,
+            **kwargs,
+        )
+
+    def check(self, claim: RegistrationClaim) -> RegisterResult:
+        claim, number = self._claim(claim)
+        if number is None:
+            return self.judge(claim, None, method="input")
+        try:
+            entries = self.lookup_live(number)
+        except RegisterUnavailable as exc:
+            return self.check_mirror(claim, number, why=f"register unavailable: {exc}; ")
+        if entries:
+            with self.db.session() as s:
+                mirror.store_entries(s, entries, source="live")
+        entry = next((e for e in entries if e.number == number), None)
+        return self.judge(claim, entry, method="live")

@@ -1,0 +1,97 @@
+"""Names from our own trust framework and the OpenID Connect for Identity Assurance 1.0
+vocabulary, in one place so every module (and the integrator) spells them the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# Our own trust framework (OIDC4IDA 1.0 allows any URI as trust_framework value).
+TRUST_FRAMEWORK: Final = "https://curbside.health/trust-framework/physician"
+
+# Assurance levels of that framework, lowest first. Order matters: comparisons use it.
+REGISTER_MATCH: Final = "register_match"  # a register confirms an active licence + names
+REGISTER_AND_ID: Final = "register_and_id"  # ...and an identity document was checked
+PROFESSIONAL_EID: Final = "professional_eid"  # ...the doctor signed with a professional eID
+ASSURANCE_LEVELS: Final = (REGISTER_MATCH, REGISTER_AND_ID, PROFESSIONAL_EID)
+
+# Claims. The registrations claim lives inside verified_claims/claims; the self-declared
+# profession is what the doctor typed in and is never put inside verified_claims.
+REGISTRATIONS_CLAIM: Final = "https://curbside.health/claims/registrations"
+SELF_DECLARED_CLAIM: Final = "https://curbside.health/claims/self_declared_profession"
+
+PROFESSION_PHYSICIAN: Final = "physician"
+
+# Record type for an electronic_record taken from a professional register.
+RECORD_TYPE_REGISTER: Final = "professional_register"
+# OIDC4IDA check_method "data": the data was checked against an authoritative source.
+CHECK_METHOD_DATA: Final = "data"
+# OIDC4IDA check_method "vpip": validity check of a physical document, done by a person.
+CHECK_METHOD_VPIP: Final = "vpip"
+
+NL_BIG: Final = "nl-big"
+UK_GMC: Final = "uk-gmc"
+US_NPPES: Final = "us-nppes"
+DK_SST: Final = "dk-sst"
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterInfo:
+    """What the evidence says about a register. ``country_code`` is the ISO 3166 alpha-3
+    code OIDC4IDA asks for in ``record.source.country_code``; ``country`` is alpha-2 as
+    doctors and partner networks use it."""
+
+    id: str
+    country: str
+    country_code: str
+    source_name: str
+    organization: str
+    # The highest assurance level evidence from this register can support.
+    max_level: str
+    proves_licence: bool = True
+
+
+REGISTERS: Final[dict[str, RegisterInfo]] = {
+    NL_BIG: RegisterInfo(
+        NL_BIG, "NL", "NLD", "BIG-register", "CIBG, Ministerie van VWS", PROFESSIONAL_EID
+    ),
+    UK_GMC: RegisterInfo(
+        UK_GMC,
+        "GB",
+        "GBR",
+        "List of Registered Medical Practitioners",
+        "General Medical Council",
+        PROFESSIONAL_EID,
+    ),
+    # NPPES proves the provider's identity (NPI) and a *self-reported* state licence: it is
+    # never evidence of an active licence, so it is capped at the lowest level.
+    US_NPPES: RegisterInfo(
+        US_NPPES,
+        "US",
+        "USA",
+        "NPPES NPI Registry",
+        "Centers for Medicare & Medicaid Services",
+        REGISTER_MATCH,
+        proves_licence=False,
+    ),
+    DK_SST: RegisterInfo(
+        DK_SST,
+        "DK",
+        "DNK",
+        "Autorisationsregisteret",
+        "Styrelsen for Patientsikkerhed",
+        PROFESSIONAL_EID,
+    ),
+}
+
+
+def level_rank(level: str | None) -> int:
+    """0 for no level; otherwise 1 + position in ASSURANCE_LEVELS."""
+    if level is None:
+        return 0
+    return ASSURANCE_LEVELS.index(level) + 1
+
+
+def cap_level(level: str, cap: str) -> str:
+    return level if level_rank(level) <= level_rank(cap) else cap
