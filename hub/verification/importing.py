@@ -361,11 +361,13 @@ def run_import(
             for line, op in parser(f, run.counter, path):
                 if line <= report.resumed_from:
                     continue
-                batch.append(op)
-                last = line
-                if len(batch) >= batch_size:
+                # Several ops may share a position (one XML element, several entries):
+                # a batch only ends between positions, so a resume never splits them.
+                if len(batch) >= batch_size and line != last:
                     run.flush(batch, last)
                     batch = []
+                batch.append(op)
+                last = line
             run.flush(batch, max(last, run.counter.line))
         if snapshot:
             run.withdraw_vanished(max_withdraw_fraction, max_withdraw_absolute, vanished_detail)

@@ -1,0 +1,95 @@
+"""The Flask app: services, blueprints, security headers and uniform error answers."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from hub.services import Hub
+from hub.settings import Settings
+
+log = logging.getLogger("hub")
+API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api")
+
+
+def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
+    logging.basicConfig(level=settings.log_level)
+    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app.config.update(
+        MAX_CONTENT_LENGTH=64 * 1024,
+        MAX_FORM_MEMORY_SIZE=64 * 1024,
+        MAX_FORM_PARTS=100,
+        JSON_SORT_KEYS=False,
+        PREFERRED_URL_SCHEME="http" if settings.insecure_transport else "https",
+    )
+    hub = Hub.build(settings, store_prefix=store_prefix)
+    app.extensions["curbside"] = hub
+
+    from hub.oidc import views as oidc_views
+    from hub.web import views as web_views
+
+    oidc_views.init_app(app, hub)
+    app.register_blueprint(web_views.bp)
+    _install_headers(app)
+    _install_errors(app)
+    return app
+
+
+def _install_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(resp: Response) -> Response:
+        h = resp.headers
+        h.setdefault("X-Content-Type-Options", "nosniff")
+        h.setdefault("Referrer-Policy", "no-referrer")
+        if resp.mimetype == "text/html":
+            # No script is needed to sign in, so none is allowed; framing is refused
+            # to stop clickjacking of the login and consent pages.
+            h.setdefault("Content-Security-Policy",
+                         "default-src 'none'; style-src 'self'; img-src 'self'; "
+                         "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'")
+            h.setdefault("X-Frame-Options", "DENY")
+            h.setdefault("Cache-Control", "no-store")
+        return resp
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+def _install_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException) -> Any:
+        status = e.code or 400
+        if _wants_json():
+            err = "invalid_request" if status < 500 else "server_error"
+            if status == 404:
+                err = "not_found"
+            resp = jsonify(error=err, error_description=_short(e))
+            resp.status_code = status
+            return resp
+        return render_template("error.html", title=_title(status), detail=_short(e)), status
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> Any:
+        # Log the detail for operators; answer with nothing internal.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if _wants_json():
+            resp = jsonify(error="server_error", error_description="The server hit an error.")
+            resp.status_code = 500
+            return resp
+        return render_template("error.html", title="Something went wrong",
+                               detail="Please try again in a moment."), 500
+
+
+def _short(e: HTTPException) -> str:
+    if e.code == 413:
+        return "The request is too large."
+    return (e.description or "").split("\n")[0][:200]
+
+
+def _title(status: int) -> str:
+    return {404: "Page not found", 405: "Not allowed", 413: "Request too large",
+            429: "Too many requests"}.get(status, "This request cannot be completed")

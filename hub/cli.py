@@ -1,0 +1,185 @@
+"""The ``hub`` command: schema, accounts, clients, keys, serving and the demo."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Any
+
+import click
+
+from hub.settings import Settings, SettingsError
+
+
+class Context:
+    def __init__(self, **overrides: Any) -> None:
+        self.overrides = overrides
+        self._hub: Any = None
+
+    @property
+    def settings(self) -> Settings:
+        try:
+            return Settings.from_env(**self.overrides)
+        except SettingsError as e:
+            raise click.ClickException(str(e)) from None
+
+    @property
+    def hub(self) -> Any:
+        if self._hub is None:
+            from hub.services import Hub
+
+            self._hub = Hub.build(self.settings)
+        return self._hub
+
+    @property
+    def db(self) -> Any:
+        return self.hub.db
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Curbside hub: an OpenID Provider for doctors. Settings come from CURBSIDE_* variables."""
+    ctx.obj = Context()
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+@pass_ctx
+def db_upgrade(c: Context) -> None:
+    """Create or migrate the schema to the latest version."""
+    from hub.schema import upgrade
+
+    upgrade(c.db)
+    c.hub.keys.ensure()
+    click.echo("schema is up to date; signing keys ready")
+
+
+@main.group()
+def doctor() -> None:
+    """Doctor accounts."""
+
+
+@doctor.command("create")
+@click.option("--email", required=True)
+@click.option("--given-name", default="")
+@click.option("--family-name", default="")
+@click.option("--locale", default=None)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@pass_ctx
+def doctor_create(c: Context, email: str, given_name: str, family_name: str, locale: str | None,
+                  password_stdin: bool) -> None:
+    """Create a doctor account (the password is prompted for, never an argument)."""
+    from hub.accounts.service import AccountError
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+    try:
+        d = c.hub.accounts.create(email=email, password=password, given_name=given_name,
+                                  family_name=family_name, locale=locale)
+    except AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(json.dumps({"id": d.id, "email": d.email}))
+
+
+@main.group()
+def client() -> None:
+    """Relying parties (partner networks)."""
+
+
+@client.command("create")
+@click.option("--name", required=True, help="Shown to doctors on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True)
+@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
+@click.option("--grant-type", "grant_types", multiple=True,
+              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE only).")
+@click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
+@click.option("--alg", type=click.Choice(["RS256", "ES256", "EdDSA"]), default="RS256")
+@click.option("--pending", is_flag=True, help="Create it pending an admin's approval.")
+@pass_ctx
+def client_create(c: Context, name: str, redirect_uris: tuple[str, ...], post_logout: tuple[str, ...],
+                  grant_types: tuple[str, ...], public: bool, subject_type: str, alg: str,
+                  pending: bool) -> None:
+    """Register a client and print its credentials as JSON (the secret is shown once)."""
+    from hub.oidc.registration import ClientMetadataError, validate_metadata
+
+    md: dict[str, Any] = {
+        "client_name": name,
+        "redirect_uris": list(redirect_uris),
+        "post_logout_redirect_uris": list(post_logout),
+        "token_endpoint_auth_method": "none" if public else "client_secret_basic",
+        "subject_type": subject_type,
+        "id_token_signed_response_alg": alg,
+    }
+    if grant_types:
+        md["grant_types"] = list(grant_types)
+    try:
+        md = validate_metadata(md)
+    except ClientMetadataError as e:
+        raise click.ClickException(f"{e.error}: {e.description}") from None
+    out = c.hub.clients.create(md, status="pending" if pending else "active")
+    click.echo(json.dumps(out, indent=2))
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+@keys.command("rotate")
+@pass_ctx
+def keys_rotate(c: Context) -> None:
+    """Start signing with the published next key; publish a new next key."""
+    promoted = c.hub.keys.rotate()
+    c.hub.audit_event("keys:signing:rotate", kids=promoted)
+    click.echo(json.dumps({"signing": promoted}))
+
+
+@keys.command("list")
+@pass_ctx
+def keys_list(c: Context) -> None:
+    """Show published keys and their state."""
+    from sqlalchemy import select
+
+    from hub.models.keys import SigningKey
+
+    with c.db.session() as s:
+        for k in s.scalars(select(SigningKey).order_by(SigningKey.created_at)):
+            click.echo(f"{k.kid}\t{k.alg}\t{k.state}\t{k.created_at:%Y-%m-%d %H:%M}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--workers", default=2, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the hub under gunicorn."""
+    from hub.server import run_gunicorn
+
+    run_gunicorn(f"{host}:{port}", workers=workers)
+
+
+@main.command()
+@click.option("--port", default=5000, type=int)
+@click.option("--network-port", default=5001, type=int)
+@click.option("--instance", default="instance/demo", help="Where the demo keeps its data.")
+def demo(port: int, network_port: int, instance: str) -> None:
+    """Run the hub with demo data and a demo partner network to click through."""
+    from hub.demo.run import run_demo
+
+    run_demo(port=port, network_port=network_port, instance=instance)
+
+
+if __name__ == "__main__":
+    main()

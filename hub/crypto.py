@@ -1,0 +1,92 @@
+"""Secrets of the hub: keyed hashes, encryption at rest, random tokens.
+
+Random credentials (client secrets, tokens, codes) are long and uniformly random, so a
+fast keyed hash (HMAC-SHA256) is as strong as a slow password hash for them and costs
+microseconds instead of milliseconds on every token request.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+
+def new_token(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class DecryptionError(Exception):
+    """Data encrypted at rest could not be decrypted with any configured key."""
+
+
+@dataclass(frozen=True)
+class HubSecrets:
+    secret_key: bytes
+    pairwise_salt: bytes
+    fernet: MultiFernet
+
+    def keyed_hash(self, purpose: str, value: str) -> str:
+        mac = hmac.new(self.secret_key, purpose.encode() + b"\x00" + value.encode(), hashlib.sha256)
+        return mac.hexdigest()
+
+    def check_keyed_hash(self, purpose: str, value: str, expected: str) -> bool:
+        return hmac.compare_digest(self.keyed_hash(purpose, value), expected)
+
+    def encrypt(self, data: bytes) -> str:
+        return self.fernet.encrypt(data).decode()
+
+    def decrypt(self, token: str) -> bytes:
+        try:
+            return self.fernet.decrypt(token.encode())
+        except InvalidToken:
+            raise DecryptionError("no configured key-encryption key decrypts this value") from None
+
+
+def _instance_secret(directory: Path, name: str, make: bytes) -> bytes:
+    """Read a generated secret from the instance folder, creating it (mode 0600) once."""
+    path = directory / name
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        pass
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker won the race; use its value
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(make)
+    return make
+
+
+def load_secrets(secret_key: str, key_encryption_keys: str, instance_dir: Path) -> HubSecrets:
+    sk = secret_key.encode() if secret_key else _instance_secret(
+        instance_dir, "secret_key", secrets.token_urlsafe(48).encode()
+    )
+    salt = _instance_secret(instance_dir, "pairwise_salt", secrets.token_urlsafe(32).encode())
+    if key_encryption_keys:
+        keks = [k.strip().encode() for k in key_encryption_keys.split(",") if k.strip()]
+    else:
+        keks = [_instance_secret(instance_dir, "key_encryption_key", Fernet.generate_key())]
+    try:
+        fernet = MultiFernet([Fernet(k) for k in keks])
+    except ValueError:
+        raise ValueError(
+            "CURBSIDE_KEY_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64 bytes)"
+        ) from None
+    return HubSecrets(secret_key=sk, pairwise_salt=salt, fernet=fernet)

@@ -1,0 +1,279 @@
+"""The authorization endpoint's decisions: login, step-up, consent, then a code.
+
+Authlib validates the protocol request (client, exact redirect URI, response type, scope,
+PKCE). This module adds the OpenID Connect user-facing rules of Core §3.1.2: ``prompt``,
+``max_age``, ``acr_values``/essential ``acr``, remembered consent, and it resumes a request
+saved in the Store after the login or consent page.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from flask import Response, make_response, render_template, request
+from sqlalchemy import select
+
+from hub.crypto import new_token, sha256_hex
+from hub.models.grants import Consent
+from hub.oidc import claims as claimset
+from hub.oidc.grants import EndUser
+from hub.oidc.server import OpenIDProvider, StoredAuthorizationRequest
+from hub.sessions import ACR_MFA, SSOSession
+
+if TYPE_CHECKING:
+    from hub.services import Hub
+
+AUTHZ_KIND = "authz"
+BROWSER_COOKIE = "curbside_b"
+UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
+               "registration": "registration_not_supported"}
+
+
+@dataclass
+class Pending:
+    """An authorization request waiting for the doctor (saved in the Store)."""
+
+    id: str
+    params: dict[str, str]
+    browser: str
+    doctor_id: str | None = None  # set after the password step when a second factor is due
+
+    def dump(self) -> bytes:
+        return json.dumps(self.__dict__).encode()
+
+
+class FlowError(Exception):
+    """An error shown as a page because redirecting could reach an unverified URI."""
+
+    def __init__(self, title: str, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.title, self.detail, self.status = title, detail, status
+
+
+def error_page(title: str, detail: str, status: int = 400) -> Response:
+    return make_response(render_template("error.html", title=title, detail=detail), status)
+
+
+def add_iss(hub: Hub, resp: Response) -> Response:
+    """RFC 9207 §2: every authorization response, errors included, names the issuer."""
+    loc = resp.headers.get("Location")
+    if loc:
+        parts = urlsplit(loc)
+        query = [*parse_qsl(parts.query, keep_blank_values=True), ("iss", hub.settings.issuer)]
+        resp.headers["Location"] = urlunsplit(parts._replace(query=urlencode(query)))
+    return resp
+
+
+class AuthorizeFlow:
+    def __init__(self, hub: Hub, server: OpenIDProvider) -> None:
+        self.hub = hub
+        self.server = server
+
+    # -- entry points ---------------------------------------------------------------------
+    def start(self) -> Response:
+        params = {k: v for k, v in request.values.items()}
+        if len(request.values) != len(params) or any(
+            len(request.values.getlist(k)) > 1 for k in params
+        ):
+            return self._fail(params, InvalidRequestError("Parameters must not be repeated."))
+        return self.run(params)
+
+    def run(self, params: dict[str, str], *, fresh_login: bool = False,
+            consent_given: bool = False, pending_id: str | None = None) -> Response:
+        hub = self.hub
+        limit = hub.settings.max_param_length
+        if any(len(k) > 64 or len(v) > limit for k, v in params.items()) or len(params) > 40:
+            return self._fail(params, InvalidRequestError("A parameter is too long."))
+        sso = hub.sessions.load(request.cookies.get(hub.sessions.cookie_name))
+        end_user = self._end_user(sso)
+        req = StoredAuthorizationRequest(f"{hub.settings.issuer}/authorize", params)
+        try:
+            if "openid" in params.get("scope", "").split() and not params.get("redirect_uri"):
+                # OIDC Core §3.1.2.1: redirect_uri is REQUIRED; never guess one.
+                raise FlowError("This sign-in link is incomplete",
+                                "The partner network did not say where to return you.")
+            grant = self.server.get_consent_grant(request=req, end_user=end_user)
+            for name, error in UNSUPPORTED.items():
+                if name in params:
+                    raise _redirect_error(error, f"'{name}' is not supported", grant)
+            claims_request = claimset.parse_claims_request(params.get("claims"))
+            prompts = set(params.get("prompt", "").split())
+            max_age = _max_age(params.get("max_age"))
+            if self._needs_login(sso, prompts, max_age, claims_request, params, fresh_login):
+                if "none" in prompts:
+                    raise LoginRequiredError()
+                return self._show_login(params, pending_id)
+            assert sso is not None and end_user is not None
+            essential = claimset.essential_acr_values(claims_request)
+            if essential and sso.acr not in essential:
+                # OIDC Core §5.5.1.1: an unmet essential acr is a failed authentication.
+                raise AccessDeniedError("The required authentication level was not met.")
+            wanted = claimset.requested_claim_names(grant.request.scope or "", claims_request)
+            scopes = set((grant.request.scope or "").split())
+            if not consent_given and self._needs_consent(sso.doctor_id, grant.client.client_id,
+                                                         scopes, wanted, prompts):
+                if "none" in prompts:
+                    raise ConsentRequiredError()
+                return self._show_consent(params, pending_id, grant.client, scopes, wanted)
+            grant.request.claims_request = claimset.release_record(claims_request, wanted)
+            resp = self.server.create_authorization_response(request=req, grant_user=end_user,
+                                                             grant=grant)
+        except FlowError as e:
+            return error_page(e.title, e.detail, e.status)
+        except OAuth2Error as e:
+            return self._fail(params, e, req)
+        if pending_id:
+            hub.store.delete(AUTHZ_KIND, pending_id)
+        cookie = request.cookies.get(hub.sessions.cookie_name)
+        if cookie and sso is not None:
+            hub.sessions.add_client(cookie, sso, params["client_id"])
+        return add_iss(hub, resp)
+
+    # -- decisions ----------------------------------------------------------------------
+    def _end_user(self, sso: SSOSession | None) -> EndUser | None:
+        if sso is None:
+            return None
+        return EndUser(sso.doctor_id, sso.auth_time, sso.acr, sso.amr, sso.sid)
+
+    def _needs_login(self, sso: SSOSession | None, prompts: set[str], max_age: int | None,
+                     claims_request: dict[str, Any] | None, params: dict[str, str],
+                     fresh_login: bool) -> bool:
+        if sso is None:
+            return True
+        if fresh_login:
+            return False
+        if "login" in prompts:
+            return True
+        if max_age is not None and time.time() - sso.auth_time > max_age:
+            return True
+        wants_mfa = ACR_MFA in (claimset.essential_acr_values(claims_request) or []) or (
+            ACR_MFA in params.get("acr_values", "").split()
+        )
+        if wants_mfa and sso.acr != ACR_MFA:
+            doctor = self.hub.accounts.get(sso.doctor_id)
+            return bool(doctor and doctor.mfa_enabled)
+        return False
+
+    def _needs_consent(self, doctor_id: str, client_id: str, scopes: set[str], wanted: set[str],
+                       prompts: set[str]) -> bool:
+        if "consent" in prompts:
+            return True
+        with self.hub.db.session() as s:
+            consent = s.scalars(
+                select(Consent).where(Consent.doctor_id == doctor_id,
+                                      Consent.client_id == client_id,
+                                      Consent.revoked_at.is_(None))
+                .order_by(Consent.granted_at.desc()).limit(1)
+            ).first()
+        if consent is None:
+            return True
+        return not (wanted <= set(consent.claims) and scopes <= set(consent.scopes) | {"openid"})
+
+    # -- pages ----------------------------------------------------------------------------
+    def _pending(self, params: dict[str, str], pending_id: str | None) -> tuple[Pending, str | None]:
+        browser = request.cookies.get(BROWSER_COOKIE)
+        set_cookie = None
+        if not browser or len(browser) > 100:
+            browser = set_cookie = new_token(24)
+        p = Pending(pending_id or new_token(24), params, sha256_hex(browser))
+        self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
+        return p, set_cookie
+
+    def _respond(self, html: str, set_cookie: str | None, status: int = 200) -> Response:
+        resp = make_response(html, status)
+        if set_cookie:
+            resp.set_cookie(BROWSER_COOKIE, set_cookie, httponly=True, samesite="Strict",
+                            secure=self.hub.sessions.secure, path="/")
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def _show_login(self, params: dict[str, str], pending_id: str | None) -> Response:
+        p, set_cookie = self._pending(params, pending_id)
+        client = self.hub.clients.get(params.get("client_id"))
+        html = render_template("login.html", pending=p.id, client_name=client.name if client else "",
+                               login_hint=params.get("login_hint", "")[:254], error=None)
+        return self._respond(html, set_cookie)
+
+    def _show_consent(self, params: dict[str, str], pending_id: str | None, client: Any,
+                      scopes: set[str], wanted: set[str]) -> Response:
+        p, set_cookie = self._pending(params, pending_id)
+        html = render_template("consent.html", pending=p.id, client_name=client.name,
+                               claims=sorted(wanted), offline="offline_access" in scopes)
+        return self._respond(html, set_cookie)
+
+    def load_pending(self, pending_id: str) -> Pending | None:
+        if not pending_id or len(pending_id) > 64:
+            return None
+        raw = self.hub.store.get(AUTHZ_KIND, pending_id)
+        if raw is None:
+            return None
+        p = Pending(**json.loads(raw))
+        browser = request.cookies.get(BROWSER_COOKIE, "")
+        # The form must come from the browser that started the flow (login CSRF defence).
+        if not browser or sha256_hex(browser) != p.browser:
+            return None
+        return p
+
+    def save_pending(self, p: Pending) -> None:
+        self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
+
+    def record_consent(self, doctor_id: str, client_id: str, params: dict[str, str]) -> None:
+        claims_request = claimset.parse_claims_request(params.get("claims"))
+        wanted = claimset.requested_claim_names(params.get("scope", ""), claims_request)
+        scopes = sorted(set(params.get("scope", "").split()))
+        with self.hub.db.session() as s:
+            s.add(Consent(doctor_id=doctor_id, client_id=client_id, scopes=scopes,
+                          claims=sorted(wanted)))
+        self.hub.audit_event("doctor:consent:grant", doctor_id=doctor_id, client_id=client_id,
+                             claims=sorted(wanted))
+
+    def deny(self, params: dict[str, str]) -> Response:
+        return self._fail(params, AccessDeniedError("The doctor declined."))
+
+    # -- errors ---------------------------------------------------------------------------
+    def _fail(self, params: dict[str, str], error: OAuth2Error,
+              req: StoredAuthorizationRequest | None = None) -> Response:
+        """Redirect the error only to a redirect URI registered for a known client."""
+        redirect_uri = error.redirect_uri
+        if not redirect_uri:
+            client = self.server.query_client(params.get("client_id", "")[:64])
+            uri = params.get("redirect_uri", "")
+            if client is not None and uri and client.check_redirect_uri(uri):
+                redirect_uri = uri
+        if not redirect_uri:
+            return error_page("This sign-in request cannot be completed",
+                              _public_description(error))
+        error.redirect_uri = redirect_uri
+        state = params.get("state")
+        error.state = state[: self.hub.settings.max_param_length] if state else None
+        req = req or StoredAuthorizationRequest(f"{self.hub.settings.issuer}/authorize", {})
+        return add_iss(self.hub, self.server.handle_error_response(req, error))
+
+
+def _redirect_error(code: str, description: str, grant: Any) -> OAuth2Error:
+    err = OAuth2Error(description=description)
+    err.error = code
+    return err
+
+
+def _max_age(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not raw.isdigit() or len(raw) > 10:
+        raise InvalidRequestError("'max_age' must be a non-negative integer.")
+    return int(raw)
+
+
+def _public_description(error: OAuth2Error) -> str:
+    if error.error == "invalid_client":
+        return "The partner network is not known to Curbside, or is not yet approved."
+    if error.error == "invalid_request" and "redirect" in (error.description or "").lower():
+        return "The address to return you to is not registered for this network."
+    return error.description or "The request was not valid."

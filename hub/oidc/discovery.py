@@ -1,0 +1,49 @@
+"""OpenID Provider metadata: OIDC Discovery 1.0 §3 and RFC 8414 §2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hub.oidc.claims import AUTH_CLAIMS, STANDARD_CLAIMS
+from hub.oidc.clients import SUPPORTED_SCOPES
+from hub.oidc.grants import AUTH_METHODS, SECRET_METHODS
+from hub.oidc.keys import SUPPORTED_ALGS
+from hub.sessions import ACR_MFA, ACR_PWD
+
+
+def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": list(SUPPORTED_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+        "token_endpoint_auth_methods_supported": AUTH_METHODS,
+        "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
+        "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [*STANDARD_CLAIMS, *AUTH_CLAIMS, "iss", "aud", "exp", "iat",
+                             "nonce", "sid", "at_hash"],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "require_request_uri_registration": False,
+        "acr_values_supported": [ACR_PWD, ACR_MFA],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claim_types_supported": ["normal"],
+        "ui_locales_supported": ["en"],
+        "authorization_response_iss_parameter_supported": True,
+        "frontchannel_logout_supported": False,
+    }
+    if extra:
+        meta.update(extra)
+    return meta

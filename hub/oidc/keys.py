@@ -1,0 +1,144 @@
+"""Signing keys: generation, encryption at rest, rotation, and the published JWKS.
+
+Rotation follows the rule relying parties depend on: a key is published (state ``next``)
+one rotation before it signs anything, and a retired key stays published until every token
+it signed has expired, so a client with a cached JWKS never meets an unknown ``kid``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import ECKey, OKPKey, RSAKey
+from sqlalchemy import select
+
+from hub.crypto import HubSecrets, new_token
+from hub.db import Database, utcnow
+from hub.models.keys import SigningKey
+
+SUPPORTED_ALGS = ("RS256", "ES256", "EdDSA")
+DEFAULT_ALG = "RS256"
+_RELOAD_EVERY = 30.0
+
+AnyKey = RSAKey | ECKey | OKPKey
+
+
+def _generate(alg: str) -> AnyKey:
+    if alg == "RS256":
+        return RSAKey.generate_key(2048, private=True)
+    if alg == "ES256":
+        return ECKey.generate_key("P-256", private=True)
+    if alg == "EdDSA":
+        return OKPKey.generate_key("Ed25519", private=True)
+    raise ValueError(f"unsupported signing algorithm {alg}")
+
+
+def _import(alg: str, data: dict[str, Any]) -> AnyKey:
+    cls = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[alg]
+    return cls.import_key(data)
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    signing: dict[str, tuple[str, AnyKey]]  # alg -> (kid, key)
+    jwks: dict[str, Any]
+    loaded_at: float
+
+
+class KeyRing:
+    def __init__(self, db: Database, secrets: HubSecrets, *, retire_after: int) -> None:
+        self.db = db
+        self.secrets = secrets
+        self.retire_after = retire_after
+        self._loaded: _Loaded | None = None
+        self._lock = threading.Lock()
+
+    # -- administration -------------------------------------------------------------
+    def _new_key(self, alg: str, state: str) -> SigningKey:
+        key = _generate(alg)
+        kid = new_token(12)
+        public = key.as_dict(private=False)
+        public.update({"kid": kid, "alg": alg, "use": "sig"})
+        private = key.as_dict(private=True)
+        return SigningKey(
+            kid=kid,
+            alg=alg,
+            state=state,
+            private_jwk_enc=self.secrets.encrypt(json.dumps(private).encode()),
+            public_jwk=json.dumps(public, sort_keys=True),
+            activated_at=utcnow() if state == "active" else None,
+        )
+
+    def ensure(self) -> None:
+        """Give every algorithm an active and a next key (first start)."""
+        with self.db.session() as s:
+            rows = s.scalars(select(SigningKey).where(SigningKey.state.in_(("active", "next")))).all()
+            have = {(r.alg, r.state) for r in rows}
+            for alg in SUPPORTED_ALGS:
+                for state in ("active", "next"):
+                    if (alg, state) not in have:
+                        s.add(self._new_key(alg, state))
+        self._loaded = None
+
+    def rotate(self) -> dict[str, str]:
+        """Promote each ``next`` key to signing, retire the old one, publish a new ``next``."""
+        now = utcnow()
+        promoted: dict[str, str] = {}
+        with self.db.session() as s:
+            rows = s.scalars(select(SigningKey).with_for_update()).all()
+            for alg in SUPPORTED_ALGS:
+                for r in rows:
+                    if r.alg == alg and r.state == "active":
+                        r.state, r.retired_at = "retired", now
+                nxt = next((r for r in rows if r.alg == alg and r.state == "next"), None)
+                if nxt is None:
+                    nxt = self._new_key(alg, "next")
+                    s.add(nxt)
+                nxt.state, nxt.activated_at = "active", now
+                promoted[alg] = nxt.kid
+                s.add(self._new_key(alg, "next"))
+            # Forget retired keys whose every token has expired.
+            cutoff = now - timedelta(seconds=self.retire_after)
+            for r in rows:
+                if r.state == "retired" and r.retired_at is not None and r.retired_at < cutoff:
+                    s.delete(r)
+        self._loaded = None
+        return promoted
+
+    # -- runtime ----------------------------------------------------------------------
+    def _load(self) -> _Loaded:
+        loaded = self._loaded
+        if loaded is not None and time.monotonic() - loaded.loaded_at < _RELOAD_EVERY:
+            return loaded
+        with self._lock:
+            cutoff = utcnow() - timedelta(seconds=self.retire_after)
+            with self.db.session() as s:
+                rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+            signing: dict[str, tuple[str, AnyKey]] = {}
+            published = []
+            for r in rows:
+                if r.state == "retired" and (r.retired_at is None or r.retired_at < cutoff):
+                    continue
+                published.append(json.loads(r.public_jwk))
+                if r.state == "active":
+                    private = json.loads(self.secrets.decrypt(r.private_jwk_enc))
+                    signing[r.alg] = (r.kid, _import(r.alg, private))
+            loaded = _Loaded(signing, {"keys": published}, time.monotonic())
+            self._loaded = loaded
+            return loaded
+
+    def jwks(self) -> dict[str, Any]:
+        return self._load().jwks
+
+    def sign(self, claims: dict[str, Any], *, alg: str = DEFAULT_ALG, typ: str | None = None) -> str:
+        kid, key = self._load().signing[alg]
+        header: dict[str, Any] = {"alg": alg, "kid": kid}
+        if typ:
+            header["typ"] = typ
+        return jwt.encode(header, claims, key, algorithms=[alg])

@@ -1,0 +1,195 @@
+"""The OpenID Provider: Authlib's authorization server with our grants and endpoints."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+
+from hub.crypto import new_token
+from hub.models.grants import Grant
+from hub.oidc.grants import (
+    AUTH_METHODS,
+    SECRET_METHODS,
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    OpenIDCode,
+    RefreshTokenGrant,
+    RequireS256,
+)
+from hub.oidc.keys import SUPPORTED_ALGS
+from hub.oidc.tokens import AccessToken, RefreshTokenView
+
+if TYPE_CHECKING:
+    from hub.services import Hub
+
+
+class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
+    """An authorization request resumed from the Store after the login or consent page."""
+
+    def __init__(self, uri: str, params: dict[str, str]) -> None:
+        super().__init__("GET", uri)
+        self.payload = BasicOAuth2Payload(params)
+        self._params = params
+
+    @property
+    def args(self) -> dict[str, str]:
+        return self._params
+
+    @property
+    def form(self) -> dict[str, str]:
+        return {}
+
+
+class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+        self.register_token_generator("default", BearerTokenGenerator(
+            access_token_generator=lambda *a, **k: new_token(32),
+            refresh_token_generator=lambda *a, **k: new_token(32),
+            expires_generator=lambda client, grant_type: hub.settings.access_token_ttl,
+        ))
+        self.register_grant(AuthorizationCodeGrant, [RequireS256(required=True), OpenIDCode()])
+        self.register_grant(RefreshTokenGrant)
+        self.register_grant(ClientCredentialsGrant)
+        self.register_endpoint(Introspection)
+        self.register_endpoint(Revocation)
+        self.register_endpoint(EndSession)
+
+    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+        if isinstance(request, OAuth2Request):
+            return request
+        return super().create_oauth2_request(request)
+
+    def query_client(self, client_id: str) -> Any:
+        client = self.hub.clients.get(client_id)
+        # A pending or suspended network is unknown to the protocol until approved.
+        return client if client is not None and client.active else None
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        hub = self.hub
+        client = request.client
+        grant_type = request.payload.grant_type
+        grant_id: str | None = None
+        release: dict[str, Any] | None = None
+        user = request.user
+        if grant_type == "authorization_code":
+            code = request.stored_code
+            grant_id, release = code.grant_id, code.claims
+            hub.tokens.create_grant(Grant(
+                id=grant_id, client_id=client.client_id, doctor_id=user.doctor_id,
+                scope=code.scope, claims=release, sid=user.sid, auth_time=user.auth_time,
+                acr=user.acr, amr=user.amr))
+        elif grant_type == "refresh_token":
+            g = request.refresh_token.grant
+            grant_id, release = g.id, g.claims
+        hub.tokens.save_access_token(
+            token["access_token"], client_id=client.client_id, scope=token.get("scope", ""),
+            grant_id=grant_id, doctor_id=user.doctor_id if user else None, claims=release)
+        if token.get("refresh_token") and grant_id:
+            hub.tokens.save_refresh_token(token["refresh_token"], grant_id)
+
+
+def _find_any_token(hub: Hub, token: str, hint: str | None) -> AccessToken | RefreshTokenView | None:
+    if hint != "refresh_token":
+        at = hub.tokens.find_access_token(token)
+        if at is not None:
+            return at
+    rt, _ = hub.tokens.find_refresh_token(token)
+    if rt is not None and rt.rotated_at_age is None:
+        return rt
+    if hint == "refresh_token":
+        return hub.tokens.find_access_token(token)
+    return None
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    """RFC 7662. A client may introspect only its own tokens: telling any caller which
+    doctor a token belongs to would let networks correlate doctors."""
+
+    CLIENT_AUTH_METHODS = SECRET_METHODS
+
+    def query_token(self, token: str, token_type_hint: str | None) -> Any:
+        if not token or len(token) > 512:
+            return None
+        return _find_any_token(self.server.hub, token, token_type_hint)
+
+    def check_permission(self, token: Any, client: Any, request: Any) -> bool:
+        return bool(token.check_client(client))
+
+    def introspect_token(self, token: Any) -> dict[str, Any]:
+        hub: Hub = self.server.hub
+        client = hub.clients.get(token.grant.client_id if isinstance(token, RefreshTokenView)
+                                 else token.client_id)
+        out: dict[str, Any] = {"active": True, "iss": hub.settings.issuer}
+        if isinstance(token, AccessToken):
+            out.update(scope=token.scope, client_id=token.client_id, token_type="Bearer",
+                       exp=token.expires_at, iat=token.issued_at, aud=token.client_id)
+            doctor_id = token.doctor_id
+        else:
+            out.update(scope=token.grant.scope, client_id=token.grant.client_id,
+                       token_type="refresh_token")
+            doctor_id = token.grant.doctor_id
+        if doctor_id and client is not None:
+            out["sub"] = hub.subject(doctor_id, client)
+        return out
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    """RFC 7009. Public clients revoke with their client_id only (§2.1)."""
+
+    CLIENT_AUTH_METHODS = AUTH_METHODS
+
+    def query_token(self, token: str, token_type_hint: str | None) -> Any:
+        if not token or len(token) > 512:
+            return None
+        hub: Hub = self.server.hub
+        found = _find_any_token(hub, token, token_type_hint)
+        if found is not None:
+            self._raw = token
+        return found
+
+    def revoke_token(self, token: Any, request: Any) -> None:
+        hub: Hub = self.server.hub
+        if isinstance(token, AccessToken):
+            hub.tokens.revoke_access_token(self._raw)
+        else:
+            hub.tokens.revoke_grant(token.grant.id, reason="revoked")
+        hub.audit_event("oidc:token:revoke", client_id=request.client.client_id)
+
+
+class EndSession(EndSessionEndpoint):  # type: ignore[misc]
+    """RP-Initiated Logout 1.0: exact post_logout_redirect_uri match, state echoed."""
+
+    def get_server_jwks(self) -> dict[str, Any]:
+        return self.server.hub.keys.jwks()  # type: ignore[no-any-return]
+
+    def get_algorithms(self) -> list[str]:
+        # Never "none", never HMAC: an id_token_hint must carry one of our signatures.
+        return list(SUPPORTED_ALGS)
+
+    def end_session(self, end_session_request: Any) -> None:
+        """The view ends the browser's session; nothing to do at protocol level."""
+
+
+class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
+    def __init__(self, hub: Hub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    def authenticate_token(self, token_string: str) -> AccessToken | None:
+        return self.hub.tokens.find_access_token(token_string)
+
+
+def resource_protector(hub: Hub) -> ResourceProtector:
+    rp = ResourceProtector()
+    rp.register_token_validator(AccessTokenValidator(hub))
+    return rp

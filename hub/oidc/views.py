@@ -1,0 +1,102 @@
+"""HTTP surface of the OpenID Provider."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from hub.oidc import claims as claimset
+from hub.oidc.authorize import AuthorizeFlow
+from hub.oidc.discovery import provider_metadata
+from hub.oidc.server import OpenIDProvider, resource_protector
+
+bp = Blueprint("oidc", __name__)
+
+
+def _hub() -> Any:
+    return current_app.extensions["curbside"]
+
+
+def _provider() -> OpenIDProvider:
+    return current_app.extensions["curbside.provider"]  # type: ignore[no-any-return]
+
+
+def _cached_json(data: Any, max_age: int) -> Response:
+    resp = Response(json.dumps(data, separators=(",", ":")), mimetype="application/json")
+    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.add_etag()
+    return resp.make_conditional(request)
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def discovery() -> Response:
+    hub = _hub()
+    meta = hub.extra.get("metadata")
+    if meta is None:
+        meta = hub.extra["metadata"] = provider_metadata(hub.settings.issuer,
+                                                         hub.extra.get("metadata_extra"))
+    return _cached_json(meta, 3600)
+
+
+@bp.get("/jwks")
+def jwks() -> Response:
+    # Short enough that a key published as "next" reaches every cache long before it signs.
+    return _cached_json(_hub().keys.jwks(), 300)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+def authorize() -> Response:
+    return AuthorizeFlow(_hub(), _provider()).start()
+
+
+@bp.post("/token")
+def token() -> Response:
+    return _provider().create_token_response()  # type: ignore[no-any-return]
+
+
+@bp.post("/introspect")
+def introspect() -> Response:
+    return _provider().create_endpoint_response("introspection")  # type: ignore[no-any-return]
+
+
+@bp.post("/revoke")
+def revoke() -> Response:
+    return _provider().create_endpoint_response("revocation")  # type: ignore[no-any-return]
+
+
+@bp.route("/userinfo", methods=["GET", "POST"])
+def userinfo() -> Response:
+    hub = _hub()
+    protector = current_app.extensions["curbside.protector"]
+    try:
+        token = protector.acquire_token(["openid"])
+    except OAuth2Error as error:
+        status, body, headers = error()
+        resp = jsonify(dict(body))
+        resp.status_code = status
+        for k, v in headers:
+            resp.headers[k] = v
+        return resp
+    client = hub.clients.get(token.client_id)
+    doctor = hub.accounts.get(token.doctor_id) if token.doctor_id else None
+    if client is None or doctor is None or doctor.disabled:
+        resp = jsonify(error="invalid_token")
+        resp.status_code = 401
+        resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return resp
+    names = claimset.released(token.claims, token.scope, "userinfo")
+    body = {"sub": hub.subject(doctor.id, client), **claimset.doctor_claims(doctor, names)}
+    resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def init_app(app: Any, hub: Any) -> None:
+    app.extensions["curbside.provider"] = OpenIDProvider(hub)
+    app.extensions["curbside.protector"] = resource_protector(hub)
+    app.register_blueprint(bp)

@@ -1,0 +1,27 @@
+"""Run the hub under gunicorn from the ``hub serve`` command."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for k, v in self.options.items():
+            self.cfg.set(k, v)
+
+    def load(self) -> Any:
+        from hub.wsgi import app
+
+        return app
+
+
+def run_gunicorn(bind: str, *, workers: int, worker_class: str = "gthread", threads: int = 4) -> None:
+    _Gunicorn({"bind": bind, "workers": workers, "worker_class": worker_class, "threads": threads,
+               "accesslog": "-", "keepalive": 5}).run()

@@ -1,0 +1,85 @@
+"""The hub's services, built once per app from settings: the only wiring point."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from hub.accounts.passwords import Passwords
+from hub.accounts.service import Accounts
+from hub.crypto import HubSecrets, load_secrets
+from hub.db import Database
+from hub.oidc.clients import Client, ClientRegistry
+from hub.oidc.keys import KeyRing
+from hub.oidc.subjects import subject_for
+from hub.oidc.tokens import TokenService
+from hub.sessions import Sessions
+from hub.settings import Settings
+from hub.store import Store, open_store
+
+log = logging.getLogger("hub")
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    db: Database
+    store: Store
+    secrets: HubSecrets
+    keys: KeyRing
+    clients: ClientRegistry
+    tokens: TokenService
+    accounts: Accounts
+    sessions: Sessions
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings, *, store_prefix: str = "curbside:") -> Hub:
+        if settings.insecure_transport:
+            # Authlib refuses http URIs unless told this is a local demo or test.
+            os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
+        db = Database(settings.database_url)
+        store = open_store(settings.store_url, db.engine, prefix=store_prefix)
+        secrets = load_secrets(settings.secret_key, settings.key_encryption_keys,
+                               settings.instance_path)
+        passwords = Passwords(time_cost=settings.argon2_time_cost,
+                              memory_cost=settings.argon2_memory_cost,
+                              parallelism=settings.argon2_parallelism)
+        return cls(
+            settings=settings,
+            db=db,
+            store=store,
+            secrets=secrets,
+            keys=KeyRing(db, secrets, retire_after=max(settings.key_retire_after,
+                                                       settings.id_token_ttl)),
+            clients=ClientRegistry(db, secrets, cache_ttl=settings.client_cache_ttl),
+            tokens=TokenService(db, store, access_ttl=settings.access_token_ttl,
+                                refresh_ttl=settings.refresh_token_ttl,
+                                reuse_grace=settings.refresh_reuse_grace),
+            accounts=Accounts(db, secrets, passwords, issuer_name="Curbside"),
+            sessions=Sessions(store, ttl=settings.session_ttl,
+                              secure=not settings.insecure_transport),
+        )
+
+    @property
+    def id_tokens(self) -> Any:
+        from hub.oidc.id_tokens import IdTokens
+
+        it = self.extra.get("id_tokens")
+        if it is None:
+            it = self.extra["id_tokens"] = IdTokens(self)
+        return it
+
+    def subject(self, doctor_id: str, client: Client) -> str:
+        return subject_for(doctor_id, subject_type=client.subject_type,
+                           sector=client.sector_identifier, salt=self.secrets.pairwise_salt)
+
+    def audit_event(self, event: str, **detail: Any) -> None:
+        """Record a security event; the hash-chained audit log plugs in here."""
+        sink = self.extra.get("audit")
+        if sink is not None:
+            sink(event, **detail)
+        else:
+            log.info("audit %s %s", event, {k: v for k, v in detail.items() if v is not None})

@@ -1,0 +1,75 @@
+"""The SSO session: one random cookie value, the state kept in the Store under its hash.
+
+The cookie is HttpOnly, Secure (``__Host-`` prefixed) outside local demos, and SameSite=Lax:
+Lax, not Strict, because a relying party sends the doctor to /authorize by a top-level
+cross-site navigation, and silent SSO (prompt=none) must see the session there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+
+from hub.crypto import new_token, sha256_hex
+from hub.store import Store
+
+SSO_KIND = "sso"
+ACR_PWD = "urn:curbside:acr:pwd"
+ACR_MFA = "urn:curbside:acr:mfa"
+
+
+@dataclass(frozen=True)
+class SSOSession:
+    doctor_id: str
+    auth_time: int
+    amr: list[str]
+    sid: str
+    clients: list[str] = field(default_factory=list)
+
+    @property
+    def acr(self) -> str:
+        return ACR_MFA if "mfa" in self.amr else ACR_PWD
+
+
+class Sessions:
+    def __init__(self, store: Store, *, ttl: int, secure: bool) -> None:
+        self.store = store
+        self.ttl = ttl
+        self.cookie_name = "__Host-curbside_sso" if secure else "curbside_sso"
+        self.secure = secure
+
+    def create(self, doctor_id: str, amr: list[str]) -> tuple[str, SSOSession]:
+        cookie = new_token(32)
+        session = SSOSession(doctor_id, int(time.time()), amr, new_token(16))
+        self._save(cookie, session)
+        return cookie, session
+
+    def _save(self, cookie: str, session: SSOSession) -> None:
+        self.store.put(SSO_KIND, sha256_hex(cookie), json.dumps(asdict(session)).encode(), ttl=self.ttl)
+
+    def load(self, cookie: str | None) -> SSOSession | None:
+        if not cookie or len(cookie) > 100:
+            return None
+        raw = self.store.get(SSO_KIND, sha256_hex(cookie))
+        if raw is None:
+            return None
+        try:
+            return SSOSession(**json.loads(raw))
+        except (TypeError, ValueError):
+            return None
+
+    def add_client(self, cookie: str, session: SSOSession, client_id: str) -> SSOSession:
+        """Remember which networks this session signed into (for logout)."""
+        if client_id in session.clients:
+            return session
+        updated = SSOSession(session.doctor_id, session.auth_time, session.amr, session.sid,
+                             [*session.clients, client_id])
+        self._save(cookie, updated)
+        return updated
+
+    def end(self, cookie: str | None) -> SSOSession | None:
+        if not cookie or len(cookie) > 100:
+            return None
+        raw = self.store.consume(SSO_KIND, sha256_hex(cookie))
+        return SSOSession(**json.loads(raw)) if raw else None

@@ -1,0 +1,280 @@
+"""Doctor-facing pages: sign-in, second factor, consent, sign-out and the account."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request
+from sqlalchemy import select, update
+
+from hub.crypto import sha256_hex
+from hub.db import utcnow
+from hub.models.grants import Consent
+from hub.oidc.authorize import AuthorizeFlow, Pending, error_page
+from hub.sessions import SSOSession
+
+bp = Blueprint("web", __name__)
+ACCOUNT_NEXT = "__account"
+
+
+def _hub() -> Any:
+    return current_app.extensions["curbside"]
+
+
+def _flow() -> AuthorizeFlow:
+    return AuthorizeFlow(_hub(), current_app.extensions["curbside.provider"])
+
+
+def _client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _session() -> tuple[str | None, SSOSession | None]:
+    hub = _hub()
+    cookie = request.cookies.get(hub.sessions.cookie_name)
+    return cookie, hub.sessions.load(cookie)
+
+
+def csrf_token(cookie: str) -> str:
+    return _hub().secrets.keyed_hash("csrf", sha256_hex(cookie))[:32]
+
+
+def _check_csrf(cookie: str | None) -> None:
+    sent = request.form.get("csrf", "")
+    if not cookie or not hmac.compare_digest(sent, csrf_token(cookie)):
+        abort(400, "This form has expired. Go back, reload the page and try again.")
+
+
+def _form(name: str, limit: int = 1024) -> str:
+    value = request.form.get(name, "")
+    return value[:limit]
+
+
+# -- sign-in -------------------------------------------------------------------------------
+@bp.post("/login")
+def login() -> Response:
+    hub = _hub()
+    flow = _flow()
+    pending = flow.load_pending(_form("pending", 64))
+    if pending is None:
+        return error_page("Your sign-in page expired",
+                          "Go back to the network you came from and start the sign-in again.")
+    client = hub.clients.get(pending.params.get("client_id"))
+    client_name = client.name if client else ""
+
+    def again(message: str, status: int, template: str = "login.html") -> Response:
+        html = render_template(template, pending=pending.id, client_name=client_name,
+                               login_hint=_form("email", 254), error=message)
+        resp = make_response(html, status)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    if pending.doctor_id is None:  # step 1: password
+        email = _form("email", 254).strip().lower()
+        password = _form("password")
+        if not email or not password:
+            return again("Enter your email address and password.", 400)
+        window = hub.settings.login_window
+        per_account = hub.store.incr("throttle-acct", sha256_hex(email), ttl=window)
+        per_address = hub.store.incr("throttle-addr", _client_address(), ttl=window)
+        if per_account > hub.settings.login_max_per_account or \
+                per_address > hub.settings.login_max_per_address:
+            hub.audit_event("auth:login:throttled", address=_client_address())
+            return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
+        doctor = hub.accounts.check_password(email, password)
+        if doctor is None:
+            hub.audit_event("auth:login:failure", address=_client_address())
+            return again("That email address and password do not match.", 401)
+        if doctor.mfa_enabled:
+            pending.doctor_id = doctor.id
+            flow.save_pending(pending)
+            return again("", 200, "otp.html")
+        return _signed_in(pending, doctor.id, ["pwd"])
+
+    # step 2: second factor
+    doctor = hub.accounts.get(pending.doctor_id)
+    if doctor is None or doctor.disabled:
+        return error_page("Sign-in is not possible", "This account is not active.", 403)
+    code = _form("otp", 64)
+    tries = hub.store.incr("throttle-otp", doctor.id, ttl=hub.settings.login_window)
+    if tries > hub.settings.login_max_per_account:
+        return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
+    method = hub.accounts.check_second_factor(doctor, code)
+    # A TOTP code is single-use (RFC 6238 §5.2): refuse it if seen in the last 90 seconds.
+    if method == "otp" and not hub.store.add_once("totp-used", f"{doctor.id}:{code.strip()}", ttl=90):
+        method = None
+    if method is None:
+        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=_client_address())
+        return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
+    return _signed_in(pending, doctor.id, ["pwd", "otp", "mfa"])
+
+
+def _signed_in(pending: Pending, doctor_id: str, amr: list[str]) -> Response:
+    hub = _hub()
+    hub.sessions.end(request.cookies.get(hub.sessions.cookie_name))
+    cookie, _ = hub.sessions.create(doctor_id, amr)
+    hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_client_address())
+    # The new session must be visible to the resumed authorization request.
+    request.cookies = request.cookies.copy()  # type: ignore[misc]
+    request.cookies[hub.sessions.cookie_name] = cookie  # type: ignore[index]
+    if pending.params.get(ACCOUNT_NEXT):
+        hub.store.delete("authz", pending.id)
+        resp: Response = redirect("/account", 303)
+    else:
+        resp = _flow().run(pending.params, fresh_login=True, pending_id=pending.id)
+    resp.set_cookie(hub.sessions.cookie_name, cookie, httponly=True, samesite="Lax",
+                    secure=hub.sessions.secure, path="/")
+    return resp
+
+
+@bp.post("/consent")
+def consent() -> Response:
+    hub = _hub()
+    flow = _flow()
+    pending = flow.load_pending(_form("pending", 64))
+    cookie, sso = _session()
+    if pending is None or sso is None:
+        return error_page("Your consent page expired",
+                          "Go back to the network you came from and start the sign-in again.")
+    if _form("decision", 16) != "allow":
+        hub.store.delete("authz", pending.id)
+        return flow.deny(pending.params)
+    try:
+        flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params)
+    except OAuth2Error:
+        return flow.deny(pending.params)
+    return flow.run(pending.params, consent_given=True, pending_id=pending.id)
+
+
+# -- sign-out (RP-Initiated Logout 1.0) ---------------------------------------------------------
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response:
+    hub = _hub()
+    provider = current_app.extensions["curbside.provider"]
+    try:
+        req = provider.validate_endpoint_request("end_session")
+    except OAuth2Error:
+        return error_page("This sign-out link is not valid",
+                          "You are still signed in. Sign out from your Curbside account page.")
+    cookie, sso = _session()
+    hinted_sid = (req.id_token_claims or {}).get("sid")
+    confirmed = request.method == "POST" and _form("confirm", 8) == "yes"
+    if confirmed:
+        _check_csrf(cookie)
+    if sso is not None and not confirmed and not (hinted_sid and hinted_sid == sso.sid):
+        # Without proof the RP holds this session's ID token, ask before signing out
+        # (RP-Initiated Logout §2, so a third party cannot sign the doctor out).
+        html = render_template("logout_confirm.html", csrf=csrf_token(cookie or ""),
+                               client_name=req.client.name if req.client else None,
+                               params=request.values.to_dict())
+        return make_response(html)
+    if sso is not None:
+        hub.sessions.end(cookie)
+        hub.audit_event("auth:logout:rp_initiated", doctor_id=sso.doctor_id,
+                        client_id=req.client.client_id if req.client else None)
+    resp = provider.create_endpoint_response("end_session", req)
+    if resp is None:
+        resp = make_response(render_template("logged_out.html"))
+    resp.delete_cookie(hub.sessions.cookie_name, path="/", secure=hub.sessions.secure,
+                       httponly=True, samesite="Lax")
+    return resp
+
+
+# -- the account ------------------------------------------------------------------------------
+def _require_session() -> tuple[str, SSOSession] | Response:
+    cookie, sso = _session()
+    if cookie is None or sso is None:
+        flow = _flow()
+        pending, set_cookie = flow._pending({ACCOUNT_NEXT: "1"}, None)
+        html = render_template("login.html", pending=pending.id, client_name="",
+                               login_hint="", error=None)
+        return flow._respond(html, set_cookie)
+    return cookie, sso
+
+
+@bp.get("/")
+def home() -> Response:
+    _, sso = _session()
+    return make_response(render_template("home.html", signed_in=sso is not None))
+
+
+@bp.get("/account")
+def account() -> Response:
+    got = _require_session()
+    if isinstance(got, Response):
+        return got
+    cookie, sso = got
+    hub = _hub()
+    doctor = hub.accounts.get(sso.doctor_id)
+    with hub.db.session() as s:
+        consents = s.scalars(select(Consent).where(Consent.doctor_id == sso.doctor_id,
+                                                   Consent.revoked_at.is_(None))).all()
+    networks = [(c, hub.clients.get(c.client_id)) for c in consents]
+    return make_response(render_template("account.html", doctor=doctor, sso=sso,
+                                         networks=networks, csrf=csrf_token(cookie)))
+
+
+@bp.route("/account/mfa", methods=["GET", "POST"])
+def account_mfa() -> Response:
+    got = _require_session()
+    if isinstance(got, Response):
+        return got
+    cookie, sso = got
+    hub = _hub()
+    doctor = hub.accounts.get(sso.doctor_id)
+    if request.method == "GET":
+        enrolment = hub.accounts.begin_totp(doctor)
+        hub.store.put("totp-enrol", sso.sid, enrolment.secret.encode(), ttl=900)
+        return make_response(render_template("mfa.html", enrolment=enrolment,
+                                             csrf=csrf_token(cookie), error=None))
+    _check_csrf(cookie)
+    secret = hub.store.get("totp-enrol", sso.sid)
+    if secret is None:
+        return redirect("/account/mfa", 303)
+    from hub.accounts.service import AccountError
+
+    try:
+        codes = hub.accounts.confirm_totp(doctor.id, secret.decode(), _form("otp", 16))
+    except AccountError as e:
+        enrolment = hub.accounts.begin_totp(doctor)
+        hub.store.put("totp-enrol", sso.sid, enrolment.secret.encode(), ttl=900)
+        html = render_template("mfa.html", enrolment=enrolment, csrf=csrf_token(cookie),
+                               error=str(e).capitalize() + ".")
+        return make_response(html, 400)
+    hub.store.delete("totp-enrol", sso.sid)
+    hub.audit_event("auth:mfa:enrol", doctor_id=doctor.id)
+    return make_response(render_template("recovery_codes.html", codes=codes))
+
+
+@bp.post("/account/consents/<int:consent_id>/revoke")
+def revoke_consent(consent_id: int) -> Response:
+    got = _require_session()
+    if isinstance(got, Response):
+        return got
+    cookie, sso = got
+    _check_csrf(cookie)
+    hub = _hub()
+    with hub.db.session() as s:
+        c = s.get(Consent, consent_id)
+        if c is None or c.doctor_id != sso.doctor_id:
+            abort(404)
+        client_id = c.client_id
+        s.execute(update(Consent).where(Consent.doctor_id == sso.doctor_id,
+                                        Consent.client_id == client_id,
+                                        Consent.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    hub.tokens.revoke_grants_of(sso.doctor_id, client_id=client_id, reason="consent_revoked")
+    hub.audit_event("doctor:consent:revoke", doctor_id=sso.doctor_id, client_id=client_id)
+    return redirect("/account", 303)
+
+
+@bp.post("/account/logout")
+def account_logout() -> Response:
+    hub = _hub()
+    cookie, sso = _session()
+    _check_csrf(cookie)
+    hub.sessions.end(cookie)
+    resp = make_response(render_template("logged_out.html"))
+    resp.delete_cookie(hub.sessions.cookie_name, path="/")
+    return resp

@@ -1,0 +1,63 @@
+"""A partner network signs a doctor in through a real client library over a real socket."""
+
+from __future__ import annotations
+
+import requests
+
+from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
+
+
+def test_discovery_advertises_the_code_flow_with_caching(running_hub: RunningHub) -> None:
+    r = requests.get(f"{running_hub.issuer}/.well-known/openid-configuration", timeout=5)
+    meta = r.json()
+    assert meta["issuer"] == running_hub.issuer
+    assert meta["response_types_supported"] == ["code"]
+    assert meta["code_challenge_methods_supported"] == ["S256"]
+    assert "max-age" in r.headers["Cache-Control"]
+    jw = requests.get(meta["jwks_uri"], timeout=5)
+    assert "max-age" in jw.headers["Cache-Control"]
+    assert {k["alg"] for k in jw.json()["keys"]} >= {"RS256", "ES256", "EdDSA"}
+    assert all("d" not in k for k in jw.json()["keys"])  # never a private part
+    again = requests.get(meta["jwks_uri"], headers={"If-None-Match": jw.headers["ETag"]}, timeout=5)
+    assert again.status_code == 304
+
+
+def test_full_sign_in_with_pkce_id_token_and_userinfo(running_hub: RunningHub, browser: Browser) -> None:
+    doctor = running_hub.doctor(given_name="Jan", family_name="Jansen")
+    rp = RelyingParty(running_hub, running_hub.client())
+    token = rp.sign_in(browser, doctor.email)
+    claims = rp.validate_id_token(token["id_token"])
+    assert claims["sub"] != doctor.id  # pairwise by default
+    assert claims["amr"] == ["pwd"]
+    assert claims["acr"] == "urn:curbside:acr:pwd"
+    assert claims["email"] == doctor.email
+    assert "refresh_token" not in token  # no offline_access asked
+    ui = requests.get(rp.meta["userinfo_endpoint"],
+                      headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=5).json()
+    assert ui == {"sub": claims["sub"], "name": "Jan Jansen", "given_name": "Jan",
+                  "family_name": "Jansen", "email": doctor.email, "email_verified": True}
+    post = requests.post(rp.meta["userinfo_endpoint"],
+                         headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=5)
+    assert post.json() == ui
+
+
+def test_consent_is_remembered_and_silent_sso_works(running_hub: RunningHub, browser: Browser) -> None:
+    doctor = running_hub.doctor()
+    rp = RelyingParty(running_hub, running_hub.client())
+    rp.sign_in(browser, doctor.email)
+    url, _ = rp.authorization_url(prompt="none")
+    resp = browser.get(url)
+    token = rp.exchange(callback_params(resp))
+    assert rp.validate_id_token(token["id_token"])["email"] == doctor.email
+
+
+def test_pairwise_subjects_differ_between_networks(running_hub: RunningHub, browser: Browser) -> None:
+    doctor = running_hub.doctor()
+    a = RelyingParty(running_hub, running_hub.client(redirect_uris=["https://a.example/cb"]))
+    b = RelyingParty(running_hub, running_hub.client(redirect_uris=["https://b.example/cb"]))
+    pub = RelyingParty(running_hub, running_hub.client(redirect_uris=["https://c.example/cb"],
+                                                       subject_type="public"))
+    sa = a.validate_id_token(a.sign_in(browser, doctor.email)["id_token"])["sub"]
+    sb = b.validate_id_token(b.sign_in(browser, doctor.email)["id_token"])["sub"]
+    sp = pub.validate_id_token(pub.sign_in(browser, doctor.email)["id_token"])["sub"]
+    assert sa != sb and sp == doctor.id
