@@ -152,6 +152,7 @@ class OAuthFlow:
         redirect_uri: str,
         scopes: tuple[str, ...],
         with_nonce: bool = False,
+        extra: Mapping[str, str] | None = None,
     ) -> LinkStart:
         if not state or len(state) > 512 or not state.isprintable():
             raise ConfigError("state: 1-512 printable characters required")
@@ -172,6 +173,8 @@ class OAuthFlow:
             params["scope"] = " ".join(scopes)
         if nonce:
             params["nonce"] = nonce
+        for key, value in (extra or {}).items():
+            params.setdefault(key, value)  # never overrides the security parameters above
         pending = Pending(state, verifier, nonce, redirect_uri, self.clock())
         return LinkStart(
             authorization_url=add_params_to_uri(endpoints.authorization, params),
