@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, cast
 
 from policies.errors import PolicyError, Problem
-from policies.parsing import Format, parse_document
+from policies.parsing import Format, check_size, parse_document
 from policies.schema import validate_against_schema
 from policies.vocabulary import ALWAYS_RELEASED, AssuranceLevel, SubjectType
 
@@ -181,7 +181,11 @@ def load_policy(
     ``format`` is "yaml" or "json"; None guesses (JSON when the text starts with "{").
     Raises PolicyError, whose ``path`` is the JSON pointer of the offending field.
     """
-    document = source if isinstance(source, Mapping) else parse_document(source, format)
+    if isinstance(source, str | bytes):
+        document = parse_document(source, format)
+    else:  # already parsed, e.g. from a JSON column: still checked like text
+        check_size(source)
+        document = source
     validate_against_schema(document)
     document = cast(Mapping[str, Any], document)  # the schema has just said so
     claims = document["claims"]

@@ -9,6 +9,7 @@ get a policy they did not read.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import yaml
@@ -21,6 +22,26 @@ Format = Literal["yaml", "json"]
 MAX_DOCUMENT_CHARS = 256 * 1024
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+# YAML aliases can make a short text expand into a huge (or, for a mapping handed in by
+# a caller, cyclic) structure; the schema validator and the digest would walk all of it.
+MAX_DOCUMENT_NODES = 10_000
+
+
+def check_size(data: object, budget: int = MAX_DOCUMENT_NODES) -> None:
+    """Refuse data with more than ``budget`` values once aliases are expanded."""
+    pending: list[object] = [data]
+    seen = 0
+    while pending:
+        seen += 1
+        if seen > budget:
+            raise PolicyError.at("", f"more than {budget} values (check YAML aliases)")
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
 
 
 def parse_document(text: str | bytes, format: Format | None = None) -> object:
@@ -35,10 +56,13 @@ def parse_document(text: str | bytes, format: Format | None = None) -> object:
     if format is None:
         format = "json" if text.lstrip().startswith("{") else "yaml"
     if format == "json":
-        return _parse_json(text)
-    if format == "yaml":
-        return _parse_yaml(text)
-    raise ValueError(f"format must be 'yaml', 'json' or None, not {format!r}")
+        data = _parse_json(text)
+    elif format == "yaml":
+        data = _parse_yaml(text)
+    else:
+        raise ValueError(f"format must be 'yaml', 'json' or None, not {format!r}")
+    check_size(data)
+    return data
 
 
 class _PairsDict(dict[str, Any]):

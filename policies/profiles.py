@@ -13,7 +13,7 @@ from typing import Any, Final, cast
 import jsonschema
 
 from policies.facts import Registration, SubjectFacts
-from policies.parsing import Format, parse_document
+from policies.parsing import Format, check_size, parse_document
 from policies.schema import validate_against_schema
 from policies.vocabulary import ACR_ORDER, PROFESSIONS, AssuranceLevel
 
@@ -71,7 +71,11 @@ def load_profiles(
     source: str | bytes | Mapping[str, Any], *, now: datetime, format: Format | None = None
 ) -> dict[str, SubjectFacts]:
     """Sample profiles by name, in document order. Raises PolicyError like load_policy."""
-    document = source if isinstance(source, Mapping) else parse_document(source, format)
+    if isinstance(source, str | bytes):
+        document = parse_document(source, format)
+    else:  # already parsed, e.g. from a JSON column: still checked like text
+        check_size(source)
+        document = source
     validate_against_schema(document, _VALIDATOR)
     profiles = cast(Mapping[str, Mapping[str, Any]], document)
     return {name: _facts(profile, now) for name, profile in profiles.items()}
