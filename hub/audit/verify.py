@@ -207,23 +207,35 @@ class _Walker:
         if not linked:
             return self._unlinked(row, it, consistent)
         if not consistent:
-            return self._inconsistent(row)
+            return self._inconsistent(row, it)
         problem = self._against_checkpoints(row) or _personal_problem(row)
         if problem is not None:
             return problem
         self.prev_seq, self.prev_prev_hash, self.prev_hash = row.seq, self.prev_hash, row.hash
         return None
 
+    def _moved_successor(self, nxt: Row[Any] | None) -> bool:
+        """Is ``nxt`` the true successor of the last good record, pushed one seq up?"""
+        if nxt is None:
+            return False
+        return nxt.prev_hash == self.prev_hash or (
+            self.prev_hash is not None
+            and _hash(nxt, seq=nxt.seq - 1, prev_hash=self.prev_hash) == nxt.hash
+        )
+
+    def _inserted(self, e: int) -> ChainProblem:
+        return ChainProblem(
+            e, "inserted",
+            f"a record was inserted between {e - 1} and {e} "
+            f"(it now has seq {e}; later records were renumbered)",
+        )  # fmt: skip
+
     def _unlinked(self, row: Row[Any], it: _Peekable, consistent: bool) -> ChainProblem:
         e, p = row.seq, self.prev_seq
         nxt = it.peek()
-        if nxt is not None and nxt.prev_hash == self.prev_hash:
+        if self._moved_successor(nxt):
             # The next row is the true successor of p: this one was slipped in between.
-            return ChainProblem(
-                e, "inserted",
-                f"a record was inserted between {p} and {e} "
-                f"(it now has seq {e}; later records were renumbered)",
-            )  # fmt: skip
+            return self._inserted(e)
         if _hash(row, seq=e + 1) == row.hash:
             return ChainProblem(
                 e, "missing",
@@ -243,20 +255,18 @@ class _Walker:
             )  # fmt: skip
         return ChainProblem(
             e, "changed", f"record {e} was changed (it no longer chains to record {p})"
-        )
+        )  # fmt: skip
 
-    def _inconsistent(self, row: Row[Any]) -> ChainProblem:
+    def _inconsistent(self, row: Row[Any], it: _Peekable) -> ChainProblem:
         e = row.seq
         if (
             self.prev_prev_hash is not None
             and _hash(row, seq=e - 1, prev_hash=self.prev_prev_hash) == row.hash
         ):
-            # Row e is the original e - 1 moved up; the attacker re-linked it to the intruder.
-            return ChainProblem(
-                e - 1, "inserted",
-                f"a record was inserted between {e - 2} and {e - 1} "
-                f"(it now has seq {e - 1}; later records were renumbered)",
-            )  # fmt: skip
+            # Row e is the original e - 1 moved up and re-linked to an intruder at e - 1.
+            return self._inserted(e - 1)
+        if self._moved_successor(it.peek()):
+            return self._inserted(e)
         return ChainProblem(e, "changed", f"record {e} was changed")
 
     def _against_checkpoints(self, row: Row[Any]) -> ChainProblem | None:

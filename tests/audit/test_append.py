@@ -1,0 +1,96 @@
+"""Appending: the chain links up, commits with the caller, and the tables are append-only."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from hub.audit import AuditError, AuditEvent, UnknownEventError, append, verify_chain
+from hub.audit.chain import GENESIS_HASH, record_hash
+from hub.db import Database
+from hub.models.audit import AuditPersonalData, AuditRecord
+
+from .conftest import T0
+
+
+def test_records_chain_onto_each_other(db: Database) -> None:
+    first = append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1", client_id="rp-1")
+    second = append(db, "doctor:link:add", actor="doctor:1", detail={"network": "medbook"})
+    assert (first.seq, second.seq) == (1, 2)
+    with db.session() as s:
+        rows = s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+    assert rows[0].prev_hash == GENESIS_HASH and rows[1].prev_hash == first.hash
+    assert rows[1].hash == second.hash
+    # The documented hash recipe, recomputed from the stored row.
+    assert second.hash == record_hash(
+        seq=2,
+        prev_hash=first.hash,
+        occurred_at=rows[1].occurred_at,
+        event="doctor:link:add",
+        actor="doctor:1",
+        client_id=None,
+        detail='{"network":"medbook"}',
+        personal=None,
+    )
+    assert verify_chain(db).ok
+
+
+def test_unknown_event_is_refused_before_writing(db: Database) -> None:
+    with pytest.raises(UnknownEventError):
+        append(db, "doctor:link:ad", actor="doctor:1")
+    assert verify_chain(db).records == 0
+
+
+def test_append_in_the_callers_session_commits_and_rolls_back_with_it(db: Database) -> None:
+    with db.session() as s:
+        append(s, AuditEvent.DOCTOR_CONSENT_GRANT, actor="doctor:1", client_id="rp-1")
+    with pytest.raises(RuntimeError), db.session() as s:
+        append(s, AuditEvent.DOCTOR_CONSENT_REVOKE, actor="doctor:1", client_id="rp-1")
+        raise RuntimeError("the caller's own change failed")
+    after = append(db, AuditEvent.DOCTOR_CONSENT_REVOKE, actor="doctor:1", client_id="rp-1")
+    assert after.seq == 2  # the rolled-back record left no gap
+    report = verify_chain(db)
+    assert report.ok and report.records == 2
+
+
+def test_personal_data_is_stored_outside_the_chain(db: Database) -> None:
+    rec = append(
+        db,
+        AuditEvent.AUTH_LOGIN_FAILURE,
+        actor=None,
+        address="203.0.113.9",
+        personal={"email": "a.jansen@example.nl"},
+        subject="doctor:42",
+        detail={"reason": "bad_password"},
+    )
+    with db.session() as s:
+        row = s.get(AuditRecord, rec.seq)
+        personal = s.get(AuditPersonalData, rec.seq)
+    assert row is not None and personal is not None
+    assert "example.nl" not in row.detail and row.personal_commitment is not None
+    assert json.loads(personal.data or "") == {
+        "address": "203.0.113.9",
+        "email": "a.jansen@example.nl",
+    }
+    assert personal.subject == "doctor:42" and len(personal.salt or b"") == 32
+    assert verify_chain(db).ok
+
+
+def test_times_never_go_backwards(db: Database) -> None:
+    append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="d", occurred_at=T0)
+    with pytest.raises(AuditError, match="earlier"):
+        append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="d", occurred_at=T0 - timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["UPDATE audit_records SET actor = 'x'", "DELETE FROM audit_records"],
+)
+def test_records_table_refuses_update_and_delete(db: Database, sql: str) -> None:
+    append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1")
+    with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+        conn.execute(text(sql))
