@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from hub.audit import AuditError, AuditEvent, UnknownEventError, append, verify_chain
@@ -94,3 +94,18 @@ def test_records_table_refuses_update_and_delete(db: Database, sql: str) -> None
     append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1")
     with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
         conn.execute(text(sql))
+
+
+def test_unique_prev_hash_is_a_second_guard_against_forks(db: Database) -> None:
+    first = append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1")
+    append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1")
+    # A writer that skipped the lock and chained onto record 1 again is refused.
+    with pytest.raises(DBAPIError), db.engine.begin() as conn:
+        conn.execute(
+            insert(AuditRecord.__table__),
+            {
+                "seq": 3, "occurred_at": T0, "event": "auth:login:success", "actor": "x",
+                "client_id": None, "detail": "{}", "personal_commitment": None,
+                "prev_hash": first.hash, "hash": "0" * 64,
+            },
+        )  # fmt: skip
