@@ -14,8 +14,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from hub.db import Database
 
 PG_URL = os.environ.get("CURBSIDE_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CURBSIDE_TEST_REDIS_URL", "")
@@ -71,3 +75,15 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     url = next(gen)
     yield Backend("postgres-redis", url, REDIS_URL, redis_prefix=secrets.token_hex(4))
     next(gen, None)
+
+
+@pytest.fixture(scope="session")
+def database(backend: Backend) -> Iterator["Database"]:
+    """The backend's database, migrated to the latest schema with Alembic (once per run)."""
+    from hub.db import Database
+    from hub.schema import upgrade
+
+    db = Database(backend.database_url)
+    upgrade(db)
+    yield db
+    db.engine.dispose()

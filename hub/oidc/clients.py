@@ -21,7 +21,8 @@ from hub.models.clients import ClientRecord
 
 SECRET_PURPOSE = "client-secret"
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
-AUTH_METHODS = ("client_secret_basic", "client_secret_post", "none")
+SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+AUTH_METHODS = (*SECRET_AUTH_METHODS, "none")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,12 @@ class Client(ClientMixin):  # type: ignore[misc]
         return self.secrets.check_keyed_hash(SECRET_PURPOSE, client_secret, self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return bool(method == self.token_endpoint_auth_method)
+        # Basic and post carry the same secret with the same strength; accepting either lets
+        # off-the-shelf libraries work whatever their default (docs/decisions.md).
+        registered = self.token_endpoint_auth_method
+        if registered in SECRET_AUTH_METHODS:
+            return method in SECRET_AUTH_METHODS
+        return bool(method == registered)
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type in self.metadata.get("response_types", ["code"])

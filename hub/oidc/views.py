@@ -76,12 +76,7 @@ def userinfo() -> Response:
     try:
         token = protector.acquire_token(["openid"])
     except OAuth2Error as error:
-        status, body, headers = error()
-        resp = jsonify(dict(body))
-        resp.status_code = status
-        for k, v in headers:
-            resp.headers[k] = v
-        return resp
+        return _bearer_error(error)
     client = hub.clients.get(token.client_id)
     doctor = hub.accounts.get(token.doctor_id) if token.doctor_id else None
     if client is None or doctor is None or doctor.disabled:
@@ -92,6 +87,24 @@ def userinfo() -> Response:
     names = claimset.released(token.claims, token.scope, "userinfo")
     body = {"sub": hub.subject(doctor.id, client), **claimset.doctor_claims(doctor, names)}
     resp = jsonify(body)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _bearer_error(error: OAuth2Error) -> Response:
+    """RFC 6750 §3: every refusal names the Bearer scheme; a request that sent no token
+    gets no error code (§3.1), one with a bad token gets invalid_token."""
+    status, body, headers = error()
+    if error.error == "missing_authorization":
+        resp = jsonify(error="invalid_request", error_description="A bearer access token is required.")
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside"'
+    else:
+        resp = jsonify(dict(body))
+        for k, v in headers:
+            resp.headers[k] = v
+        resp.headers.setdefault("WWW-Authenticate",
+                                f'Bearer realm="curbside", error="{error.error}"')
+    resp.status_code = status
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -19,7 +19,6 @@ from joserfc.jwk import KeySet
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.schema import upgrade
 from hub.settings import Settings
 
 PASSWORD = "correct horse battery"
@@ -69,14 +68,13 @@ def make_settings(backend: Any, tmp: Any, **over: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def running_hub(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+def running_hub(backend: Any, database: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
     settings = make_settings(backend, tmp_path_factory.mktemp("instance"), issuer=issuer)
     app = create_app(settings, store_prefix=f"t{backend.redis_prefix}:")
     hub = app.extensions["curbside"]
-    upgrade(hub.db)
     hub.keys.ensure()
     late.app = app
     t = threading.Thread(target=server.serve_forever, daemon=True)
@@ -108,6 +106,14 @@ class Browser:
     def login(self, page: requests.Response, email: str, password: str = PASSWORD) -> requests.Response:
         assert 'action="/login"' in page.text, page.text[:500]
         return self.post(f"{self.hub.issuer}/login", {**self.hidden(page), "email": email, "password": password})
+
+    def through(self, page: requests.Response, email: str) -> requests.Response:
+        """Answer the login and consent pages if they come; return the final redirect."""
+        if 'action="/login"' in page.text:
+            page = self.login(page, email)
+        if 'action="/consent"' in page.text:
+            page = self.consent(page)
+        return page
 
     def consent(self, page: requests.Response, decision: str = "allow") -> requests.Response:
         assert 'action="/consent"' in page.text, page.text[:500]
@@ -161,12 +167,7 @@ class RelyingParty:
 
     def sign_in(self, browser: Browser, email: str, **extra: Any) -> dict[str, Any]:
         url, _ = self.authorization_url(**extra)
-        page = browser.get(url)
-        if 'action="/login"' in page.text:
-            page = browser.login(page, email)
-        if 'action="/consent"' in page.text:
-            page = browser.consent(page)
-        return self.exchange(callback_params(page))
+        return self.exchange(callback_params(browser.through(browser.get(url), email)))
 
 
 @pytest.fixture

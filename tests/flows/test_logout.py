@@ -1,0 +1,53 @@
+"""RP-Initiated Logout 1.0: exact post-logout redirect, state echoed, confirmation without a hint."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
+
+
+def test_logout_with_id_token_hint_redirects_with_state_and_ends_sso(running_hub: RunningHub, browser: Browser) -> None:
+    doctor = running_hub.doctor()
+    rp = RelyingParty(running_hub, running_hub.client())
+    token = rp.sign_in(browser, doctor.email)
+    q = urlencode({"id_token_hint": token["id_token"], "post_logout_redirect_uri": "https://network.example/bye",
+                   "state": "st-1"})
+    r = browser.get(f"{rp.meta['end_session_endpoint']}?{q}")
+    assert r.status_code == 302
+    loc = urlsplit(r.headers["Location"])
+    assert f"{loc.scheme}://{loc.netloc}{loc.path}" == "https://network.example/bye"
+    assert parse_qs(loc.query)["state"] == ["st-1"]
+    url, _ = rp.authorization_url(prompt="none")
+    assert callback_params(browser.get(url))["error"] == "login_required"
+
+
+def test_unregistered_post_logout_uri_is_never_followed(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client())
+    token = rp.sign_in(browser, running_hub.doctor().email)
+    for uri in ("https://evil.example/bye", "https://network.example/bye/extra", "https://network.example/bye?x=1"):
+        q = urlencode({"id_token_hint": token["id_token"], "post_logout_redirect_uri": uri})
+        r = browser.get(f"{rp.meta['end_session_endpoint']}?{q}")
+        assert "Location" not in r.headers
+
+
+def test_logout_without_hint_asks_for_confirmation(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client())
+    rp.sign_in(browser, running_hub.doctor().email)
+    page = browser.get(f"{rp.meta['end_session_endpoint']}?client_id={rp.creds['client_id']}")
+    assert page.status_code == 200 and "Sign out of Curbside?" in page.text
+    url, _ = rp.authorization_url(prompt="none")
+    assert "code" in callback_params(browser.get(url))  # still signed in until confirmed
+    done = browser.post(f"{rp.meta['end_session_endpoint']}", {**browser.hidden(page), "confirm": "yes"})
+    assert done.status_code == 200 and "signed out" in done.text
+    url, _ = rp.authorization_url(prompt="none")
+    assert callback_params(browser.get(url))["error"] == "login_required"
+
+
+def test_forged_confirmation_without_csrf_is_refused(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client())
+    rp.sign_in(browser, running_hub.doctor().email)
+    r = browser.post(f"{rp.meta['end_session_endpoint']}", {"confirm": "yes", "csrf": "forged"})
+    assert r.status_code == 400
+    url, _ = rp.authorization_url(prompt="none")
+    assert "code" in callback_params(browser.get(url))

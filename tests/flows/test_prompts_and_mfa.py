@@ -1,0 +1,123 @@
+"""prompt, max_age, login_hint, acr_values and the TOTP second factor, as a doctor meets them."""
+
+from __future__ import annotations
+
+import time
+
+import pyotp
+import requests
+
+from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
+
+MFA = "urn:curbside:acr:mfa"
+
+
+def _signed_in(hub: RunningHub, browser: Browser) -> tuple[RelyingParty, object]:
+    doctor = hub.doctor()
+    rp = RelyingParty(hub, hub.client())
+    rp.sign_in(browser, doctor.email)
+    return rp, doctor
+
+
+def test_prompt_none_without_a_session_returns_login_required(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client())
+    url, _ = rp.authorization_url(prompt="none")
+    params = callback_params(browser.get(url))
+    assert params["error"] == "login_required" and params["state"] == rp.state and params["iss"] == running_hub.issuer
+
+
+def test_prompt_none_without_consent_returns_consent_required(running_hub: RunningHub, browser: Browser) -> None:
+    rp, doctor = _signed_in(running_hub, browser)
+    other = RelyingParty(running_hub, running_hub.client())
+    url, _ = other.authorization_url(prompt="none")
+    assert callback_params(browser.get(url))["error"] == "consent_required"
+
+
+def test_prompt_login_and_max_age_force_a_fresh_sign_in(running_hub: RunningHub, browser: Browser) -> None:
+    rp, doctor = _signed_in(running_hub, browser)
+    first_auth = rp.validate_id_token(rp.sign_in(browser, doctor.email)["id_token"])["auth_time"]
+    url, _ = rp.authorization_url(prompt="login")
+    page = browser.get(url)
+    assert 'action="/login"' in page.text
+    time.sleep(1.1)
+    token = rp.exchange(callback_params(browser.through(page, doctor.email)))
+    assert rp.validate_id_token(token["id_token"])["auth_time"] > first_auth
+    url, _ = rp.authorization_url(max_age="0")
+    assert 'action="/login"' in browser.get(url).text
+    url, _ = rp.authorization_url(max_age="3600")
+    assert callback_params(browser.get(url))["code"]
+
+
+def test_login_hint_prefills_the_email(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client())
+    url, _ = rp.authorization_url(login_hint="hinted@example.org")
+    page = browser.get(url)
+    assert 'value="hinted@example.org"' in page.text
+    assert 'autocomplete="current-password"' in page.text and "<label" in page.text
+
+
+def test_consent_lists_the_claims_and_deny_returns_access_denied(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client(client_name="Nordic Doctors"), scope="openid email")
+    url, _ = rp.authorization_url()
+    page = browser.login(browser.get(url), running_hub.doctor().email)
+    assert "Nordic Doctors" in page.text and "Your email address" in page.text
+    assert "Your full name" not in page.text  # only what is asked is listed
+    params = callback_params(browser.consent(page, "deny"))
+    assert params["error"] == "access_denied" and params["state"] == rp.state
+
+
+def test_claims_parameter_asks_for_a_single_claim(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client(), scope="openid")
+    token = rp.sign_in(browser, running_hub.doctor(family_name="Berg").email,
+                       claims='{"id_token":{"family_name":null}}')
+    claims = rp.validate_id_token(token["id_token"])
+    assert claims["family_name"] == "Berg" and "email" not in claims and "given_name" not in claims
+
+
+def _enrol_totp(hub: RunningHub, browser: Browser) -> tuple[str, list[str]]:
+    page = browser.get(f"{hub.issuer}/account/mfa")
+    secret = page.text.split('id="totp-secret">')[1].split("<")[0]
+    csrf = browser.hidden(page)["csrf"]
+    done = browser.post(f"{hub.issuer}/account/mfa", {"csrf": csrf, "otp": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and 'id="recovery-codes"' in done.text
+    codes = [c.split("</code>")[0] for c in done.text.split("<code>")[1:]]
+    return secret, codes
+
+
+def test_totp_enrolment_step_up_and_recovery_codes(running_hub: RunningHub, browser: Browser) -> None:
+    rp, doctor = _signed_in(running_hub, browser)
+    secret, codes = _enrol_totp(running_hub, browser)
+    assert len(codes) == 10
+    # acr_values asking for MFA makes a password-only session step up.
+    url, _ = rp.authorization_url(acr_values=MFA)
+    page = browser.login(browser.get(url), doctor.email)
+    assert 'name="otp"' in page.text
+    wrong = browser.post(f"{running_hub.issuer}/login", {**browser.hidden(page), "otp": "000000"})
+    assert wrong.status_code == 401
+    ok = browser.post(f"{running_hub.issuer}/login", {**browser.hidden(page), "otp": pyotp.TOTP(secret).now()})
+    claims = rp.validate_id_token(rp.exchange(callback_params(ok))["id_token"])
+    assert claims["acr"] == MFA and set(claims["amr"]) == {"pwd", "otp", "mfa"}
+    # A fresh browser signs in with a recovery code, which then stops working.
+    for attempt, expected in ((codes[0], 302), (codes[0], 401)):
+        b = Browser(running_hub)
+        url, _ = rp.authorization_url()
+        page = b.login(b.get(url), doctor.email)
+        r = b.post(f"{running_hub.issuer}/login", {**b.hidden(page), "otp": attempt})
+        assert r.status_code == expected
+
+
+def test_essential_acr_that_cannot_be_met_is_access_denied(running_hub: RunningHub, browser: Browser) -> None:
+    rp, doctor = _signed_in(running_hub, browser)  # this doctor has no second factor
+    url, _ = rp.authorization_url(claims='{"id_token":{"acr":{"essential":true,"values":["%s"]}}}' % MFA)
+    assert callback_params(browser.get(url))["error"] == "access_denied"
+
+
+def test_session_cookie_is_httponly_and_samesite(running_hub: RunningHub, browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client())
+    url, _ = rp.authorization_url()
+    page = browser.get(url)
+    r = browser.login(page, running_hub.doctor().email)
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert r.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
+    assert requests.get(running_hub.issuer + "/", timeout=5).status_code == 200

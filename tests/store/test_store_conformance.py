@@ -1,0 +1,75 @@
+"""One conformance suite for every Store implementation (SQL and Redis)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from hub.db import Database
+from hub.store import Store, open_store
+
+
+@pytest.fixture(params=["sql", "redis"])
+def store(request: pytest.FixtureRequest, backend: Any, database: Database) -> Iterator[Store]:
+    if request.param == "redis" and backend.store_url == "sql":
+        pytest.skip("Redis runs with the postgres-redis backend")
+    url = "sql" if request.param == "sql" else backend.store_url
+    yield open_store(url, database.engine, prefix=f"conf{backend.redis_prefix}:{time.time_ns()}:")
+
+
+def test_put_get_and_replace(store: Store) -> None:
+    store.put("k", "a", b"1", ttl=30)
+    assert store.get("k", "a") == b"1"
+    store.put("k", "a", b"2", ttl=30)
+    assert store.get("k", "a") == b"2"
+    assert store.get("k", "missing") is None
+    assert store.get("other-kind", "a") is None
+
+
+def test_values_expire(store: Store) -> None:
+    store.put("k", "short", b"x", ttl=1)
+    time.sleep(1.2)
+    assert store.get("k", "short") is None
+    assert store.consume("k", "short") is None
+
+
+def test_consume_is_atomic_under_concurrency(store: Store) -> None:
+    store.put("code", "c1", b"payload", ttl=30)
+    winners: list[bytes | None] = []
+    barrier = threading.Barrier(8)
+
+    def take() -> None:
+        barrier.wait()
+        winners.append(store.consume("code", "c1"))
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [w for w in winners if w is not None] == [b"payload"]
+    assert store.get("code", "c1") is None
+
+
+def test_add_once_detects_replay_and_frees_after_ttl(store: Store) -> None:
+    assert store.add_once("jti", "j1", ttl=1) is True
+    assert store.add_once("jti", "j1", ttl=1) is False
+    time.sleep(1.2)
+    assert store.add_once("jti", "j1", ttl=1) is True
+
+
+def test_incr_counts_within_a_window(store: Store) -> None:
+    assert [store.incr("rate", "ip", ttl=1) for _ in range(3)] == [1, 2, 3]
+    time.sleep(1.2)
+    assert store.incr("rate", "ip", ttl=1) == 1
+
+
+def test_delete_and_ping(store: Store) -> None:
+    store.put("k", "d", b"1", ttl=30)
+    store.delete("k", "d")
+    assert store.get("k", "d") is None
+    store.ping()

@@ -1,0 +1,52 @@
+"""The ``hub`` command as an operator scripts it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hub.cli import main
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
+            "CURBSIDE_ISSUER": "https://id.curbside.example", "CURBSIDE_ARGON2_MEMORY_COST": "1024",
+            "CURBSIDE_ARGON2_TIME_COST": "1"}
+
+
+def run(env: dict[str, str], *args: str, input: str | None = None) -> object:
+    return CliRunner().invoke(main, list(args), env=env, input=input)
+
+
+def test_operator_scripts_schema_doctor_client_and_keys(env: dict[str, str]) -> None:
+    r = run(env, "db", "upgrade")
+    assert r.exit_code == 0, r.output
+    r = run(env, "doctor", "create", "--email", "a@b.org", "--given-name", "Ann", "--password-stdin",
+            input="a long enough password\n")
+    assert r.exit_code == 0 and json.loads(r.output)["email"] == "a@b.org"
+    r = run(env, "client", "create", "--name", "Nordic", "--redirect-uri", "https://nordic.example/cb")
+    creds = json.loads(r.output)
+    assert creds["client_secret"] and creds["subject_type"] == "pairwise"
+    before = run(env, "keys", "list").output
+    r = run(env, "keys", "rotate")
+    assert r.exit_code == 0 and set(json.loads(r.output)["signing"]) == {"RS256", "ES256", "EdDSA"}
+    after = run(env, "keys", "list").output
+    assert after.count("retired") == 3 and before.count("retired") == 0
+
+
+def test_bad_input_gets_readable_errors(env: dict[str, str]) -> None:
+    run(env, "db", "upgrade")
+    r = run(env, "client", "create", "--name", "X", "--redirect-uri", "http://evil.example/cb")
+    assert r.exit_code == 1 and "invalid_redirect_uri" in r.output and "Traceback" not in r.output
+    r = run(env, "client", "create", "--name", "X", "--redirect-uri", "https://x.example/cb#frag")
+    assert r.exit_code == 1 and "fragment" in r.output
+    r = run(env, "doctor", "create", "--email", "a@b.org", "--password-stdin", input="short\n")
+    assert r.exit_code == 1 and "at least" in r.output
+    r = run({**env, "CURBSIDE_ISSUR": "x"}, "keys", "list")
+    assert r.exit_code == 1 and "unknown setting CURBSIDE_ISSUR" in r.output
+    r = run({**env, "CURBSIDE_ISSUER": "http://id.example"}, "keys", "list")
+    assert r.exit_code == 1 and "https" in r.output
