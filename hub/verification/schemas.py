@@ -32,9 +32,7 @@ def _validator(name: str) -> Draft202012Validator:
     registry: Registry = Registry().with_resources(
         (schema["$id"], Resource.from_contents(schema)) for schema in schemas.values()
     )
-    return Draft202012Validator(
-        schemas[name], registry=registry, format_checker=FormatChecker()
-    )
+    return Draft202012Validator(schemas[name], registry=registry, format_checker=FormatChecker())
 
 
 def validate_verified_claims(obj: dict[str, Any]) -> None:

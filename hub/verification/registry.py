@@ -1,0 +1,28 @@
+"""One place that maps a register id to its Verifier (adding a register = one module and
+one line here)."""
+
+from __future__ import annotations
+
+import requests
+
+from hub.db import Database
+from hub.verification.base import Verifier
+from hub.verification.dk_sst import SstVerifier
+from hub.verification.nl_big import BigVerifier
+from hub.verification.resilience import HttpPolicy
+from hub.verification.uk_gmc import GmcVerifier
+from hub.verification.us_nppes import NppesVerifier
+
+
+def make_verifiers(
+    db: Database, *, http: requests.Session | None = None, policy: HttpPolicy | None = None
+) -> dict[str, Verifier]:
+    """Verifiers for every register; keep one set per process (breakers live in them)."""
+    http = http or requests.Session()
+    verifiers: list[Verifier] = [
+        BigVerifier(db, http=http, policy=policy),
+        GmcVerifier(db),
+        NppesVerifier(db, http=http, policy=policy),
+        SstVerifier(db),
+    ]
+    return {v.register: v for v in verifiers}
