@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from hub.audit import AuditEvent, append
 from hub.db import Base, Database
-from hub.models.audit import AUDIT_TABLES, append_only_ddl
+from hub.models.audit import AUDIT_TABLES, AuditRecord, append_only_ddl
 
 
 @pytest.fixture
@@ -48,9 +48,14 @@ T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def fill(
-    db: Database, n: int, *, start: datetime = T0, step: timedelta = timedelta(minutes=1)
+    db: Database, n: int, *, start: datetime | None = None, step: timedelta = timedelta(minutes=1)
 ) -> None:
-    """n records one ``step`` apart, every third with personal data of doctor ``d<i % 4>``."""
+    """n records one ``step`` apart from T0 (or after the last record), every third with
+    personal data of doctor ``d<i % 4>``."""
+    if start is None:
+        with db.engine.connect() as conn:
+            last = conn.execute(select(func.max(AuditRecord.__table__.c.occurred_at))).scalar()
+        start = T0 if last is None else last + step
     for i in range(n):
         personal = {"email": f"doc{i % 4}@example.org"} if i % 3 == 0 else None
         append(
