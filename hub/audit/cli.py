@@ -76,6 +76,10 @@ def _range(start: str | None, end: str | None) -> None:
         raise click.UsageError(str(exc)) from None
 
 
+def _records(n: int) -> str:
+    return f"{n} record" if n == 1 else f"{n} records"
+
+
 @click.group("audit")
 def audit() -> None:
     """The tamper-evident audit log."""
@@ -136,7 +140,7 @@ def export_cmd(
         raise click.UsageError(f"cannot write {output}: {exc.strerror}") from None
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read the audit log: {exc.__class__.__name__}") from None
-    click.echo(f"exported {count} records", err=True)
+    click.echo(f"exported {_records(count)}", err=True)
 
 
 @audit.command("checkpoint")
@@ -175,7 +179,7 @@ def erase_cmd(ctx: click.Context, subject: str) -> None:
         result = erase_subject(_db(ctx), subject, actor=CLI_ACTOR)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot erase: {exc.__class__.__name__}") from None
-    click.echo(f"erased personal data of {result.records} records (pseudonym {result.pseudonym})")
+    click.echo(f"erased personal data of {_records(result.records)} (pseudonym {result.pseudonym})")
 
 
 @audit.command("expire")
@@ -187,7 +191,7 @@ def expire_cmd(ctx: click.Context, days: int) -> None:
         count = erase_older_than(_db(ctx), days, actor=CLI_ACTOR)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot expire: {exc.__class__.__name__}") from None
-    click.echo(f"erased personal data of {count} records older than {days} days")
+    click.echo(f"erased personal data of {_records(count)} older than {days} days")
 
 
 @audit.command("keygen")
