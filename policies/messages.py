@@ -129,7 +129,8 @@ def describe_rule(
     if rule.specialties:
         core += f", with a specialty in {join_words(s.replace('_', ' ') for s in rule.specialties)}"
     if mention_mfa:
-        core += " and asks them to sign in with a second factor"
+        # The comma keeps "... or psychiatry, and asks" from reading as a third specialty.
+        core += f"{',' if rule.specialties else ''} and asks them to sign in with a second factor"
     opening = "This network" if area is None else f"The {area} area of this network"
     return f"{opening} accepts {core}."
 
