@@ -2,6 +2,9 @@
 
 Atomicity comes from single statements (DELETE .. RETURNING, INSERT .. ON CONFLICT), so
 several server processes sharing one SQLite file or one PostgreSQL database stay correct.
+The statements are plain SQL understood by both SQLite (3.35+) and PostgreSQL, built once:
+this sits on every token request, and building SQLAlchemy constructs per call cost more
+than the database round trip.
 """
 
 from __future__ import annotations
@@ -9,79 +12,78 @@ from __future__ import annotations
 import random
 import time
 
-from sqlalchemy import Engine, case, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Engine, text
 
-from hub.models.store import StoreEntry
-
-_T = StoreEntry.__table__
 _PURGE_ONE_IN = 500
+
+_PUT = text(
+    "INSERT INTO store_entries (kind, key, value, counter, expires_at) "
+    "VALUES (:kind, :key, :value, 0, :exp) "
+    "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, "
+    "expires_at = excluded.expires_at, counter = 0"
+)
+_GET = text("SELECT value FROM store_entries WHERE kind = :kind AND key = :key AND expires_at > :now")
+_CONSUME = text("DELETE FROM store_entries WHERE kind = :kind AND key = :key RETURNING value, expires_at")
+_DELETE = text("DELETE FROM store_entries WHERE kind = :kind AND key = :key")
+_PURGE = text("DELETE FROM store_entries WHERE expires_at <= :now")
+# An expired row counts as absent: the upsert takes it over in the same statement.
+_ADD_ONCE = text(
+    "INSERT INTO store_entries (kind, key, value, counter, expires_at) "
+    "VALUES (:kind, :key, :value, 0, :exp) "
+    "ON CONFLICT (kind, key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at "
+    "WHERE store_entries.expires_at <= :now RETURNING key"
+)
+_INCR = text(
+    "INSERT INTO store_entries (kind, key, value, counter, expires_at) "
+    "VALUES (:kind, :key, :empty, 1, :exp) "
+    "ON CONFLICT (kind, key) DO UPDATE SET "
+    "counter = CASE WHEN store_entries.expires_at <= :now THEN 1 ELSE store_entries.counter + 1 END, "
+    "expires_at = CASE WHEN store_entries.expires_at <= :now THEN excluded.expires_at "
+    "ELSE store_entries.expires_at END RETURNING counter"
+)
 
 
 class SQLStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def put(self, kind: str, key: str, value: bytes, *, ttl: int) -> None:
-        exp = time.time() + ttl
-        stmt = self._insert(_T).values(kind=kind, key=key, value=value, counter=0, expires_at=exp)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["kind", "key"],
-            set_={"value": stmt.excluded.value, "expires_at": exp, "counter": 0},
-        )
+        now = time.time()
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(_PUT, {"kind": kind, "key": key, "value": value, "exp": now + ttl})
             if random.randrange(_PURGE_ONE_IN) == 0:
-                conn.execute(delete(_T).where(_T.c.expires_at <= time.time()))
+                conn.execute(_PURGE, {"now": now})
 
     def get(self, kind: str, key: str) -> bytes | None:
-        stmt = select(_T.c.value).where(
-            _T.c.kind == kind, _T.c.key == key, _T.c.expires_at > time.time()
-        )
         with self.engine.connect() as conn:
-            return conn.execute(stmt).scalar()
+            v = conn.execute(_GET, {"kind": kind, "key": key, "now": time.time()}).scalar()
+        return bytes(v) if v is not None else None
 
     def consume(self, kind: str, key: str) -> bytes | None:
-        stmt = delete(_T).where(_T.c.kind == kind, _T.c.key == key).returning(
-            _T.c.value, _T.c.expires_at
-        )
         with self.engine.begin() as conn:
-            row = conn.execute(stmt).first()
-        if row is None or row.expires_at <= time.time():
+            row = conn.execute(_CONSUME, {"kind": kind, "key": key}).first()
+        if row is None or row[1] <= time.time():
             return None
-        return row.value
+        return bytes(row[0])
 
     def delete(self, kind: str, key: str) -> None:
         with self.engine.begin() as conn:
-            conn.execute(delete(_T).where(_T.c.kind == kind, _T.c.key == key))
+            conn.execute(_DELETE, {"kind": kind, "key": key})
 
     def add_once(self, kind: str, key: str, *, ttl: int, value: bytes = b"1") -> bool:
         now = time.time()
-        stmt = self._insert(_T).values(kind=kind, key=key, value=value, counter=0, expires_at=now + ttl)
-        # An expired row counts as absent: take it over in the same statement.
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["kind", "key"],
-            set_={"value": stmt.excluded.value, "expires_at": stmt.excluded.expires_at},
-            where=_T.c.expires_at <= now,
-        ).returning(_T.c.key)
         with self.engine.begin() as conn:
-            return conn.execute(stmt).first() is not None
+            row = conn.execute(_ADD_ONCE, {"kind": kind, "key": key, "value": value,
+                                           "exp": now + ttl, "now": now}).first()
+        return row is not None
 
     def incr(self, kind: str, key: str, *, ttl: int) -> int:
         now = time.time()
-        expired = _T.c.expires_at <= now
-        stmt = self._insert(_T).values(kind=kind, key=key, value=b"", counter=1, expires_at=now + ttl)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["kind", "key"],
-            set_={
-                "counter": case((expired, 1), else_=_T.c.counter + 1),
-                "expires_at": case((expired, stmt.excluded.expires_at), else_=_T.c.expires_at),
-            },
-        ).returning(_T.c.counter)
         with self.engine.begin() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            n = conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"", "exp": now + ttl,
+                                     "now": now}).scalar_one()
+        return int(n)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:
-            conn.execute(select(1))
+            conn.execute(text("SELECT 1"))

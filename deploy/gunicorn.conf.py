@@ -1,0 +1,20 @@
+"""gunicorn settings for the hub: ``gunicorn -c deploy/gunicorn.conf.py hub.wsgi:app``.
+
+gthread workers keep connections alive and overlap database waits; one worker per core
+with a few threads measured best on this hardware (docs/benchmarks.md).
+"""
+
+import multiprocessing
+import os
+
+bind = os.environ.get("CURBSIDE_BIND", "0.0.0.0:5000")
+workers = int(os.environ.get("CURBSIDE_WORKERS", multiprocessing.cpu_count()))
+worker_class = "gthread"
+threads = int(os.environ.get("CURBSIDE_THREADS", 4))
+keepalive = 30
+timeout = 30
+graceful_timeout = 20
+accesslog = "-"
+# Sign-in pages and tokens are sensitive: never log query strings (codes, states).
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+forwarded_allow_ips = os.environ.get("CURBSIDE_FORWARDED_ALLOW_IPS", "127.0.0.1")
