@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import BinaryIO
 
 from hub.verification.base import RegisterFileError
@@ -105,6 +106,10 @@ class Header:
         self.width = len(self.names)
         self.path = path
 
+    def columns(self, predicate: Callable[[str], bool]) -> list[int]:
+        """Positions of the columns whose name satisfies ``predicate``."""
+        return [i for i, name in enumerate(self.names) if predicate(name)]
+
     def row(self, record: Record) -> Row:
         if len(record.fields) != self.width:
             raise RegisterFileError(
@@ -138,13 +143,22 @@ def no_control_characters(text: str, line: int, *, path: str = "") -> None:
         raise RegisterFileError("control characters in line (bad encoding?)", line=line, path=path)
 
 
-def parse_date(value: str, formats: Sequence[str], *, line: int, path: str = "") -> date | None:
-    value = value.strip()
-    if not value:
-        return None
+@lru_cache(maxsize=1 << 16)
+def _date(value: str, formats: tuple[str, ...]) -> date | None:
     for fmt in formats:
         try:
             return datetime.strptime(value, fmt).date()
         except ValueError:
             continue
-    raise RegisterFileError(f"bad date {value!r}", line=line, path=path)
+    return None
+
+
+def parse_date(value: str, formats: Sequence[str], *, line: int, path: str = "") -> date | None:
+    """A date in one of ``formats`` (cached: register files repeat dates a lot)."""
+    value = value.strip()
+    if not value:
+        return None
+    parsed = _date(value, tuple(formats))
+    if parsed is None:
+        raise RegisterFileError(f"bad date {value!r}", line=line, path=path)
+    return parsed

@@ -67,6 +67,19 @@ def status_of(text: str) -> EntryStatus:
     return EntryStatus.ACTIVE
 
 
+_SPECIALTY_COLUMNS: dict[int, list[int]] = {}
+
+
+def _specialty_columns(header: Header) -> list[int]:
+    key = id(header)
+    if key not in _SPECIALTY_COLUMNS:
+        _SPECIALTY_COLUMNS.clear()
+        _SPECIALTY_COLUMNS[key] = header.columns(
+            lambda name: name.startswith("Specialty") and "Date" not in name
+        )
+    return _SPECIALTY_COLUMNS[key]
+
+
 def _date(row: Row, column: str) -> date | None:
     value = row.get(column)
     if value.isdigit() and len(value) in (7, 8):
@@ -81,11 +94,8 @@ def entry_of(row: Row) -> RegisterEntry:
         raise row.error(f"bad GMC reference number {row['GMC Ref No']!r}")
     if not row["Surname"]:
         raise row.error("empty Surname")
-    specialties = [
-        row.record.fields[i].strip()
-        for name, i in row.header.index.items()
-        if name.startswith("Specialty") and "Date" not in name and row.record.fields[i].strip()
-    ]
+    fields = row.record.fields
+    specialties = [fields[i].strip() for i in _specialty_columns(row.header) if fields[i].strip()]
     if _date(row, "GP Register Date"):
         specialties.append("General practice (GP Register)")
     specialist_since = _date(row, "Specialist Register Date")
