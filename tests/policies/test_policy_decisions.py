@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from policy_makers import NOW, make_policy, make_registration, make_request, make_subject
@@ -349,7 +350,7 @@ def test_claims_for_scopes_follows_openid_connect_core() -> None:
 
 # --- areas and what every decision carries --------------------------------------------------
 
-AREAS = {
+AREAS: dict[str, Any] = {
     "areas": {
         "clinical": PHYSICIANS,
         "open": {"min_assurance_level": "self_declared"},

@@ -40,7 +40,8 @@ GOOD_YAML = textwrap.dedent(
 
 
 def good_document() -> dict[str, Any]:
-    return yaml.safe_load(GOOD_YAML)
+    document: dict[str, Any] = yaml.safe_load(GOOD_YAML)
+    return document
 
 
 def test_a_yaml_document_becomes_a_policy() -> None:
