@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from policies.vocabulary import AssuranceLevel
+from policies.vocabulary import PROFESSIONS, AssuranceLevel
 
 ACTIVE = "active"
 
@@ -23,6 +23,13 @@ def _require_collection(name: str, value: object) -> None:
     # A bare string is iterable too, and would quietly become a set of its letters.
     if isinstance(value, str | bytes):
         raise TypeError(f"{name} must be a collection of strings, not a single string")
+
+
+def _require_profession(name: str, value: str) -> None:
+    # Policies name professions from the same closed list; "Physician" or "doctor" would
+    # never match a rule and would fail a doctor for no reason anyone could see.
+    if value not in PROFESSIONS:
+        raise ValueError(f"{name} must be one of {', '.join(PROFESSIONS)}, got {value!r}")
 
 
 def _require_aware(name: str, value: datetime) -> None:
@@ -45,6 +52,7 @@ class Registration:
     specialties: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        _require_profession("profession", self.profession)
         level = AssuranceLevel(self.assurance_level)  # ValueError on an unknown level
         if level is AssuranceLevel.SELF_DECLARED:
             raise ValueError(
@@ -74,6 +82,8 @@ class SubjectFacts:
 
     def __post_init__(self) -> None:
         _require_collection("amr", self.amr)
+        if self.self_declared_profession is not None:
+            _require_profession("self_declared_profession", self.self_declared_profession)
         object.__setattr__(self, "registrations", tuple(self.registrations))
         object.__setattr__(self, "amr", tuple(self.amr))
 

@@ -8,6 +8,7 @@ key translations on the Decision's reason ids instead of on this text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Final
 
@@ -143,8 +144,14 @@ def describe_access(policy: ClientPolicy, area: str | None = None) -> str:
     return describe_rule(rule, policy.area_name(area), mention_mfa=rule.min_acr is not None)
 
 
+_AREA_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
 def unknown_area_message(area: str) -> str:
-    return f'This network has no area called "{area}".'
+    # The name comes from the client's request: echo it only if it could be an area name.
+    if _AREA_NAME.fullmatch(area):
+        return f'This network has no area called "{area}".'
+    return "This network has no such area."
 
 
 def refusal_message(

@@ -52,6 +52,10 @@ class AccessRule:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "min_assurance_level", AssuranceLevel(self.min_assurance_level))
+        for key in ("professions", "jurisdictions", "registers", "specialties"):
+            values = getattr(self, key)
+            if values is not None:
+                object.__setattr__(self, key, tuple(values))  # frozen means hashable too
         age = self.max_verification_age
         if age is not None and (age < timedelta(days=1) or age % timedelta(days=1)):
             raise ValueError("max_verification_age must be a whole number of days")
