@@ -148,9 +148,7 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t.utcoffset() is not None else t.isoformat()
 
 
-def make_evidence(
-    register: str, time: datetime, *, method: str, number: str, note: str = ""
-) -> Evidence:
+def make_evidence(register: str, time: datetime, *, method: str, number: str, note: str = "") -> Evidence:
     info = REGISTERS[register]
     check_id = f"{register}/{number}"
     if note:

@@ -51,9 +51,7 @@ class MirrorVerifier:
         method: str,
         evidence_time: datetime | None = None,
     ) -> RegisterResult:
-        return judge(
-            claim, entry, checked_at=self.clock(), method=method, evidence_time=evidence_time
-        )
+        return judge(claim, entry, checked_at=self.clock(), method=method, evidence_time=evidence_time)
 
     # Checks ---------------------------------------------------------------------------
 
@@ -75,9 +73,7 @@ class MirrorVerifier:
             found = mirror.lookup(s, self.register, number)
             loaded = (
                 found is not None
-                or s.execute(
-                    select(exists().where(RegisterRecord.register == self.register))
-                ).scalar()
+                or s.execute(select(exists().where(RegisterRecord.register == self.register))).scalar()
             )
         if not loaded:
             return self._unavailable(f"{why}no copy of the register loaded".strip())

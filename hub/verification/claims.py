@@ -103,9 +103,7 @@ def _same_person(reg: VerifiedRegistration, ev: PersonEvidence) -> bool:
     return m.outcome is not names.Outcome.NO_MATCH
 
 
-def _supporting(
-    reg: VerifiedRegistration, evidence: Sequence[PersonEvidence]
-) -> list[PersonEvidence]:
+def _supporting(reg: VerifiedRegistration, evidence: Sequence[PersonEvidence]) -> list[PersonEvidence]:
     return [ev for ev in evidence if ev.type == "vouch" or _same_person(reg, ev)]
 
 

@@ -59,9 +59,7 @@ def _parse(f: BinaryIO, counter: LineCounter, path: str) -> Iterator[tuple[int, 
     def check(text: str, line: int) -> None:
         _check_line(text, line, path)
 
-    for record in csv_records(
-        f, encoding=ENCODING, delimiter=";", path=path, counter=counter, check=check
-    ):
+    for record in csv_records(f, encoding=ENCODING, delimiter=";", path=path, counter=counter, check=check):
         if len(record.fields) != FIELDS:
             raise RegisterFileError(
                 f"expected {FIELDS} fields, found {len(record.fields)}",
@@ -73,9 +71,7 @@ def _parse(f: BinaryIO, counter: LineCounter, path: str) -> Iterator[tuple[int, 
             continue
         number = normalize_number(aut_id)
         if number is None or not _CODE.match(code) or not family:
-            raise RegisterFileError(
-                f"bad authorisation record {aut_id!r}", line=record.start, path=path
-            )
+            raise RegisterFileError(f"bad authorisation record {aut_id!r}", line=record.start, path=path)
         yield (
             record.end,
             Upsert(

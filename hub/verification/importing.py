@@ -237,16 +237,10 @@ class _Run:
             return
         have = set(
             conn.execute(
-                select(_KEYS.c.number).where(
-                    _KEYS.c.import_id == self.import_id, _KEYS.c.number.in_(numbers)
-                )
+                select(_KEYS.c.number).where(_KEYS.c.import_id == self.import_id, _KEYS.c.number.in_(numbers))
             ).scalars()
         )
-        fresh = [
-            {"import_id": self.import_id, "number": n}
-            for n in dict.fromkeys(numbers)
-            if n not in have
-        ]
+        fresh = [{"import_id": self.import_id, "number": n} for n in dict.fromkeys(numbers) if n not in have]
         if fresh:
             conn.execute(insert(_KEYS), fresh)
 
@@ -270,9 +264,7 @@ class _Run:
         self, conn: Connection, number: str, status: str, detail: str, now: datetime
     ) -> None:
         where = (
-            (_REG.c.register == self.register)
-            & (_REG.c.number == number)
-            & _REG.c.status.in_(_LIVE_STATUSES)
+            (_REG.c.register == self.register) & (_REG.c.number == number) & _REG.c.status.in_(_LIVE_STATUSES)
         )
         reason = f"register update: {detail or status}"[:300]
         doctors = conn.execute(select(_REG.c.doctor_id).where(where)).scalars().all()
@@ -283,9 +275,7 @@ class _Run:
             .where(where)
             .values(status=status, reason=reason, withdrawn_at=now, withdrawal_handled_at=None)
         )
-        self.report.withdrawn += [
-            Withdrawal(d, self.register, number, status, reason) for d in doctors
-        ]
+        self.report.withdrawn += [Withdrawal(d, self.register, number, status, reason) for d in doctors]
 
     def tick(self) -> None:
         if self.progress is not None:
@@ -309,9 +299,7 @@ class _Run:
             )
             live = (_REC.c.register == self.register) & (_REC.c.status != "inactive")
             total = conn.execute(select(func.count()).select_from(_REC).where(live)).scalar_one()
-            vanished = list(
-                conn.execute(select(_REC.c.number).where(live, ~exists(keys))).scalars()
-            )
+            vanished = list(conn.execute(select(_REC.c.number).where(live, ~exists(keys))).scalars())
         allowed = max(max_absolute, int(total * max_fraction))
         if len(vanished) > allowed:
             raise RegisterFileError(

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, exists, func, select
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
@@ -95,9 +95,7 @@ def _upsert_sql(dialect: str) -> str:
     processing would dominate the import time."""
     sqlite = dialect == "sqlite"
     cols = ", ".join(f'"{c}"' for c in _COLUMNS)
-    marks = ", ".join(
-        "?" if sqlite else ("%s::json" if c in _JSON_COLUMNS else "%s") for c in _COLUMNS
-    )
+    marks = ", ".join("?" if sqlite else ("%s::json" if c in _JSON_COLUMNS else "%s") for c in _COLUMNS)
     sets = ", ".join(f'"{c}" = excluded."{c}"' for c in _COLUMNS if c not in _KEY)
     # Only identifiers from our own table metadata are interpolated; values are bound.
     return (
@@ -174,21 +172,31 @@ def store_entries(session: Session, entries: Sequence[RegisterEntry], *, source:
     upsert_rows(session.connection(), [entry_to_row(e, source=source, now=now) for e in entries])
 
 
-def lookup(session: Session, register: str, number: str) -> tuple[RegisterEntry, datetime] | None:
+def _last_import(register: str) -> Any:
+    return (
+        select(func.max(RegisterImport.finished_at))
+        .where(RegisterImport.register == register, RegisterImport.status == "done")
+        .scalar_subquery()
+    )
+
+
+def lookup(db: Session | Connection, register: str, number: str) -> tuple[RegisterEntry, datetime] | None:
     """The mirrored entry and the time its data was last confirmed: the later of the row's
-    own write and the last completed import of that register."""
-    row = session.execute(
-        select(_T).where(_T.c.register == register, _T.c.number == number)
-    ).first()
+    own write and the last completed import of that register. One round trip."""
+    stmt = select(_T, _last_import(register).label("last_import")).where(
+        _T.c.register == register, _T.c.number == number
+    )
+    row = db.execute(stmt).first()
     if row is None:
         return None
-    last_import = session.execute(
-        select(RegisterImport.finished_at)
-        .where(RegisterImport.register == register, RegisterImport.status == "done")
-        .order_by(RegisterImport.finished_at.desc())
-        .limit(1)
-    ).scalar()
     as_of = row.updated_at
-    if last_import is not None and last_import > as_of:
-        as_of = last_import
+    last = row.last_import
+    if last is not None:
+        last = last if isinstance(last, datetime) else datetime.fromisoformat(str(last))
+        last = last if last.tzinfo else last.replace(tzinfo=UTC)
+        as_of = max(as_of, last)
     return row_to_entry(row), as_of
+
+
+def has_entries(db: Session | Connection, register: str) -> bool:
+    return bool(db.execute(select(exists().where(_T.c.register == register))).scalar())

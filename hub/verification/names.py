@@ -143,9 +143,7 @@ def _best_family(claimed: str, variants: Sequence[str]) -> tuple[Outcome, str, b
         if not variant.strip():
             continue
         for c_expand, r_expand in _FORMS:
-            got = _compare_family(
-                _Family.parse(claimed, c_expand), _Family.parse(variant, r_expand)
-            )
+            got = _compare_family(_Family.parse(claimed, c_expand), _Family.parse(variant, r_expand))
             if (got[0], got[2]) > (best[0], best[2]):
                 best = got
     return best
@@ -194,9 +192,7 @@ def _assign(claimed: list[str], reg: list[str]) -> list[tuple[str, int, int]]:
 def _compare_given(claimed: str, register: str) -> tuple[Outcome, str, bool]:
     best = (Outcome.NO_MATCH, "given names do not match the register", False)
     for c_expand, r_expand in _FORMS:
-        got = _compare_given_forms(
-            tokens(claimed, expand=c_expand), tokens(register, expand=r_expand)
-        )
+        got = _compare_given_forms(tokens(claimed, expand=c_expand), tokens(register, expand=r_expand))
         if (got[0], got[2]) > (best[0], best[2]):
             best = got
         if got[0] is Outcome.MATCH and got[2]:

@@ -134,9 +134,7 @@ def entries_of(person: Node, *, today: date, path: str = "") -> list[RegisterEnt
     for reg in person.items("ArticleRegistration", "ArticleRegistrationExtApp"):
         number = normalize_number(reg.text_of("ArticleRegistrationNumber"))
         if number is None or not birth:
-            raise RegisterFileError(
-                "ListHcpApprox4 without BIG number or name", line=reg.line, path=path
-            )
+            raise RegisterFileError("ListHcpApprox4 without BIG number or name", line=reg.line, path=path)
         try:
             start = _day(reg.text_of("ArticleRegistrationStartDate"))
             end = _day(reg.text_of("ArticleRegistrationEndDate"))
@@ -144,9 +142,7 @@ def entries_of(person: Node, *, today: date, path: str = "") -> list[RegisterEnt
             raise RegisterFileError("bad registration date", line=reg.line, path=path) from None
         code = reg.text_of("ProfessionalGroupCode").zfill(2)
         specialties = tuple(
-            SPECIALISMS.get(
-                s.text_of("TypeOfSpecialismId"), f"specialism {s.text_of('TypeOfSpecialismId')}"
-            )
+            SPECIALISMS.get(s.text_of("TypeOfSpecialismId"), f"specialism {s.text_of('TypeOfSpecialismId')}")
             for s in person.items("Specialism", "SpecialismExtApp1")
             if s.text_of("ArticleRegistrationNumber") == number
         )
@@ -265,7 +261,5 @@ class BigVerifier(LiveVerifier):
         # A mirrored entry may have reached its end date since it was imported.
         end = entry.extra.get("end_date") if entry else None
         if entry is not None and end and date.fromisoformat(end) <= self.clock().date():
-            entry = replace(
-                entry, status=EntryStatus.INACTIVE, status_detail=f"registration ended on {end}"
-            )
+            entry = replace(entry, status=EntryStatus.INACTIVE, status_detail=f"registration ended on {end}")
         return super().judge(claim, entry, method=method, evidence_time=evidence_time)

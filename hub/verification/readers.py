@@ -40,9 +40,7 @@ def decoded_lines(
         counter.line += 1
         counter.bytes_read += len(raw)
         if not raw.endswith(b"\n"):
-            raise RegisterFileError(
-                "truncated last line (no line terminator)", line=counter.line, path=path
-            )
+            raise RegisterFileError("truncated last line (no line terminator)", line=counter.line, path=path)
         try:
             text = raw.decode(encoding)
         except UnicodeDecodeError as exc:

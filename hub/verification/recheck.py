@@ -98,9 +98,7 @@ def pending_withdrawals(session: Session, *, limit: int | None = None) -> list[D
     return list(session.execute(stmt).scalars())
 
 
-def mark_withdrawal_handled(
-    session: Session, registration_id: int, *, now: datetime | None = None
-) -> None:
+def mark_withdrawal_handled(session: Session, registration_id: int, *, now: datetime | None = None) -> None:
     reg = session.get(DoctorRegistration, registration_id)
     if reg is not None:
         reg.withdrawal_handled_at = now or utcnow()

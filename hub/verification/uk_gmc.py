@@ -111,9 +111,7 @@ def entry_of(row: Row) -> RegisterEntry:
         specialties=tuple(dict.fromkeys(specialties)),
         registered_since=_date(row, "FR Date") or _date(row, "PR Date"),
         status_detail=status_text,
-        extra={"specialist_register_since": specialist_since.isoformat()}
-        if specialist_since
-        else {},
+        extra={"specialist_register_since": specialist_since.isoformat()} if specialist_since else {},
     )
 
 

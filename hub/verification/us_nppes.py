@@ -279,9 +279,7 @@ def _bulk_op(row: Row) -> Op | None:
             active=active,
             detail=detail,
             since=_d(row, "Provider Enumeration Date"),
-            specialties=[
-                lic["taxonomy"] for lic in licences if lic["taxonomy"].startswith(PHYSICIAN_PREFIX)
-            ],
+            specialties=[lic["taxonomy"] for lic in licences if lic["taxonomy"].startswith(PHYSICIAN_PREFIX)],
         )
     )
 

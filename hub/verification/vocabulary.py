@@ -53,9 +53,7 @@ class RegisterInfo:
 
 
 REGISTERS: Final[dict[str, RegisterInfo]] = {
-    NL_BIG: RegisterInfo(
-        NL_BIG, "NL", "NLD", "BIG-register", "CIBG, Ministerie van VWS", PROFESSIONAL_EID
-    ),
+    NL_BIG: RegisterInfo(NL_BIG, "NL", "NLD", "BIG-register", "CIBG, Ministerie van VWS", PROFESSIONAL_EID),
     UK_GMC: RegisterInfo(
         UK_GMC,
         "GB",
