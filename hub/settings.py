@@ -59,7 +59,9 @@ class Settings:
     login_window: int = 900
 
     max_param_length: int = 2048
-    id_token_on_refresh: bool = True
+    # OIDC Core §12.2 makes an ID token in a refresh response optional; an RS256 signature
+    # would be most of a refresh's cost, so it is off unless an operator asks for it.
+    id_token_on_refresh: bool = False
     log_level: str = "INFO"
 
     @classmethod

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from hub.audit.detail import canonical_json
@@ -23,9 +24,18 @@ GENESIS_HASH = "0" * 64
 SALT_BYTES = 32
 
 
+# The C string encoder json.dumps(ensure_ascii=True) itself uses: same bytes, no overhead.
+_encode_str: Callable[[str], str] = json.encoder.encode_basestring_ascii  # type: ignore[attr-defined]
+
+
 def format_time(value: datetime) -> str:
     # Microseconds always, so the text is fixed-width and the same on both backends.
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # (isoformat is several times faster than strftime, which matters over 1M records.)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def _jstr(value: str | None) -> str:
+    return "null" if value is None else _encode_str(value)
 
 
 def record_hash(
@@ -39,18 +49,37 @@ def record_hash(
     detail: str,
     personal: str | None,
 ) -> str:
-    """The chained hash; ``detail`` is the stored canonical JSON text of the detail object."""
-    body = {
-        "actor": actor,
-        "client_id": client_id,
-        "detail": json.loads(detail),
-        "event": event,
-        "personal": personal,
-        "prev_hash": prev_hash,
-        "seq": seq,
-        "time": format_time(occurred_at),
-    }
-    return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
+    """The chained hash. ``detail`` is the detail object's canonical JSON text, as stored.
+
+    Equal to ``sha256(canonical_json(body))`` for the body in the module docstring; the
+    text is assembled by hand (keys already in sorted order, detail embedded as is)
+    because verifying a million records spends most of its time here.
+    """
+    text = (
+        '{"actor":' + _jstr(actor)
+        + ',"client_id":' + _jstr(client_id)
+        + ',"detail":' + detail
+        + ',"event":' + _jstr(event)
+        + ',"personal":' + _jstr(personal)
+        + ',"prev_hash":' + _jstr(prev_hash)
+        + ',"seq":' + str(int(seq))
+        + ',"time":"' + format_time(occurred_at)
+        + '"}'
+    )  # fmt: skip
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def canonical_detail(detail: str) -> str | None:
+    """The canonical form of stored detail text, or None if it is not a JSON object.
+
+    Verification falls back to this when the fast hash does not match, so detail text
+    that was re-serialised (same object, other spacing) is not reported as changed.
+    """
+    try:
+        value = json.loads(detail)
+    except ValueError:
+        return None
+    return canonical_json(value) if isinstance(value, dict) else None
 
 
 def new_salt() -> bytes:

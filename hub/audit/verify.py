@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Row, select
 
-from hub.audit.chain import GENESIS_HASH, commitment, record_hash
+from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, record_hash
 from hub.audit.keys import CheckpointKey
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
 from hub.db import Database
@@ -143,7 +143,13 @@ def _rows(conn: Connection, start: int, batch: int) -> Iterator[Row[Any]]:
     yield from conn.execute(stmt)
 
 
-def _hash(row: Row[Any], *, seq: int | None = None, prev_hash: str | None = None) -> str:
+def _hash(
+    row: Row[Any],
+    *,
+    seq: int | None = None,
+    prev_hash: str | None = None,
+    detail: str | None = None,
+) -> str:
     return record_hash(
         seq=row.seq if seq is None else seq,
         prev_hash=row.prev_hash if prev_hash is None else prev_hash,
@@ -151,8 +157,20 @@ def _hash(row: Row[Any], *, seq: int | None = None, prev_hash: str | None = None
         event=row.event,
         actor=row.actor,
         client_id=row.client_id,
-        detail=row.detail,
+        detail=row.detail if detail is None else detail,
         personal=row.personal_commitment,
+    )
+
+
+def _consistent(row: Row[Any]) -> bool:
+    """Does the stored hash match the row's fields? (Slow path only on a mismatch.)"""
+    if _hash(row) == row.hash:
+        return True
+    canonical = canonical_detail(row.detail)
+    return (
+        canonical is not None
+        and canonical != row.detail
+        and _hash(row, detail=canonical) == row.hash
     )
 
 
@@ -202,7 +220,7 @@ class _Walker:
                 else f"records {expected} to {row.seq - 1} are missing"
             )
             return ChainProblem(expected, "missing", f"{what} (seq gap)")
-        consistent = _hash(row) == row.hash
+        consistent = _consistent(row)
         linked = self.prev_hash is None or row.prev_hash == self.prev_hash
         if not linked:
             return self._unlinked(row, it, consistent)

@@ -18,9 +18,10 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Response, make_response, render_template, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 
 from hub.crypto import new_token, sha256_hex
+from hub.db import utcnow
 from hub.models.grants import Consent
 from hub.oidc import claims as claimset
 from hub.oidc.grants import EndUser
@@ -30,6 +31,13 @@ from hub.sessions import ACR_MFA, SSOSession
 if TYPE_CHECKING:
     from hub.services import Hub
 
+_C = Consent.__table__
+_INSERT_CONSENT = insert(_C)
+_LATEST_CONSENT = (
+    select(_C.c.claims, _C.c.scopes)
+    .where(_C.c.doctor_id == bindparam("d"), _C.c.client_id == bindparam("c"), _C.c.revoked_at.is_(None))
+    .order_by(_C.c.granted_at.desc()).limit(1)
+)
 AUTHZ_KIND = "authz"
 BROWSER_COOKIE = "curbside_b"
 UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
@@ -86,12 +94,19 @@ class AuthorizeFlow:
         return self.run(params)
 
     def run(self, params: dict[str, str], *, fresh_login: bool = False,
-            consent_given: bool = False, pending_id: str | None = None) -> Response:
+            consent_given: bool = False, pending_id: str | None = None,
+            session: tuple[str, SSOSession] | None = None) -> Response:
+        """Decide and answer; ``session`` is the SSO session when the caller just loaded or
+        created it (saves a Store read on the sign-in path)."""
         hub = self.hub
         limit = hub.settings.max_param_length
         if any(len(k) > 64 or len(v) > limit for k, v in params.items()) or len(params) > 40:
             return self._fail(params, InvalidRequestError("A parameter is too long."))
-        sso = hub.sessions.load(request.cookies.get(hub.sessions.cookie_name))
+        if session is None:
+            cookie = request.cookies.get(hub.sessions.cookie_name)
+            sso = hub.sessions.load(cookie)
+        else:
+            cookie, sso = session
         end_user = self._end_user(sso)
         req = StoredAuthorizationRequest(f"{hub.settings.issuer}/authorize", params)
         try:
@@ -131,7 +146,6 @@ class AuthorizeFlow:
             return self._fail(params, e, req)
         if pending_id:
             hub.store.delete(AUTHZ_KIND, pending_id)
-        cookie = request.cookies.get(hub.sessions.cookie_name)
         if cookie and sso is not None:
             hub.sessions.add_client(cookie, sso, params["client_id"])
         return add_iss(hub, resp)
@@ -165,16 +179,12 @@ class AuthorizeFlow:
                        prompts: set[str]) -> bool:
         if "consent" in prompts:
             return True
-        with self.hub.db.session() as s:
-            consent = s.scalars(
-                select(Consent).where(Consent.doctor_id == doctor_id,
-                                      Consent.client_id == client_id,
-                                      Consent.revoked_at.is_(None))
-                .order_by(Consent.granted_at.desc()).limit(1)
-            ).first()
+        with self.hub.db.engine.connect() as conn:
+            consent = conn.execute(_LATEST_CONSENT, {"d": doctor_id, "c": client_id}).first()
         if consent is None:
             return True
-        return not (wanted <= set(consent.claims) and scopes <= set(consent.scopes) | {"openid"})
+        claims, consented_scopes = consent
+        return not (wanted <= set(claims) and scopes <= set(consented_scopes) | {"openid"})
 
     # -- pages ----------------------------------------------------------------------------
     def _pending(self, params: dict[str, str], pending_id: str | None) -> tuple[Pending, str | None]:
@@ -183,7 +193,9 @@ class AuthorizeFlow:
         if not browser or len(browser) > 100:
             browser = set_cookie = new_token(24)
         p = Pending(pending_id or new_token(24), params, sha256_hex(browser))
-        self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
+        if pending_id is None or set_cookie is not None:
+            # A resumed request is already saved, bound to this browser: no second write.
+            self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
         return p, set_cookie
 
     def _respond(self, html: str, set_cookie: str | None, status: int = 200) -> Response:
@@ -228,9 +240,11 @@ class AuthorizeFlow:
         claims_request = claimset.parse_claims_request(params.get("claims"))
         wanted = claimset.requested_claim_names(params.get("scope", ""), claims_request)
         scopes = sorted(set(params.get("scope", "").split()))
-        with self.hub.db.session() as s:
-            s.add(Consent(doctor_id=doctor_id, client_id=client_id, scopes=scopes,
-                          claims=sorted(wanted)))
+        with self.hub.db.engine.begin() as conn:
+            conn.execute(_INSERT_CONSENT, {"doctor_id": doctor_id, "client_id": client_id,
+                                           "scopes": scopes, "claims": sorted(wanted),
+                                           "policy_version": None, "granted_at": utcnow(),
+                                           "revoked_at": None})
         self.hub.audit_event("doctor:consent:grant", doctor_id=doctor_id, client_id=client_id,
                              claims=sorted(wanted))
 

@@ -18,7 +18,6 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 
 from hub.crypto import new_token, sha256_hex
-from hub.models.grants import Grant
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -188,11 +187,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return found
 
     def authenticate_user(self, refresh_token: Any) -> EndUser:
-        g: Grant = refresh_token.grant
+        g = refresh_token.grant
         return EndUser(g.doctor_id, g.auth_time, g.acr or "", list(g.amr or []), g.sid)
 
     def revoke_old_credential(self, refresh_token: Any) -> None:
-        _hub(self).tokens.mark_rotated(refresh_token.token_hash)
+        """Done in save_token, in the same transaction that stores the successor."""
 
     def create_token_response(self) -> Any:
         status, token, headers = super().create_token_response()

@@ -7,14 +7,12 @@ from typing import TYPE_CHECKING, Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
-from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 
 from hub.crypto import new_token
-from hub.models.grants import Grant
 from hub.oidc.grants import (
     AUTH_METHODS,
     SECRET_METHODS,
@@ -84,10 +82,10 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         if grant_type == "authorization_code":
             code = request.stored_code
             grant_id, release = code.grant_id, code.claims
-            hub.tokens.create_grant(Grant(
-                id=grant_id, client_id=client.client_id, doctor_id=user.doctor_id,
-                scope=code.scope, claims=release, sid=user.sid, auth_time=user.auth_time,
-                acr=user.acr, amr=user.amr))
+            hub.tokens.create_grant({
+                "id": grant_id, "client_id": client.client_id, "doctor_id": user.doctor_id,
+                "scope": code.scope, "claims": release, "sid": user.sid,
+                "auth_time": user.auth_time, "acr": user.acr, "amr": user.amr})
         elif grant_type == "refresh_token":
             g = request.refresh_token.grant
             grant_id, release = g.id, g.claims
@@ -95,7 +93,8 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             token["access_token"], client_id=client.client_id, scope=token.get("scope", ""),
             grant_id=grant_id, doctor_id=user.doctor_id if user else None, claims=release)
         if token.get("refresh_token") and grant_id:
-            hub.tokens.save_refresh_token(token["refresh_token"], grant_id)
+            old = request.refresh_token.token_hash if grant_type == "refresh_token" else None
+            hub.tokens.save_refresh_token(token["refresh_token"], grant_id, rotates=old)
 
 
 def _find_any_token(hub: Hub, token: str, hint: str | None) -> AccessToken | RefreshTokenView | None:

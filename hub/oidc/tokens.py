@@ -14,13 +14,25 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from hub.crypto import sha256_hex
 from hub.db import Database, utcnow
 from hub.models.grants import Grant, RefreshToken
 from hub.store import Store
 
+_G, _RT = Grant.__table__, RefreshToken.__table__
+_INSERT_GRANT = insert(_G)
+_INSERT_RT = insert(_RT)
+_FIND_RT = (
+    select(_G, _RT.c.expires_at, _RT.c.rotated_at, _RT.c.revoked_at.label("rt_revoked"))
+    .join_from(_RT, _G, _G.c.id == _RT.c.grant_id)
+    .where(_RT.c.token_hash == bindparam("h"))
+)
+_MARK_ROTATED = (
+    update(_RT).where(_RT.c.token_hash == bindparam("h"), _RT.c.rotated_at.is_(None))
+    .values(rotated_at=bindparam("now"))
+)
 AT_KIND = "at"
 REVOKED_GRANT_KIND = "grant-revoked"
 
@@ -57,9 +69,24 @@ class AccessToken:
 
 
 @dataclass(frozen=True)
+class GrantView:
+    """The grant behind a refresh token, read with one prebuilt query."""
+
+    id: str
+    client_id: str
+    doctor_id: str
+    scope: str
+    claims: dict[str, Any] | None
+    sid: str | None
+    auth_time: int
+    acr: str | None
+    amr: list[str]
+
+
+@dataclass(frozen=True)
 class RefreshTokenView:
     token_hash: str
-    grant: Grant
+    grant: GrantView
     rotated_at_age: float | None
 
     def check_client(self, client: Any) -> bool:
@@ -110,46 +137,46 @@ class TokenService:
         self.store.delete(AT_KIND, sha256_hex(token))
 
     # -- grants and refresh tokens -----------------------------------------------------
-    def create_grant(self, grant: Grant) -> None:
-        with self.db.session() as s:
-            s.add(grant)
+    def create_grant(self, values: dict[str, Any]) -> None:
+        with self.db.engine.begin() as conn:
+            conn.execute(_INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
+                                         "revoked_reason": None, **values})
 
-    def save_refresh_token(self, token: str, grant_id: str) -> None:
-        with self.db.session() as s:
-            s.add(RefreshToken(token_hash=sha256_hex(token), grant_id=grant_id,
-                               expires_at=utcnow() + timedelta(seconds=self.refresh_ttl)))
+    def save_refresh_token(self, token: str, grant_id: str, *, rotates: str | None = None) -> None:
+        """Store a new refresh token; ``rotates`` marks its predecessor used, atomically."""
+        now = utcnow()
+        with self.db.engine.begin() as conn:
+            conn.execute(_INSERT_RT, {"token_hash": sha256_hex(token), "grant_id": grant_id,
+                                      "expires_at": now + timedelta(seconds=self.refresh_ttl),
+                                      "created_at": now, "rotated_at": None, "revoked_at": None})
+            if rotates is not None:
+                conn.execute(_MARK_ROTATED, {"h": rotates, "now": now})
 
     def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, str | None]:
         """Return (usable token, None) or (None, grant id to revoke because of reuse)."""
         if not token or len(token) > 512:
             return None, None
         now = utcnow()
-        with self.db.session() as s:
-            row = s.execute(
-                select(RefreshToken, Grant)
-                .join(Grant, Grant.id == RefreshToken.grant_id)
-                .where(RefreshToken.token_hash == sha256_hex(token))
-            ).first()
-            if row is None:
-                return None, None
-            rt, grant = row
-            if rt.revoked_at is not None or grant.revoked_at is not None or rt.expires_at <= now:
-                return None, None
-            if rt.rotated_at is not None:
-                age = (now - rt.rotated_at).total_seconds()
-                if age > self.reuse_grace:
-                    # RFC 9700 §4.14.2: a rotated token presented again means it leaked.
-                    return None, grant.id
-                return RefreshTokenView(rt.token_hash, grant, age), None
-            return RefreshTokenView(rt.token_hash, grant, None), None
+        token_hash = sha256_hex(token)
+        with self.db.engine.connect() as conn:
+            row = conn.execute(_FIND_RT, {"h": token_hash}).mappings().first()
+        if row is None:
+            return None, None
+        if row["rt_revoked"] is not None or row["revoked_at"] is not None or row["expires_at"] <= now:
+            return None, None
+        grant = GrantView(row["id"], row["client_id"], row["doctor_id"], row["scope"], row["claims"],
+                          row["sid"], row["auth_time"], row["acr"], list(row["amr"] or []))
+        if row["rotated_at"] is not None:
+            age = (now - row["rotated_at"]).total_seconds()
+            if age > self.reuse_grace:
+                # RFC 9700 §4.14.2: a rotated token presented again means it leaked.
+                return None, grant.id
+            return RefreshTokenView(token_hash, grant, age), None
+        return RefreshTokenView(token_hash, grant, None), None
 
     def mark_rotated(self, token_hash: str) -> None:
-        with self.db.session() as s:
-            s.execute(
-                update(RefreshToken)
-                .where(RefreshToken.token_hash == token_hash, RefreshToken.rotated_at.is_(None))
-                .values(rotated_at=utcnow())
-            )
+        with self.db.engine.begin() as conn:
+            conn.execute(_MARK_ROTATED, {"h": token_hash, "now": utcnow()})
 
     def revoke_refresh_token(self, token: str) -> str | None:
         """Revoke a refresh token and, per RFC 7009 §2.1, its whole grant."""

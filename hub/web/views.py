@@ -6,7 +6,16 @@ import hmac
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
-from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
 from sqlalchemy import select, update
 
 from hub.crypto import sha256_hex
@@ -113,17 +122,17 @@ def login() -> Response:
 
 def _signed_in(pending: Pending, doctor_id: str, amr: list[str]) -> Response:
     hub = _hub()
-    hub.sessions.end(request.cookies.get(hub.sessions.cookie_name))
-    cookie, _ = hub.sessions.create(doctor_id, amr)
+    old = request.cookies.get(hub.sessions.cookie_name)
+    if old:
+        hub.sessions.end(old)
+    cookie, sso = hub.sessions.create(doctor_id, amr)
     hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_client_address())
-    # The new session must be visible to the resumed authorization request.
-    request.cookies = request.cookies.copy()  # type: ignore[misc]
-    request.cookies[hub.sessions.cookie_name] = cookie  # type: ignore[index]
     if pending.params.get(ACCOUNT_NEXT):
         hub.store.delete("authz", pending.id)
         resp: Response = redirect("/account", 303)
     else:
-        resp = _flow().run(pending.params, fresh_login=True, pending_id=pending.id)
+        resp = _flow().run(pending.params, fresh_login=True, pending_id=pending.id,
+                           session=(cookie, sso))
     resp.set_cookie(hub.sessions.cookie_name, cookie, httponly=True, samesite="Lax",
                     secure=hub.sessions.secure, path="/")
     return resp
@@ -135,7 +144,7 @@ def consent() -> Response:
     flow = _flow()
     pending = flow.load_pending(_form("pending", 64))
     cookie, sso = _session()
-    if pending is None or sso is None:
+    if pending is None or sso is None or cookie is None:
         return error_page("Your consent page expired",
                           "Go back to the network you came from and start the sign-in again.")
     if _form("decision", 16) != "allow":
@@ -145,7 +154,8 @@ def consent() -> Response:
         flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params)
     except OAuth2Error:
         return flow.deny(pending.params)
-    return flow.run(pending.params, consent_given=True, pending_id=pending.id)
+    return flow.run(pending.params, consent_given=True, pending_id=pending.id,
+                    session=(cookie, sso))
 
 
 # -- sign-out (RP-Initiated Logout 1.0) ---------------------------------------------------------
