@@ -75,9 +75,7 @@ def test_forged_signature_and_unknown_key(db: Database, key: CheckpointKey) -> N
     assert "unknown" in problems[0] and cp.key_id in problems[0]
 
 
-def test_untrusted_checkpoint_is_not_used_to_judge_records(
-    db: Database, key: CheckpointKey
-) -> None:
+def test_untrusted_checkpoint_is_not_used_to_judge_records(db: Database, key: CheckpointKey) -> None:
     """A forged checkpoint must not make good records look rewritten (only itself is bad)."""
     fill(db, 4)
     cp = write_checkpoint(db, key)
@@ -147,8 +145,6 @@ def test_key_errors_are_readable() -> None:
     with pytest.raises(CheckpointKeyError, match="at least 32 bytes"):
         HmacCheckpointKey(b"short")
     with pytest.raises(CheckpointKeyError, match="cannot read"):
-        Ed25519CheckpointKey.from_pem(
-            b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"
-        )
+        Ed25519CheckpointKey.from_pem(b"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n")
     with pytest.raises(CheckpointKeyError, match="no secret"):
         HmacCheckpointKey.derive("")

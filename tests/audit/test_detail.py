@@ -106,9 +106,7 @@ def test_plain_words_are_not_tokens(text: str) -> None:
 
 def test_append_with_a_secret_writes_nothing(db: Database) -> None:
     with pytest.raises(AuditDetailError):
-        append(
-            db, AuditEvent.CLIENT_SECRET_ROTATE, actor="admin:1", detail={"client_secret": "s3cr3t"}
-        )
+        append(db, AuditEvent.CLIENT_SECRET_ROTATE, actor="admin:1", detail={"client_secret": "s3cr3t"})
     with pytest.raises(AuditDetailError):
         append(db, AuditEvent.AUTH_LOGIN_FAILURE, actor=None, personal={"email": JWT})
     report = verify_chain(db)

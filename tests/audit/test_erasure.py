@@ -54,9 +54,7 @@ def test_erasure_removes_values_and_keeps_the_chain(db: Database) -> None:
     assert report.ok, str(report)
     assert report.records == 25
     with db.session() as s:
-        erased = s.scalars(
-            select(AuditPersonalData).where(AuditPersonalData.seq.in_([10, 22]))
-        ).all()
+        erased = s.scalars(select(AuditPersonalData).where(AuditPersonalData.seq.in_([10, 22]))).all()
         assert {(p.data, p.salt, p.subject, p.pseudonym) for p in erased} == {
             (None, None, None, result.pseudonym)
         }
@@ -87,10 +85,7 @@ def test_erased_record_cannot_be_silently_refilled(db: Database) -> None:
     erase_subject(db, "d0")
     with db.engine.begin() as conn:
         conn.execute(
-            text(
-                "UPDATE audit_personal_data SET data = :d, salt = :s, erased_at = NULL "
-                "WHERE seq = 1"
-            ),
+            text("UPDATE audit_personal_data SET data = :d, salt = :s, erased_at = NULL WHERE seq = 1"),
             {"d": '{"email":"someone@else.test"}', "s": b"\0" * 32},
         )
     report = verify_chain(db)

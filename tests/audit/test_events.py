@@ -36,7 +36,5 @@ def test_malformed_names_cannot_be_registered(name: str) -> None:
 
 
 def test_register_is_idempotent() -> None:
-    assert register_event("connector:feed:fetch_failed") is register_event(
-        "connector:feed:fetch_failed"
-    )
+    assert register_event("connector:feed:fetch_failed") is register_event("connector:feed:fetch_failed")
     assert get_event("connector:feed:fetch_failed").action == "fetch_failed"

@@ -39,9 +39,7 @@ def test_range_is_start_inclusive_end_exclusive(hour: Database) -> None:
 
 def test_offsets_and_dates_are_understood(hour: Database) -> None:
     # 14:30+02:00 is 12:30Z; a bare date is midnight UTC; no offset means UTC.
-    assert [r["seq"] for r in _jsonl(hour, "2024-05-01T14:30:00+02:00", "2024-05-02")] == list(
-        range(31, 61)
-    )
+    assert [r["seq"] for r in _jsonl(hour, "2024-05-01T14:30:00+02:00", "2024-05-02")] == list(range(31, 61))
     assert len(_jsonl(hour, "2024-05-01T12:00", "2024-05-01T12:01")) == 1
     assert _jsonl(hour, None, None)[-1]["seq"] == 60
     assert _jsonl(hour, "2024-05-02", None) == []

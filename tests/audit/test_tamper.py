@@ -29,9 +29,7 @@ def _problem(db: Database) -> tuple[int, str, str]:
     return report.problem.seq, report.problem.kind, report.problem.message
 
 
-def _rehash(
-    db: Database, seq: int, *, new_seq: int | None = None, prev_hash: str | None = None
-) -> str:
+def _rehash(db: Database, seq: int, *, new_seq: int | None = None, prev_hash: str | None = None) -> str:
     """What an attacker computes to make a moved or altered row look self-consistent."""
     r = AuditRecord.__table__.c
     with db.engine.connect() as conn:
@@ -179,9 +177,7 @@ def test_full_rewrite_is_caught_by_the_signed_checkpoint(chain: Database) -> Non
         new = _rehash(chain, seq, prev_hash=prev)
         tamper(chain, "UPDATE audit_records SET hash = :h WHERE seq = :s", h=new, s=seq)
         if seq < 60:
-            tamper(
-                chain, "UPDATE audit_records SET prev_hash = :h WHERE seq = :s", h=new, s=seq + 1
-            )
+            tamper(chain, "UPDATE audit_records SET prev_hash = :h WHERE seq = :s", h=new, s=seq + 1)
         prev = new
     report = verify_chain(chain, verify_key=key)
     assert report.problem is not None
@@ -197,3 +193,11 @@ def test_cut_off_tail_is_caught_by_the_checkpoint(chain: Database) -> None:
     assert report.problem is not None
     assert (report.problem.seq, report.problem.kind) == (58, "truncated")
     assert "records after 57 are missing" in report.problem.message
+
+
+def test_reserialised_but_equal_detail_is_not_a_change(chain: Database) -> None:
+    """E.g. a migration to a JSON column that re-spaces the text: same object, same hash."""
+    tamper(
+        chain, "UPDATE audit_records SET detail = :d WHERE seq = 8", d='{ "scope": "openid profile", "n": 7 }'
+    )
+    assert verify_chain(chain).ok
