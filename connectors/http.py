@@ -223,6 +223,8 @@ def _reason(exc: BaseException) -> str:
     cur: BaseException | None = exc
     while cur is not None and id(cur) not in seen:
         seen.add(id(cur))
+        if isinstance(cur, urllib3.exceptions.NewConnectionError):
+            return "connection"  # (urllib3 derives it from ConnectTimeoutError, oddly)
         if isinstance(cur, requests.Timeout | urllib3.exceptions.TimeoutError | TimeoutError):
             return "timeout"
         if isinstance(cur, urllib3.exceptions.MaxRetryError) and cur.reason is not None:

@@ -3,8 +3,9 @@
 OIDC Discovery §4: metadata lives at ``issuer + "/.well-known/openid-configuration"`` and
 its ``issuer`` MUST equal the configured issuer exactly (§4.3), which stops one provider from
 impersonating another. The JWKS is refetched when an ID token names an unknown ``kid``
-(key rotation, OIDC Core §10.1.1), at most once per ``_JWKS_MIN_INTERVAL`` so a forged
-``kid`` cannot make us hammer the provider.
+(key rotation, OIDC Core §10.1.1), but such forced refetches happen at most once per
+``_JWKS_MIN_INTERVAL`` so a stream of forged ``kid`` values cannot make us hammer the
+provider.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Provider:
         self._lock = threading.Lock()
         self._meta: tuple[float, ProviderMetadata] | None = None
         self._jwks: tuple[float, KeySet] | None = None
+        self._last_forced = float("-inf")
 
     def metadata(self) -> ProviderMetadata:
         with self._lock:
@@ -58,13 +60,15 @@ class Provider:
         return meta
 
     def keys(self, *, force: bool = False) -> KeySet:
+        now = self.clock()
         with self._lock:
             cached = self._jwks
-        now = self.clock()
-        if cached:
-            age = now - cached[0]
-            if age < self.config.metadata_ttl and (not force or age < _JWKS_MIN_INTERVAL):
-                return cached[1]
+            if force and now - self._last_forced < _JWKS_MIN_INTERVAL:
+                force = False  # an unknown kid again so soon: likely forged, keep the cache
+            elif force:
+                self._last_forced = now
+        if cached and not force and now - cached[0] < self.config.metadata_ttl:
+            return cached[1]
         keys = self._fetch_jwks(self.metadata().jwks_uri)
         with self._lock:
             self._jwks = (now, keys)
