@@ -49,8 +49,8 @@ class Settings:
     key_retire_after: int = 24 * 3600
 
     # argon2id cost; see docs/security.md for the rationale of the defaults.
-    argon2_time_cost: int = 3
-    argon2_memory_cost: int = 65536
+    argon2_time_cost: int = 2
+    argon2_memory_cost: int = 19456
     argon2_parallelism: int = 1
 
     # Sign-in throttling: attempts per window, per account and per client address.

@@ -8,6 +8,7 @@ deadline whatever the register does.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -111,12 +112,11 @@ class LiveVerifier(MirrorVerifier):
 
     def lookup_live(self, number: str) -> Sequence[RegisterEntry]:
         """Every entry the register returns for the number (raises RegisterUnavailable)."""
-        kwargs = {"sleep": self._sleep} if self._sleep else {}
         return call_live(
             lambda timeout: self.fetch(number, timeout),
             breaker=self.breaker,
             policy=self.policy,
-            **kwargs,
+            sleep=self._sleep or time.sleep,
         )
 
     def check(self, claim: RegistrationClaim) -> RegisterResult:

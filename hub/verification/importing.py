@@ -24,9 +24,9 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import Connection, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, exists, func, insert, select, update
 
 from hub.db import Database, utcnow
 from hub.models.registers import (
@@ -97,10 +97,10 @@ class ImportReport:
     withdrawn: list[Withdrawal] = field(default_factory=list)
 
 
-_REC = RegisterRecord.__table__
-_IMP = RegisterImport.__table__
-_KEYS = RegisterSnapshotKey.__table__
-_REG = DoctorRegistration.__table__
+_REC = cast(Table, RegisterRecord.__table__)
+_IMP = cast(Table, RegisterImport.__table__)
+_KEYS = cast(Table, RegisterSnapshotKey.__table__)
+_REG = cast(Table, DoctorRegistration.__table__)
 _LIVE_STATUSES = ("match", "needs_review", "restricted")
 _WAS_ACTIVE = (EntryStatus.ACTIVE.value, EntryStatus.RESTRICTED.value)
 
@@ -145,7 +145,7 @@ class _Run:
             ).first()
             now = self.now()
             if row is None:
-                self.report.import_id = conn.execute(
+                inserted = conn.execute(
                     insert(_IMP).values(
                         register=self.register,
                         kind=self.kind,
@@ -158,7 +158,9 @@ class _Run:
                         started_at=now,
                         updated_at=now,
                     )
-                ).inserted_primary_key[0]
+                ).inserted_primary_key
+                assert inserted is not None
+                self.report.import_id = int(inserted[0])
                 return True
             self.report.import_id = row.id
             if row.status == "done" and not force:

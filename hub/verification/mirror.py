@@ -8,16 +8,16 @@ import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, exists, func, select
+from sqlalchemy import Connection, Table, exists, func, select
 from sqlalchemy.orm import Session
 
 from hub.db import utcnow
 from hub.models.registers import RegisterImport, RegisterRecord
 from hub.verification.base import EntryStatus, RegisterEntry
 
-_T = RegisterRecord.__table__
+_T = cast(Table, RegisterRecord.__table__)
 _KEY = ("register", "number")
 _CHUNK = 900  # bound parameters per IN (...) query
 

@@ -253,7 +253,7 @@ def _bulk_op(row: Row) -> Op | None:
         return None
     if entity != "1":
         raise row.error(f"bad Entity Type Code {entity!r}")
-    licences = []
+    licences: list[dict[str, Any]] = []
     for n in range(1, TAXONOMY_SLOTS + 1):
         code = row[f"Healthcare Provider Taxonomy Code_{n}"]
         if code:
