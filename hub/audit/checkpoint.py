@@ -31,9 +31,7 @@ class ChainBrokenError(AuditError):
     """The chain is broken; no checkpoint was written. The message names the first problem."""
 
 
-def write_checkpoint(
-    db: Database, key: CheckpointKey, *, now: datetime | None = None
-) -> Checkpoint | None:
+def write_checkpoint(db: Database, key: CheckpointKey, *, now: datetime | None = None) -> Checkpoint | None:
     """Verify the records since the last checkpoint and sign the newest one.
 
     Returns the new checkpoint, or None when the log is still empty. Raises

@@ -35,9 +35,7 @@ class DatabaseUnavailable(click.ClickException):
 def _db(ctx: click.Context) -> Database:
     db = getattr(ctx.obj, "db", None)
     if not isinstance(db, Database):
-        raise click.UsageError(
-            "the audit commands need the hub's database (run them as `hub audit`)"
-        )
+        raise click.UsageError("the audit commands need the hub's database (run them as `hub audit`)")
     return db
 
 
@@ -45,15 +43,11 @@ def _settings(ctx: click.Context) -> Any:
     return getattr(ctx.obj, "settings", None)
 
 
-def _load_key(
-    ctx: click.Context, key_file: Path | None, *, must_sign: bool
-) -> CheckpointKey | None:
+def _load_key(ctx: click.Context, key_file: Path | None, *, must_sign: bool) -> CheckpointKey | None:
     """--key-file (Ed25519 PEM), else settings.audit_checkpoint_key_file, else an HMAC key
     derived from settings.secret_key; None when there is nothing to use."""
     settings = _settings(ctx)
-    path = key_file or (
-        Path(p) if (p := getattr(settings, "audit_checkpoint_key_file", "")) else None
-    )
+    path = key_file or (Path(p) if (p := getattr(settings, "audit_checkpoint_key_file", "")) else None)
     try:
         if path is not None:
             try:
@@ -108,18 +102,12 @@ def verify_cmd(ctx: click.Context, key_file: Path | None) -> None:
 
 
 @audit.command("export")
-@click.option(
-    "--from", "start", metavar="ISO8601", help="First instant (inclusive), UTC if no offset."
-)
+@click.option("--from", "start", metavar="ISO8601", help="First instant (inclusive), UTC if no offset.")
 @click.option("--to", "end", metavar="ISO8601", help="End instant (exclusive), UTC if no offset.")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="jsonl", show_default=True)
-@click.option(
-    "--output", type=click.Path(dir_okay=False, path_type=Path), help="File; default stdout."
-)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), help="File; default stdout.")
 @click.pass_context
-def export_cmd(
-    ctx: click.Context, start: str | None, end: str | None, fmt: str, output: Path | None
-) -> None:
+def export_cmd(ctx: click.Context, start: str | None, end: str | None, fmt: str, output: Path | None) -> None:
     """Export records of a time range as JSON Lines or CSV (streamed)."""
     db = _db(ctx)
     _range(start, end)  # before the output file is created
@@ -161,9 +149,7 @@ def checkpoint_cmd(ctx: click.Context, key_file: Path | None) -> None:
         click.echo(str(exc), err=True)
         ctx.exit(1)
     except SQLAlchemyError as exc:
-        raise DatabaseUnavailable(
-            f"cannot write the checkpoint: {exc.__class__.__name__}"
-        ) from None
+        raise DatabaseUnavailable(f"cannot write the checkpoint: {exc.__class__.__name__}") from None
     if cp is None:
         click.echo("the audit log is empty; no checkpoint written", err=True)
         return

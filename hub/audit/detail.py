@@ -64,9 +64,7 @@ HEX_MIN_LENGTH = 40
 
 def canonical_json(value: Any) -> str:
     """Sorted-key compact JSON, ASCII only: the same bytes on every platform and backend."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    )
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
 def key_words(key: str) -> list[str]:
@@ -113,8 +111,7 @@ def _check_key(key: object, path: str) -> str:
     joined = "".join(words)
     if joined in SECRET_WORDS or any(w in SECRET_WORDS for w in words):
         raise AuditDetailError(
-            f"detail key {key!r} names a secret, token, code or document; "
-            "audit records must never hold those"
+            f"detail key {key!r} names a secret, token, code or document; audit records must never hold those"
         )
     if joined in PERSONAL_KEYS or any(w in PERSONAL_WORDS for w in words):
         raise AuditDetailError(

@@ -31,9 +31,7 @@ class HmacCheckpointKey:
 
     def __init__(self, secret: bytes, key_id: str | None = None) -> None:
         if len(secret) < MIN_HMAC_SECRET:
-            raise CheckpointKeyError(
-                f"an HMAC checkpoint key needs at least {MIN_HMAC_SECRET} bytes"
-            )
+            raise CheckpointKeyError(f"an HMAC checkpoint key needs at least {MIN_HMAC_SECRET} bytes")
         self._secret = secret
         # Derived with a label so the id reveals nothing usable about the secret.
         self.key_id = key_id or hashlib.sha256(b"audit-checkpoint-kid\0" + secret).hexdigest()[:16]
@@ -61,9 +59,7 @@ class HmacCheckpointKey:
 class Ed25519CheckpointKey:
     algorithm = "ed25519"
 
-    def __init__(
-        self, public_key: Ed25519PublicKey, private_key: Ed25519PrivateKey | None = None
-    ) -> None:
+    def __init__(self, public_key: Ed25519PublicKey, private_key: Ed25519PrivateKey | None = None) -> None:
         self.public_key = public_key
         self._private_key = private_key
         raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

@@ -28,9 +28,7 @@ from hub.models.audit import AuditPersonalData, AuditRecord
 
 # One constant key per application; derived from a name so it cannot collide by accident
 # with advisory locks taken elsewhere in the hub.
-APPEND_LOCK_KEY = int.from_bytes(
-    hashlib.sha256(b"curbside:audit:append").digest()[:8], "big", signed=True
-)
+APPEND_LOCK_KEY = int.from_bytes(hashlib.sha256(b"curbside:audit:append").digest()[:8], "big", signed=True)
 STANDALONE_ATTEMPTS = 5
 
 
@@ -155,9 +153,7 @@ def _prepare(
 
 def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
     r = AuditRecord.__table__.c
-    tail = conn.execute(
-        select(r.seq, r.hash, r.occurred_at).order_by(r.seq.desc()).limit(1)
-    ).first()
+    tail = conn.execute(select(r.seq, r.hash, r.occurred_at).order_by(r.seq.desc()).limit(1)).first()
     seq = 1 if tail is None else tail.seq + 1
     prev_hash = GENESIS_HASH if tail is None else tail.hash
     # Times never go backwards along the chain, so a time range is also a seq range

@@ -69,9 +69,7 @@ def _b64url_decode(text: str) -> bytes | None:
 def load_checkpoints(conn: Connection) -> list[Checkpoint]:
     t = AuditCheckpoint.__table__.c
     rows = conn.execute(
-        select(
-            t.id, t.seq, t.record_hash, t.created_at, t.algorithm, t.key_id, t.signature
-        ).order_by(t.id)
+        select(t.id, t.seq, t.record_hash, t.created_at, t.algorithm, t.key_id, t.signature).order_by(t.id)
     )
     return [Checkpoint(*row) for row in rows]
 

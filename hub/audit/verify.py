@@ -54,9 +54,7 @@ class VerifyReport:
         lines.append(f"records checked: {self.records} (last seq {self.last_seq})")
         if self.problem is not None:
             lines.append(f"first problem: {self.problem.message}")
-        sig = (
-            "signatures verified" if self.signatures_checked else "signatures NOT checked (no key)"
-        )
+        sig = "signatures verified" if self.signatures_checked else "signatures NOT checked (no key)"
         lines.append(f"checkpoints: {self.checkpoints} ({sig})")
         lines += [f"checkpoint problem: {p}" for p in self.checkpoint_problems]
         return "\n".join(lines)
@@ -167,11 +165,7 @@ def _consistent(row: Row[Any]) -> bool:
     if _hash(row) == row.hash:
         return True
     canonical = canonical_detail(row.detail)
-    return (
-        canonical is not None
-        and canonical != row.detail
-        and _hash(row, detail=canonical) == row.hash
-    )
+    return canonical is not None and canonical != row.detail and _hash(row, detail=canonical) == row.hash
 
 
 class _Peekable:
@@ -237,8 +231,7 @@ class _Walker:
         if nxt is None:
             return False
         return nxt.prev_hash == self.prev_hash or (
-            self.prev_hash is not None
-            and _hash(nxt, seq=nxt.seq - 1, prev_hash=self.prev_hash) == nxt.hash
+            self.prev_hash is not None and _hash(nxt, seq=nxt.seq - 1, prev_hash=self.prev_hash) == nxt.hash
         )
 
     def _inserted(self, e: int) -> ChainProblem:
@@ -308,11 +301,13 @@ def _personal_problem(row: Row[Any]) -> ChainProblem | None:
             return ChainProblem(e, "personal_data", f"personal data was added to record {e}")
         return None
     if row.p_seq is None:
-        return ChainProblem(
-            e, "personal_data", f"personal data of record {e} was deleted without an erasure"
-        )
-    if row.salt is None:
+        return ChainProblem(e, "personal_data", f"personal data of record {e} was deleted without an erasure")
+    if row.salt is None and row.data is None:
         return None  # erased: the commitment stays, nothing left to compare it with
-    if commitment(bytes(row.salt), row.data) != row.personal_commitment:
+    if (
+        row.salt is None
+        or row.data is None
+        or commitment(bytes(row.salt), row.data) != row.personal_commitment
+    ):
         return ChainProblem(e, "personal_data", f"personal data of record {e} was changed")
     return None

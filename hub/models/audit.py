@@ -124,6 +124,4 @@ def append_only_ddl(dialect: str) -> list[str]:
 for _name in APPEND_ONLY_TABLES:
     for _dialect in ("postgresql", "sqlite"):
         for _stmt in _table_triggers(_name, _dialect):
-            event.listen(
-                Base.metadata.tables[_name], "after_create", DDL(_stmt).execute_if(dialect=_dialect)
-            )
+            event.listen(Base.metadata.tables[_name], "after_create", DDL(_stmt).execute_if(dialect=_dialect))
