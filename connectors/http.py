@@ -89,7 +89,7 @@ class HttpOptions:
 
     def total_backoff(self) -> float:
         # Mirrors urllib3 Retry.get_backoff_time(): 0 before the first retry.
-        return sum(self.backoff_factor * 2 ** (n - 1) for n in range(2, self.retries + 1))
+        return float(sum(self.backoff_factor * 2 ** (n - 1) for n in range(2, self.retries + 1)))
 
     def attempt_budget(self) -> float:
         return (self.timeout - self.total_backoff()) / (self.retries + 1)
@@ -183,7 +183,7 @@ class _Adapter(HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
         if self._guard:
-            self.poolmanager.pool_classes_by_scheme = {  # type: ignore[assignment]
+            self.poolmanager.pool_classes_by_scheme = {
                 "http": _GuardedHTTPPool,
                 "https": _GuardedHTTPSPool,
             }

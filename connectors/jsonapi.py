@@ -74,7 +74,7 @@ def _page_url(config: JsonActivityConfig, cursor: str | None, network: str) -> s
     if not cursor or len(cursor) > 2048 or not cursor.isprintable():
         raise UpstreamRejected(reason="bad_cursor", network=network)
     if config.cursor_param:
-        return add_params_to_uri(config.url, {config.cursor_param: cursor})
+        return str(add_params_to_uri(config.url, {config.cursor_param: cursor}))
     # A URL cursor must stay on the API's origin: the bearer token goes with it.
     if not same_origin(cursor, config.url):
         raise UpstreamRejected(reason="bad_cursor", network=network)

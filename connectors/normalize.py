@@ -69,8 +69,8 @@ def safe_url(value: Any, *, base: str | None = None) -> str | None:
         return None
     if parts.username is not None or parts.password is not None:
         return None
-    return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, parts.query,
-                       parts.fragment))
+    return str(urlunsplit((parts.scheme.lower(), parts.netloc, parts.path, parts.query,
+                           parts.fragment)))
 
 
 def parse_datetime(value: Any) -> datetime | None:
@@ -92,7 +92,7 @@ def parse_datetime(value: Any) -> datetime | None:
                 text = text[:-1] + "+00:00"
             dt = datetime.fromisoformat(text)
         elif hasattr(value, "tm_year") and hasattr(value, "tm_yday"):  # feedparser's *_parsed
-            dt = datetime(*value[:6], tzinfo=UTC)
+            dt = datetime(*value[:6]).replace(tzinfo=UTC)
         else:
             return None
     except (ValueError, TypeError, OverflowError, OSError, IndexError):
@@ -127,7 +127,7 @@ def item_id(value: Any) -> str | None:
         return None
     if len(value) > ID_MAX:  # keep it stable but bounded
         return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
-    return value
+    return str(value)
 
 
 def make_item(

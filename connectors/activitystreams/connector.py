@@ -105,7 +105,8 @@ class ActivityStreamsConnector:
             return ActivityPage(not_modified=True, etag=resp.etag or etag,
                                 last_modified=resp.last_modified or last_modified)
         doc = require_object(resp.json(), "collection", self.network)
-        page, page_url = doc, resp.url
+        page: Mapping[str, Any] = doc
+        page_url = resp.url
         if cursor is None and first_type(doc.get("type")) in _COLLECTIONS \
                 and page_items(doc) is None:
             # AS2 Core §5.3: a paged collection points at its first page, inline or by URL.

@@ -34,8 +34,9 @@ def ref(value: Any) -> str | None:
         return value
     if isinstance(value, Mapping):
         for key in ("id", "href"):
-            if isinstance(value.get(key), str):
-                return value[key]
+            found = value.get(key)
+            if isinstance(found, str):
+                return found
     return None
 
 
