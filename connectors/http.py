@@ -97,7 +97,8 @@ class HttpOptions:
     def attempt_timeouts(self) -> tuple[float, float]:
         """(connect, read) for one attempt, so that all attempts fit in ``timeout``."""
         per = self.attempt_budget()
-        connect = min(self.connect_timeout, per / 2)
+        # Connecting rarely needs long; reading (the upstream thinking) gets the larger share.
+        connect = min(self.connect_timeout, per * 0.3)
         return connect, per - connect
 
 

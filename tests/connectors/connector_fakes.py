@@ -461,7 +461,8 @@ class LiveServer:
         self.server = make_server("127.0.0.1", 0, FakeApp(fake), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         fake.base = self.url
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
+                                       daemon=True)
         self.thread.start()
 
     def close(self) -> None:
