@@ -91,6 +91,7 @@ class Fake:
     access_tokens: dict[str, str] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     expires_in: int = 3600
+    token_patch: dict[str, Any] = field(default_factory=dict)  # merged into token responses
     release: threading.Event = field(default_factory=threading.Event)
     slow_seconds: float = 5.0
     fail_statuses: list[int] = field(default_factory=list)  # served (and popped) before others
@@ -265,7 +266,8 @@ class FakeApp:
                                 "scope": scope}
         if "openid" in scope.split() and nonce:
             body["id_token"] = self.fake.id_token(nonce=nonce, access_token=access)
-        return self._json(body)
+        body.update(self.fake.token_patch)
+        return self._json({k: v for k, v in body.items() if v is not None})
 
     def on_userinfo(self, request: Request) -> Response:
         if not self._bearer(request):

@@ -278,3 +278,37 @@ def test_config_accepts_typed_instance(fake: Fake) -> None:
     typed = load_config("feed", feed_config(fake))
     assert registry.build("n", "feed", typed).network == "n"
     assert json.dumps(feed_config(fake))  # config is plain data
+
+
+# -- token responses (RFC 6749 §5.1, §6) --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("patch", "reason"), [
+    ({"token_type": "mac"}, "unsupported_token_type"),
+    ({"token_type": None}, "unsupported_token_type"),
+    ({"access_token": None}, "no_access_token"),
+    ({"access_token": ""}, "no_access_token"),
+    ({"refresh_token": 12}, "bad_refresh_token"),
+])
+def test_bad_token_responses_refused(fake: Fake, patch: dict[str, Any], reason: str) -> None:
+    fake.token_patch.update(patch)
+    with pytest.raises(InvalidUpstreamData) as caught:
+        Harness(PROFILE["oauth2-json"], fake).link()
+    assert caught.value.reason == reason
+
+
+def test_token_expiry_and_scope_parsing(fake: Fake) -> None:
+    from datetime import UTC, datetime
+
+    fake.token_patch.update({"expires_in": "120", "scope": None})
+    h = Harness(PROFILE["oauth2-json"], fake)
+    creds = h.link().credentials
+    assert creds.expires_at is not None
+    remaining = (creds.expires_at - datetime.now(UTC)).total_seconds()
+    assert 100 < remaining <= 120
+    assert creds.scope == ("posts.read",)  # omitted: as requested (RFC 6749 §5.1)
+    fake.token_patch.update({"refresh_token": None, "scope": "posts.read  profile"})
+    renewed = h.connector.refresh(creds)  # type: ignore[attr-defined]
+    assert renewed.refresh_token == creds.refresh_token  # not rotated: the old one stays
+    assert renewed.scope == ("posts.read", "profile")
+    assert not creds.expired(datetime.now(UTC)) and creds.expired(creds.expires_at)
