@@ -21,7 +21,12 @@ from connector_fakes import CLIENT_ID, CLIENT_SECRET, GOOD_TITLES, SUBJECT, Fake
 
 from connectors import registry
 from connectors.base import ActivityItem, ActivityPage, Connector, LinkedIdentity, Refreshing
-from connectors.errors import ConnectorError, InvalidUpstreamData, UpstreamUnavailable
+from connectors.errors import (
+    ConnectorError,
+    InvalidUpstreamData,
+    UpstreamRejected,
+    UpstreamUnavailable,
+)
 from connectors.http import DEFAULT_USER_AGENT
 
 STATE = "st-0123456789abcdef"
@@ -100,6 +105,7 @@ class Harness:
         self.fake = fake
         self.connector: Connector = registry.build(profile.name, profile.kind,
                                                    profile.config(fake))
+        self.last_callback: tuple[dict[str, str], bytes] | None = None
 
     def browser(self, authorization_url: str) -> dict[str, str]:
         """What a browser does: visit the upstream, come back with the callback query."""
@@ -115,6 +121,7 @@ class Harness:
         else:
             assert start.form_fields == ("url",)
             params = {"url": self.fake.base + self.profile.feed_path, "state": STATE}
+        self.last_callback = (params, start.pending)
         return self.connector.complete_link(params, start.pending)
 
     def fetch(self, identity: LinkedIdentity, **kwargs: Any) -> ActivityPage:
@@ -154,8 +161,12 @@ def check_link_round_trip(h: Harness) -> None:
         renewed = h.connector.refresh(creds)
         assert renewed.access_token and renewed.access_token != creds.access_token
         assert renewed.refresh_token != creds.refresh_token  # the fake rotates
-    # The same pending/callback cannot be completed twice: the code is single-use.
-    # (The hub also consumes `pending` atomically.)
+        # Replaying the same callback fails upstream: the code is single-use (RFC 6749
+        # §4.1.2). The hub also consumes `pending` atomically, so this is defence in depth.
+        assert h.last_callback is not None
+        with pytest.raises(UpstreamRejected) as caught:
+            h.connector.complete_link(*h.last_callback)
+        assert caught.value.reason == "invalid_grant"
 
 
 def check_fetch_normalises_items(h: Harness) -> None:
