@@ -14,7 +14,7 @@ from hub.audit.chain import GENESIS_HASH, record_hash
 from hub.db import Database
 from hub.models.audit import AuditPersonalData, AuditRecord
 
-from .conftest import T0
+from .helpers import T0
 
 
 def test_records_chain_onto_each_other(db: Database) -> None:

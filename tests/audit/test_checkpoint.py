@@ -19,7 +19,7 @@ from hub.audit import (
 from hub.db import Database
 from hub.models.audit import AuditCheckpoint
 
-from .conftest import fill, tamper
+from .helpers import fill, tamper
 
 KEYS = {
     "ed25519": Ed25519CheckpointKey.generate,

@@ -16,7 +16,7 @@ from hub.audit import Ed25519CheckpointKey
 from hub.audit.cli import audit
 from hub.db import Database
 
-from .conftest import fill, tamper
+from .helpers import fill, tamper
 
 
 @dataclass

@@ -21,7 +21,7 @@ from hub.audit import (
 from hub.db import Database
 from hub.models.audit import AuditPersonalData, AuditRecord
 
-from .conftest import T0, fill
+from .helpers import T0, fill
 
 
 def _dump(db: Database) -> str:

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from hub.audit import AuditError, AuditRangeError, export
 from hub.db import Database
 
-from .conftest import T0, fill
+from .helpers import T0, fill
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hub.audit.chain import record_hash
 from hub.db import Database
 from hub.models.audit import AuditRecord
 
-from .conftest import T0, fill, tamper
+from .helpers import T0, fill, tamper
 
 
 @pytest.fixture
