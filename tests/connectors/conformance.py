@@ -214,7 +214,7 @@ def check_timeout_within_budget(h: Harness) -> None:
     with pytest.raises(UpstreamUnavailable) as caught:
         fetch()
     elapsed = time.monotonic() - started
-    assert elapsed < BUDGET + 0.5, f"took {elapsed:.2f}s for a {BUDGET}s budget"
+    assert elapsed < BUDGET + 0.8, f"took {elapsed:.2f}s for a {BUDGET}s budget"
     assert caught.value.reason == "timeout"
     assert caught.value.network == h.profile.name
 
