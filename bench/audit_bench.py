@@ -30,7 +30,7 @@ from hub.audit import AuditEvent, append, export, verify_chain
 from hub.audit.chain import GENESIS_HASH, commitment, new_salt, record_hash
 from hub.audit.detail import canonical_json
 from hub.db import Base, Database
-from hub.models.audit import AUDIT_TABLES, AuditPersonalData, AuditRecord
+from hub.models.audit import AUDIT_TABLES, PERSONAL_DATA, RECORDS
 
 CHUNK = 10_000
 
@@ -119,8 +119,8 @@ def generate(db: Database, n: int) -> float:
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     prev = GENESIS_HASH
     start = time.perf_counter()
-    records = AuditRecord.__table__
-    personal_table = AuditPersonalData.__table__
+    records = RECORDS
+    personal_table = PERSONAL_DATA
     seq = 0
     with db.engine.connect() as conn:
         while seq < n:

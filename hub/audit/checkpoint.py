@@ -24,7 +24,7 @@ from hub.audit.signing import (
 )
 from hub.audit.verify import verify_on
 from hub.db import Database, utcnow
-from hub.models.audit import AuditCheckpoint
+from hub.models.audit import CHECKPOINTS
 
 
 class ChainBrokenError(AuditError):
@@ -55,7 +55,7 @@ def write_checkpoint(db: Database, key: CheckpointKey, *, now: datetime | None =
         )
         signature = b64url(key.sign(message))
         new_id = conn.execute(
-            insert(AuditCheckpoint.__table__).returning(AuditCheckpoint.__table__.c.id),
+            insert(CHECKPOINTS).returning(CHECKPOINTS.c.id),
             {
                 "seq": report.last_seq,
                 "record_hash": report.last_hash,

@@ -19,7 +19,7 @@ from hub.audit.errors import AuditRangeError
 from hub.audit.events import AuditEvent
 from hub.audit.log import acquire_append_lock, append
 from hub.db import Database, utcnow
-from hub.models.audit import AuditPersonalData, AuditRecord
+from hub.models.audit import PERSONAL_DATA, RECORDS
 
 RETENTION_BATCH = 1000
 EXPIRED_PSEUDONYM = "expired"
@@ -33,7 +33,7 @@ class ErasureResult:
 
 
 def _erase(now: datetime, pseudonym: str) -> Update:
-    return update(AuditPersonalData.__table__).values(
+    return update(PERSONAL_DATA).values(
         subject=None, salt=None, data=None, erased_at=now, pseudonym=pseudonym
     )
 
@@ -49,7 +49,7 @@ def erase_subject(
     if not subject:
         raise ValueError("subject must be the doctor's account id")
     pseudonym = pseudonym or "erased-" + secrets.token_hex(6)
-    p = AuditPersonalData.__table__.c
+    p = PERSONAL_DATA.c
     with db.session() as session:
         # Lock first: on SQLite this opens the write transaction before anything is read.
         conn = session.connection()
@@ -102,11 +102,11 @@ def erase_older_than(
 
 
 def _expire_batch(conn: Connection, cutoff: datetime, batch: int) -> int:
-    p = AuditPersonalData.__table__.c
-    r = AuditRecord.__table__.c
+    p = PERSONAL_DATA.c
+    r = RECORDS.c
     due = (
         select(p.seq)
-        .join(AuditRecord.__table__, r.seq == p.seq)
+        .join(RECORDS, r.seq == p.seq)
         .where(p.erased_at.is_(None), r.occurred_at < cutoff)
         .order_by(p.seq)
         .limit(batch)

@@ -14,7 +14,7 @@ from sqlalchemy import Row, select
 from hub.audit.chain import format_time
 from hub.audit.errors import AuditError, AuditRangeError
 from hub.db import Database
-from hub.models.audit import AuditPersonalData, AuditRecord
+from hub.models.audit import PERSONAL_DATA, RECORDS
 
 ExportFormat = Literal["jsonl", "csv"]
 FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")
@@ -95,8 +95,8 @@ def export(
 
 
 def _query(start: datetime | None, end: datetime | None, batch: int) -> Any:
-    r = AuditRecord.__table__.c
-    p = AuditPersonalData.__table__.c
+    r = RECORDS.c
+    p = PERSONAL_DATA.c
     stmt = select(
         r.seq,
         r.occurred_at,
@@ -110,7 +110,7 @@ def _query(start: datetime | None, end: datetime | None, batch: int) -> Any:
         p.erased_at,
         p.pseudonym,
     ).select_from(  # fmt: skip
-        AuditRecord.__table__.outerjoin(AuditPersonalData.__table__, p.seq == r.seq)
+        RECORDS.outerjoin(PERSONAL_DATA, p.seq == r.seq)
     )
     if start is not None:
         stmt = stmt.where(r.occurred_at >= start)

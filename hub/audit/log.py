@@ -24,7 +24,7 @@ from hub.audit.detail import clean_detail, clean_identifier, clean_personal
 from hub.audit.errors import AuditConflictError, AuditDetailError, AuditError
 from hub.audit.events import AuditEvent, get_event
 from hub.db import Database, utcnow
-from hub.models.audit import AuditPersonalData, AuditRecord
+from hub.models.audit import PERSONAL_DATA, RECORDS
 
 # One constant key per application; derived from a name so it cannot collide by accident
 # with advisory locks taken elsewhere in the hub.
@@ -152,7 +152,7 @@ def _prepare(
 
 
 def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
-    r = AuditRecord.__table__.c
+    r = RECORDS.c
     tail = conn.execute(select(r.seq, r.hash, r.occurred_at).order_by(r.seq.desc()).limit(1)).first()
     seq = 1 if tail is None else tail.seq + 1
     prev_hash = GENESIS_HASH if tail is None else tail.hash
@@ -174,7 +174,7 @@ def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
         personal=p.commitment,
     )
     conn.execute(
-        insert(AuditRecord.__table__),
+        insert(RECORDS),
         {
             "seq": seq,
             "occurred_at": when,
@@ -189,7 +189,7 @@ def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
     )
     if p.personal is not None:
         conn.execute(
-            insert(AuditPersonalData.__table__),
+            insert(PERSONAL_DATA),
             {"seq": seq, "subject": p.subject, "salt": p.salt, "data": p.personal},
         )
     return AppendedRecord(seq=seq, hash=digest, occurred_at=when)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from hub.audit.chain import format_time
 from hub.audit.detail import canonical_json
 from hub.audit.keys import CheckpointKey
-from hub.models.audit import AuditCheckpoint
+from hub.models.audit import CHECKPOINTS
 
 # A domain prefix, so a checkpoint signature can never be replayed as any other signature
 # made with the same key.
@@ -67,7 +67,7 @@ def _b64url_decode(text: str) -> bytes | None:
 
 
 def load_checkpoints(conn: Connection) -> list[Checkpoint]:
-    t = AuditCheckpoint.__table__.c
+    t = CHECKPOINTS.c
     rows = conn.execute(
         select(t.id, t.seq, t.record_hash, t.created_at, t.algorithm, t.key_id, t.signature).order_by(t.id)
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Row, select
 
@@ -21,7 +21,7 @@ from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, record_h
 from hub.audit.keys import CheckpointKey
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
 from hub.db import Database
-from hub.models.audit import AuditPersonalData, AuditRecord
+from hub.models.audit import PERSONAL_DATA, RECORDS
 
 BATCH = 5000
 
@@ -116,8 +116,8 @@ def _as_keys(key: CheckpointKey | Sequence[CheckpointKey] | None) -> list[Checkp
 
 
 def _rows(conn: Connection, start: int, batch: int) -> Iterator[Row[Any]]:
-    r = AuditRecord.__table__.c
-    p = AuditPersonalData.__table__.c
+    r = RECORDS.c
+    p = PERSONAL_DATA.c
     stmt = (
         select(
             r.seq,
@@ -133,12 +133,12 @@ def _rows(conn: Connection, start: int, batch: int) -> Iterator[Row[Any]]:
             p.salt,
             p.data,
         )  # fmt: skip
-        .select_from(AuditRecord.__table__.outerjoin(AuditPersonalData.__table__, p.seq == r.seq))
+        .select_from(RECORDS.outerjoin(PERSONAL_DATA, p.seq == r.seq))
         .where(r.seq >= start)
         .order_by(r.seq)
         .execution_options(yield_per=batch)
     )
-    yield from conn.execute(stmt)
+    yield from cast(Iterator[Row[Any]], conn.execute(stmt))
 
 
 def _hash(

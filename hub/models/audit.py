@@ -8,6 +8,7 @@ so tampering needs DDL rights and is then caught by ``hub.audit.verify_chain``.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
 from sqlalchemy import (
     DDL,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Table,
     Text,
     event,
 )
@@ -83,7 +85,11 @@ class AuditCheckpoint(Base):
     signature: Mapped[str] = mapped_column(String(200))
 
 
-AUDIT_TABLES = (AuditRecord.__table__, AuditPersonalData.__table__, AuditCheckpoint.__table__)
+# Typed handles for Core statements (``__table__`` is typed as a bare FromClause).
+RECORDS = cast(Table, AuditRecord.__table__)
+PERSONAL_DATA = cast(Table, AuditPersonalData.__table__)
+CHECKPOINTS = cast(Table, AuditCheckpoint.__table__)
+AUDIT_TABLES = (RECORDS, PERSONAL_DATA, CHECKPOINTS)
 APPEND_ONLY_TABLES = ("audit_records", "audit_checkpoints")
 
 

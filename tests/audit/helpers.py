@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from hub.audit import AuditEvent, append
 from hub.db import Database
-from hub.models.audit import AuditRecord, append_only_ddl
+from hub.models.audit import RECORDS, append_only_ddl
 
 
 def tamper(db: Database, sql: str, **params: Any) -> None:
@@ -41,7 +41,7 @@ def fill(
     personal data of doctor ``d<i % 4>``."""
     if start is None:
         with db.engine.connect() as conn:
-            last = conn.execute(select(func.max(AuditRecord.__table__.c.occurred_at))).scalar()
+            last = conn.execute(select(func.max(RECORDS.c.occurred_at))).scalar()
         start = T0 if last is None else last + step
     for i in range(n):
         personal = {"email": f"doc{i % 4}@example.org"} if i % 3 == 0 else None

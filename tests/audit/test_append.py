@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 from hub.audit import AuditError, AuditEvent, UnknownEventError, append, verify_chain
 from hub.audit.chain import GENESIS_HASH, record_hash
 from hub.db import Database
-from hub.models.audit import AuditPersonalData, AuditRecord
+from hub.models.audit import RECORDS, AuditPersonalData, AuditRecord
 
 from .helpers import T0
 
@@ -102,7 +102,7 @@ def test_unique_prev_hash_is_a_second_guard_against_forks(db: Database) -> None:
     # A writer that skipped the lock and chained onto record 1 again is refused.
     with pytest.raises(DBAPIError), db.engine.begin() as conn:
         conn.execute(
-            insert(AuditRecord.__table__),
+            insert(RECORDS),
             {
                 "seq": 3, "occurred_at": T0, "event": "auth:login:success", "actor": "x",
                 "client_id": None, "detail": "{}", "personal_commitment": None,

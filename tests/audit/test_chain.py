@@ -60,7 +60,7 @@ def test_fast_hash_equals_the_documented_recipe(
     personal: str | None,
     when: datetime,
 ) -> None:
-    fields = {
+    fields: dict[str, Any] = {
         "seq": seq,
         "prev_hash": "ab" * 32,
         "occurred_at": when,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -21,7 +22,7 @@ from hub.models.audit import AuditCheckpoint
 
 from .helpers import fill, tamper
 
-KEYS = {
+KEYS: dict[str, Callable[[], CheckpointKey]] = {
     "ed25519": Ed25519CheckpointKey.generate,
     "hmac": lambda: HmacCheckpointKey.derive("the hub's secret key"),
 }
@@ -29,7 +30,7 @@ KEYS = {
 
 @pytest.fixture(params=sorted(KEYS))
 def key(request: pytest.FixtureRequest) -> CheckpointKey:
-    return KEYS[request.param]()  # type: ignore[no-any-return]
+    return KEYS[request.param]()
 
 
 def test_checkpoint_signs_the_newest_record(db: Database, key: CheckpointKey) -> None:

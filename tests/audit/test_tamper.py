@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, text
 from hub.audit import Ed25519CheckpointKey, verify_chain, write_checkpoint
 from hub.audit.chain import record_hash
 from hub.db import Database
-from hub.models.audit import AuditRecord
+from hub.models.audit import RECORDS
 
 from .helpers import T0, fill, tamper
 
@@ -31,9 +31,9 @@ def _problem(db: Database) -> tuple[int, str, str]:
 
 def _rehash(db: Database, seq: int, *, new_seq: int | None = None, prev_hash: str | None = None) -> str:
     """What an attacker computes to make a moved or altered row look self-consistent."""
-    r = AuditRecord.__table__.c
+    r = RECORDS.c
     with db.engine.connect() as conn:
-        row = conn.execute(select(AuditRecord.__table__).where(r.seq == seq)).one()
+        row = conn.execute(select(RECORDS).where(r.seq == seq)).one()
     return record_hash(
         seq=new_seq or row.seq,
         prev_hash=prev_hash or row.prev_hash,
@@ -137,7 +137,7 @@ def test_inserted_record_relinked_by_the_attacker(chain: Database, consistent: b
     # prev_hash is unique: free h58 first by pointing the moved record at the intruder.
     tamper(chain, "UPDATE audit_records SET prev_hash = :p WHERE seq = 60", p=h_x)
     with chain.engine.begin() as conn:
-        conn.execute(insert(AuditRecord.__table__), {**intruder, "hash": h_x})
+        conn.execute(insert(RECORDS), {**intruder, "hash": h_x})
     seq, kind, message = _problem(chain)
     assert (seq, kind) == (59, "inserted")
     assert message.startswith("a record was inserted between 58 and 59")
