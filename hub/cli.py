@@ -19,17 +19,28 @@ class Context:
 
     @property
     def settings(self) -> Settings:
+        """Settings with generated secrets resolved (the audit checkpoint key derives from
+        the secret key)."""
+        if self._hub is not None:
+            return self._hub.settings.replace(secret_key=self._hub.secrets.secret_key.decode())
         try:
-            return Settings.from_env(**self.overrides)
+            settings = Settings.from_env(**self.overrides)
         except SettingsError as e:
             raise click.ClickException(str(e)) from None
+        if settings.secret_key:
+            return settings
+        return self.hub.settings.replace(secret_key=self.hub.secrets.secret_key.decode())
 
     @property
     def hub(self) -> Any:
         if self._hub is None:
             from hub.services import Hub
 
-            self._hub = Hub.build(self.settings)
+            try:
+                settings = Settings.from_env(**self.overrides)
+            except SettingsError as e:
+                raise click.ClickException(str(e)) from None
+            self._hub = Hub.build(settings)
         return self._hub
 
     @property
@@ -142,7 +153,7 @@ def keys() -> None:
 def keys_rotate(c: Context) -> None:
     """Start signing with the published next key; publish a new next key."""
     promoted = c.hub.keys.rotate()
-    c.hub.audit_event("keys:signing:rotate", kids=promoted)
+    c.hub.audit_event("keys:signing:rotate", actor="cli", algs=sorted(promoted))
     click.echo(json.dumps({"signing": promoted}))
 
 
@@ -180,6 +191,14 @@ def demo(port: int, network_port: int, instance: str) -> None:
 
     run_demo(port=port, network_port=network_port, instance=instance)
 
+
+def _register_groups() -> None:
+    from hub.audit.cli import audit
+
+    main.add_command(audit)
+
+
+_register_groups()
 
 if __name__ == "__main__":
     main()

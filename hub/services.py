@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,6 @@ from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.store import Store, open_store
 
-log = logging.getLogger("hub")
 
 
 @dataclass
@@ -76,10 +74,15 @@ class Hub:
         return subject_for(doctor_id, subject_type=client.subject_type,
                            sector=client.sector_identifier, salt=self.secrets.pairwise_salt)
 
-    def audit_event(self, event: str, **detail: Any) -> None:
-        """Record a security event; the hash-chained audit log plugs in here."""
-        sink = self.extra.get("audit")
-        if sink is not None:
-            sink(event, **detail)
-        else:
-            log.info("audit %s %s", event, {k: v for k, v in detail.items() if v is not None})
+    def audit_event(self, event: str, *, actor: str | None = None, doctor_id: str | None = None,
+                    client_id: str | None = None, address: str | None = None,
+                    **detail: Any) -> None:
+        """Append a security event to the hash-chained audit log (hub/audit).
+
+        ``doctor_id`` is both the actor (unless another is named) and the erasure subject;
+        ``address`` is personal data, kept outside the chain.
+        """
+        from hub.audit import append
+
+        append(self.db, event, actor=actor or doctor_id, client_id=client_id, address=address,
+               subject=doctor_id, detail={k: v for k, v in detail.items() if v is not None} or None)

@@ -246,7 +246,7 @@ class AuthorizeFlow:
                                            "policy_version": None, "granted_at": utcnow(),
                                            "revoked_at": None})
         self.hub.audit_event("doctor:consent:grant", doctor_id=doctor_id, client_id=client_id,
-                             claims=sorted(wanted))
+                             released=sorted(wanted), scopes=scopes)
 
     def deny(self, params: dict[str, str]) -> Response:
         return self._fail(params, AccessDeniedError("The doctor declined."))

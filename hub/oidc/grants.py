@@ -112,7 +112,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             if used is not None:
                 # A replayed code: revoke every token issued from it.
                 hub.tokens.revoke_grant(used.decode(), reason="code_replay")
-                hub.audit_event("oidc:code:replay", client_id=client.get_client_id())
+                hub.audit_event("oidc:grant:revoke", client_id=client.get_client_id(),
+                                reason="code_replay")
             return None
         p = json.loads(raw)
         stored = StoredCode(**{**p, "user": EndUser(**p["user"])})
@@ -182,7 +183,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         found, reused_grant = hub.tokens.find_refresh_token(refresh_token)
         if reused_grant is not None:
             hub.tokens.revoke_grant(reused_grant, reason="refresh_reuse")
-            hub.audit_event("oidc:token:reuse_detected", client_id=self.request.client.client_id)
+            hub.audit_event("oidc:token:reuse_detected", client_id=self.request.client.client_id,
+                            reason="refresh_reuse")
             raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
         return found
 

@@ -162,7 +162,9 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
             hub.tokens.revoke_access_token(self._raw)
         else:
             hub.tokens.revoke_grant(token.grant.id, reason="revoked")
-        hub.audit_event("oidc:token:revoke", client_id=request.client.client_id)
+            hub.audit_event("oidc:grant:revoke", actor=token.grant.client_id,
+                            doctor_id=token.grant.doctor_id, client_id=token.grant.client_id,
+                            reason="client_revoked_refresh_token")
 
 
 class EndSession(EndSessionEndpoint):  # type: ignore[misc]

@@ -90,11 +90,11 @@ def login() -> Response:
         per_address = hub.store.incr("throttle-addr", _client_address(), ttl=window)
         if per_account > hub.settings.login_max_per_account or \
                 per_address > hub.settings.login_max_per_address:
-            hub.audit_event("auth:login:throttled", address=_client_address())
+            hub.audit_event("auth:login:failure", address=_client_address(), reason="throttled")
             return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
         doctor = hub.accounts.check_password(email, password)
         if doctor is None:
-            hub.audit_event("auth:login:failure", address=_client_address())
+            hub.audit_event("auth:login:failure", address=_client_address(), reason="bad_credentials")
             return again("That email address and password do not match.", 401)
         if doctor.mfa_enabled:
             pending.doctor_id = doctor.id
@@ -182,8 +182,8 @@ def logout() -> Response:
         return make_response(html)
     if sso is not None:
         hub.sessions.end(cookie)
-        hub.audit_event("auth:logout:rp_initiated", doctor_id=sso.doctor_id,
-                        client_id=req.client.client_id if req.client else None)
+        hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id,
+                        client_id=req.client.client_id if req.client else None, initiator="rp")
     resp = provider.create_endpoint_response("end_session", req)
     if resp is None:
         resp = make_response(render_template("logged_out.html"))
@@ -285,6 +285,8 @@ def account_logout() -> Response:
     cookie, sso = _session()
     _check_csrf(cookie)
     hub.sessions.end(cookie)
+    if sso is not None:
+        hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id, initiator="doctor")
     resp = make_response(render_template("logged_out.html"))
     resp.delete_cookie(hub.sessions.cookie_name, path="/")
     return resp

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
-
 import pytest
 
 from hub.db import Base, Database
@@ -12,11 +10,8 @@ from hub.models.audit import AUDIT_TABLES
 
 
 @pytest.fixture
-def db(backend: Any) -> Iterator[Database]:
-    database = Database(backend.database_url)
+def db(database: Database) -> Iterator[Database]:
+    """The migrated test database with the audit tables emptied (recreated) for this test."""
     Base.metadata.drop_all(database.engine, tables=list(AUDIT_TABLES))
     Base.metadata.create_all(database.engine, tables=list(AUDIT_TABLES))
-    try:
-        yield database
-    finally:
-        database.engine.dispose()
+    yield database
