@@ -15,6 +15,7 @@ from hub.crypto import new_token, sha256_hex
 from hub.store import Store
 
 SSO_KIND = "sso"
+CUTOFF_KIND = "sso-cutoff"
 ACR_PWD = "urn:curbside:acr:pwd"
 ACR_MFA = "urn:curbside:acr:mfa"
 
@@ -26,6 +27,7 @@ class SSOSession:
     amr: list[str]
     sid: str
     clients: list[str] = field(default_factory=list)
+    created: float = 0.0  # sub-second, so a sign-in right after end_all_for survives it
 
     @property
     def acr(self) -> str:
@@ -41,7 +43,8 @@ class Sessions:
 
     def create(self, doctor_id: str, amr: list[str]) -> tuple[str, SSOSession]:
         cookie = new_token(32)
-        session = SSOSession(doctor_id, int(time.time()), amr, new_token(16))
+        now = time.time()
+        session = SSOSession(doctor_id, int(now), amr, new_token(16), created=now)
         self._save(cookie, session)
         return cookie, session
 
@@ -55,16 +58,28 @@ class Sessions:
         if raw is None:
             return None
         try:
-            return SSOSession(**json.loads(raw))
+            session = SSOSession(**json.loads(raw))
         except (TypeError, ValueError):
             return None
+        cutoff = self.store.get(CUTOFF_KIND, session.doctor_id)
+        if cutoff is not None and session.created <= float(cutoff):
+            return None  # ended by end_all_for (admin, licence withdrawal, the doctor)
+        return session
+
+    def end_all_for(self, doctor_id: str) -> None:
+        """End every SSO session of a doctor, on every device, at once.
+
+        Sessions are found by cookie hash only, so instead of listing them a cutoff time is
+        kept for the session lifetime: any session authenticated before it is dead.
+        """
+        self.store.put(CUTOFF_KIND, doctor_id, str(time.time()).encode(), ttl=self.ttl)
 
     def add_client(self, cookie: str, session: SSOSession, client_id: str) -> SSOSession:
         """Remember which networks this session signed into (for logout)."""
         if client_id in session.clients:
             return session
         updated = SSOSession(session.doctor_id, session.auth_time, session.amr, session.sid,
-                             [*session.clients, client_id])
+                             [*session.clients, client_id], session.created)
         self._save(cookie, updated)
         return updated
 

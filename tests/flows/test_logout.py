@@ -51,3 +51,27 @@ def test_forged_confirmation_without_csrf_is_refused(running_hub: RunningHub, br
     assert r.status_code == 400
     url, _ = rp.authorization_url(prompt="none")
     assert "code" in callback_params(browser.get(url))
+
+
+def test_ending_all_sessions_of_a_doctor_kills_sso_and_tokens(running_hub: RunningHub, browser: Browser) -> None:
+    doctor = running_hub.doctor()
+    rp = RelyingParty(running_hub, running_hub.client(), scope="openid offline_access")
+    token = rp.sign_in(browser, doctor.email)
+    import time
+
+    time.sleep(0.01)
+    running_hub.hub.end_doctor_sessions(doctor.id, reason="admin", actor="admin-1")
+    url, _ = rp.authorization_url(prompt="none")
+    assert callback_params(browser.get(url))["error"] == "login_required"
+    import requests
+
+    r = requests.post(rp.meta["token_endpoint"], data={"grant_type": "refresh_token",
+                                                       "refresh_token": token["refresh_token"]},
+                      auth=(rp.creds["client_id"], rp.creds["client_secret"]), timeout=5)
+    assert r.json()["error"] == "invalid_grant"
+    ui = requests.get(rp.meta["userinfo_endpoint"], headers={"Authorization": f"Bearer {token['access_token']}"},
+                      timeout=5)
+    assert ui.status_code == 401
+    # A new sign-in after the cut-off works again.
+    time.sleep(0.01)
+    assert rp.sign_in(browser, doctor.email)["access_token"]
