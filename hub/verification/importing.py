@@ -126,6 +126,8 @@ class _Run:
     report: ImportReport
     total_bytes: int = 0
     counter: LineCounter = field(default_factory=LineCounter)
+    written: int = 0
+    analyze_at: int = 5000
 
     @property
     def import_id(self) -> int:
@@ -230,9 +232,21 @@ class _Run:
                 values["last_line"] = last_line
             conn.execute(update(_IMP).where(_IMP.c.id == self.import_id).values(**values))
         self.report.rows_changed += len(changed)
+        self._refresh_statistics(len(changed))
         if last_line is not None:
             self.report.lines = last_line
         self.tick()
+
+    def _refresh_statistics(self, written: int) -> None:
+        """Keep PostgreSQL's planner statistics in step with a bulk load: with the stale
+        statistics of a table that was small, it scans a whole register per batch lookup
+        instead of probing the primary key, and the import turns quadratic."""
+        self.written += written
+        if self.written < self.analyze_at or self.db.engine.dialect.name != "postgresql":
+            return
+        with self.db.engine.begin() as conn:
+            conn.exec_driver_sql(f"ANALYZE {_REC.name}")
+        self.analyze_at = self.written * 2
 
     def _remember_keys(self, conn: Connection, numbers: list[str]) -> None:
         if not numbers:
