@@ -50,8 +50,7 @@ def _child(url: str, path: str, batch_size: int, out: mp.Queue) -> None:  # type
 
     db = Database(url)
     tables = [
-        t.__table__
-        for t in (m.RegisterRecord, m.RegisterImport, m.RegisterSnapshotKey, m.DoctorRegistration)
+        t.__table__ for t in (m.RegisterRecord, m.RegisterImport, m.RegisterSnapshotKey, m.DoctorRegistration)
     ]
     Base.metadata.create_all(db.engine, tables=tables)
     bar = _bar()

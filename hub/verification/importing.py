@@ -372,7 +372,7 @@ def run_import(
                     batch = []
                 batch.append(op)
                 last = line
-            run.flush(batch, max(last, run.counter.line))
+            run.flush(batch, last)
         if snapshot:
             run.withdraw_vanished(max_withdraw_fraction, max_withdraw_absolute, vanished_detail)
         run.finish()

@@ -162,10 +162,7 @@ def test_plain_request_releases_all_elements():
 
 
 def test_trust_framework_and_level_constraints():
-    assert (
-        filter_verified_claims(AVAILABLE, request(trust_framework={"value": "eidas"}), now=NOW)
-        is None
-    )
+    assert filter_verified_claims(AVAILABLE, request(trust_framework={"value": "eidas"}), now=NOW) is None
     out = filter_verified_claims(
         AVAILABLE,
         request(
@@ -176,9 +173,7 @@ def test_trust_framework_and_level_constraints():
     )
     assert len(out) == 2 and out[0]["verification"]["assurance_level"] == "register_and_id"
     assert (
-        filter_verified_claims(
-            AVAILABLE, request(assurance_level={"value": "professional_eid"}), now=NOW
-        )
+        filter_verified_claims(AVAILABLE, request(assurance_level={"value": "professional_eid"}), now=NOW)
         is None
     )
 

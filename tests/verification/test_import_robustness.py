@@ -104,10 +104,7 @@ def test_reimport_changes_nothing(db, tmp_path):
     path = write(tmp_path, HEADER + "".join(row(n) for n in range(1, 6)))
     uk_gmc.import_full(db, path)
     with db.session() as s:
-        before = {
-            r.number: (r.updated_at, r.row_hash)
-            for r in s.execute(select(RegisterRecord)).scalars()
-        }
+        before = {r.number: (r.updated_at, r.row_hash) for r in s.execute(select(RegisterRecord)).scalars()}
     again = uk_gmc.import_full(db, path, force=True)
     assert again.rows_changed == 0
     copy = uk_gmc.import_full(
@@ -115,10 +112,7 @@ def test_reimport_changes_nothing(db, tmp_path):
     )
     assert copy.rows_changed == 0 and not copy.skipped
     with db.session() as s:
-        after = {
-            r.number: (r.updated_at, r.row_hash)
-            for r in s.execute(select(RegisterRecord)).scalars()
-        }
+        after = {r.number: (r.updated_at, r.row_hash) for r in s.execute(select(RegisterRecord)).scalars()}
     assert after == before
 
 

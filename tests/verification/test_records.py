@@ -27,9 +27,7 @@ def test_verify_store_and_release(db, fixture_path):
         records.add_identity_evidence(
             s,
             "doc1",
-            PersonEvidence(
-                "document", {"document_details": {"type": "idcard"}}, "Gareth", "Williams"
-            ),
+            PersonEvidence("document", {"document_details": {"type": "idcard"}}, "Gareth", "Williams"),
             recorded_by="admin",
         )
     with db.session() as s:
@@ -50,9 +48,7 @@ def test_withdrawn_licence_via_delta(db, fixture_path):
     uk_gmc.import_full(db, fixture_path("gmc_full.csv"))
     records.verify(db, make_verifiers(db), "doc1", gmc_claim())
     report = uk_gmc.apply_delta(db, fixture_path("gmc_delta.csv"))
-    assert [(w.doctor_id, w.number, w.status) for w in report.withdrawn] == [
-        ("doc1", "5678901", "inactive")
-    ]
+    assert [(w.doctor_id, w.number, w.status) for w in report.withdrawn] == [("doc1", "5678901", "inactive")]
     with db.session() as s:
         assert records.load(s, "doc1").verified_claims() == []
         pending = recheck.pending_withdrawals(s)
@@ -64,9 +60,7 @@ def test_withdrawn_licence_via_delta(db, fixture_path):
 
 def test_review_queue_approval(db, fixture_path):
     uk_gmc.import_full(db, fixture_path("gmc_full.csv"))
-    r = records.verify(
-        db, make_verifiers(db), "doc2", gmc_claim("1234567", "Chidi Peter", "Okafor")
-    )
+    r = records.verify(db, make_verifiers(db), "doc2", gmc_claim("1234567", "Chidi Peter", "Okafor"))
     assert r.status is ResultStatus.NEEDS_REVIEW
     with db.session() as s:
         assert records.load(s, "doc2").verified_claims() == []
@@ -89,10 +83,17 @@ def test_stale_recheck_and_outage_keeps_verified(db, fixture_path):
         later = utcnow() + timedelta(days=31)
         assert len(recheck.stale_registrations(s, older_than=timedelta(days=30), now=later)) == 1
     responses.replace(responses.POST, nl_big.ENDPOINT, body=requests.exceptions.ConnectionError())
-    done = recheck.recheck_stale(
-        db, verifiers, older_than=timedelta(0), now=utcnow() + timedelta(1)
-    )
+    done = recheck.recheck_stale(db, verifiers, older_than=timedelta(0), now=utcnow() + timedelta(1))
     # The mirror holds the live answer cached earlier: the re-check still matches.
     assert [d.result.status for d in done] == [ResultStatus.MATCH]
     with db.session() as s:
         assert len(records.load(s, "doc3").verified_claims()) == 1
+
+
+def test_every_register_has_a_verifier(db):
+    from hub.verification.base import Verifier
+    from hub.verification.vocabulary import REGISTERS
+
+    verifiers = make_verifiers(db)
+    assert set(verifiers) == set(REGISTERS)
+    assert all(isinstance(v, Verifier) for v in verifiers.values())
