@@ -13,7 +13,7 @@
 - ``identity_evidence``: person-level evidence (reviewed ID document, colleague vouch,
   professional eID signature) that raises the assurance level.
 
-``doctor_id`` columns hold ``doctors.id``; the foreign key is left to the migration.
+``doctor_id`` columns reference ``doctors.id``.
 """
 
 from __future__ import annotations
@@ -95,7 +95,9 @@ class DoctorRegistration(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    doctor_id: Mapped[str] = mapped_column(String(32), index=True)
+    doctor_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("doctors.id", ondelete="CASCADE"), index=True
+    )
     register: Mapped[str] = mapped_column(String(16))
     number: Mapped[str] = mapped_column(String(32))
     country: Mapped[str] = mapped_column(String(2))
@@ -135,7 +137,9 @@ class IdentityEvidence(Base):
     __tablename__ = "identity_evidence"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    doctor_id: Mapped[str] = mapped_column(String(32), index=True)
+    doctor_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("doctors.id", ondelete="CASCADE"), index=True
+    )
     # OIDC4IDA evidence type: document | vouch | electronic_signature
     type: Mapped[str] = mapped_column(String(24))
     # The evidence object as released (OIDC4IDA shape, without the "type" member).

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from hub.db import Base, Database
+from hub.db import Database
 from hub.models import registers as models
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -25,18 +25,25 @@ TABLES = [
 
 
 @pytest.fixture(scope="session")
-def _schema(backend) -> Iterator[Database]:  # type: ignore[no-untyped-def]
-    db = Database(backend.database_url)
-    Base.metadata.create_all(db.engine, tables=TABLES)
-    yield db
-    db.engine.dispose()
+def _schema(database: Database) -> Iterator[Database]:
+    """The migrated test database (the register tables come from the Alembic migration)."""
+    yield database
+
+
+TEST_DOCTORS = [f"doc{i}" for i in range(1, 10)]
 
 
 @pytest.fixture
 def db(_schema: Database) -> Database:
+    from hub.models.accounts import Doctor
+
     with _schema.engine.begin() as conn:
         for table in reversed(TABLES):
             conn.execute(delete(table))
+    with _schema.session() as s:  # the accounts the tests verify (foreign keys)
+        for doctor_id in TEST_DOCTORS:
+            if s.get(Doctor, doctor_id) is None:
+                s.add(Doctor(id=doctor_id, email=f"{doctor_id}@verification.test"))
     return _schema
 
 
