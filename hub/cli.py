@@ -193,9 +193,11 @@ def demo(port: int, network_port: int, instance: str) -> None:
 
 
 def _register_groups() -> None:
+    from hub.admin.cli import admin
     from hub.audit.cli import audit
 
     main.add_command(audit)
+    main.add_command(admin)
 
 
 _register_groups()

@@ -30,6 +30,8 @@ class AuditEvent(StrEnum):
     # The doctor's account, linked identities, verification and consent.
     DOCTOR_ACCOUNT_CREATE = "doctor:account:create"
     DOCTOR_ACCOUNT_ERASE = "doctor:account:erase"
+    DOCTOR_ACCOUNT_SUSPEND = "doctor:account:suspend"
+    DOCTOR_ACCOUNT_UNSUSPEND = "doctor:account:unsuspend"
     DOCTOR_LINK_ADD = "doctor:link:add"
     DOCTOR_LINK_REVOKE = "doctor:link:revoke"
     DOCTOR_VERIFICATION_VERIFIED = "doctor:verification:verified"

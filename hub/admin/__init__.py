@@ -1,0 +1,22 @@
+"""The admin console (/admin): admin accounts with TOTP and roles, doctors, relying parties,
+the review queue, the audit log and a dashboard. See docs/admin-guide.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def init_app(app: Flask, hub: Any) -> None:
+    """Register the console on the app; ``hub`` is the app's hub.services.Hub."""
+    from hub.admin import views_audit, views_auth, views_doctors, views_manage  # noqa: F401 (routes)
+    from hub.admin.accounts import AdminAccounts
+    from hub.admin.sessions import AdminSessions
+    from hub.admin.web import Console, bp
+
+    app.extensions["curbside.admin"] = Console(
+        accounts=AdminAccounts(hub.db, hub.secrets, hub.accounts.passwords),
+        sessions=AdminSessions(hub.store, secure=not hub.settings.insecure_transport),
+    )
+    app.register_blueprint(bp)

@@ -1,0 +1,77 @@
+"""``hub admin ...``: create, list and disable console accounts (the first admin comes from here)."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from typing import Any
+
+import click
+
+from hub.models.admin import ROLES
+
+
+def _accounts(ctx: click.Context) -> Any:
+    from hub.admin.accounts import AdminAccounts
+
+    h = ctx.obj.hub
+    return AdminAccounts(h.db, h.secrets, h.accounts.passwords)
+
+
+@click.group("admin")
+def admin() -> None:
+    """Admin console accounts (roles: auditor, verifier, admin)."""
+
+
+@admin.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def create(ctx: click.Context, email: str, role: str, password_stdin: bool) -> None:
+    """Create an admin; the password is read from stdin or prompted for, never an argument.
+
+    The admin enrols a TOTP authenticator at the first sign-in on /admin/login.
+    """
+    from hub.admin.accounts import AdminAccountError
+    from hub.audit import append
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            raise click.ClickException("the passwords differ")
+    try:
+        account = _accounts(ctx).create(email=email, password=password, role=role)
+    except AdminAccountError as e:
+        raise click.ClickException(str(e)) from None
+    append(ctx.obj.hub.db, "admin:role:grant", actor="cli", detail={"admin": account.id, "role": role})
+    click.echo(json.dumps({"id": account.id, "email": account.email, "role": account.role}))
+
+
+@admin.command("list")
+@click.pass_context
+def list_(ctx: click.Context) -> None:
+    """One line per admin: id, email, role, TOTP enrolled, disabled."""
+    for a in _accounts(ctx).all():
+        state = "disabled" if a.disabled else "active"
+        mfa = "totp" if a.mfa_enrolled else "no-totp-yet"
+        click.echo(f"{a.id}\t{a.email}\t{a.role}\t{mfa}\t{state}")
+
+
+@admin.command("disable")
+@click.option("--email", required=True)
+@click.pass_context
+def disable(ctx: click.Context, email: str) -> None:
+    """Disable an admin; their console session ends at their next request."""
+    accounts = _accounts(ctx)
+    account = accounts.by_email(email)
+    if account is None:
+        raise click.ClickException("no admin with this email")
+    accounts.set_disabled(account.id, True)
+    from hub.audit import append
+
+    append(ctx.obj.hub.db, "admin:account:disable", actor="cli", detail={"admin": account.id})
+    click.echo(f"disabled {account.id}")

@@ -1,0 +1,152 @@
+"""Console sign-in: password, then TOTP (enrolled at the first sign-in), then the console."""
+
+from __future__ import annotations
+
+from flask import Response, make_response, redirect, render_template, request
+
+from hub.admin.sessions import STAGE_ENROL, STAGE_TOTP, AdminSession
+from hub.admin.web import (
+    bp,
+    check_csrf,
+    clear_cookie,
+    client_address,
+    console,
+    cookie_value,
+    csrf_token,
+    hub,
+    pre_session_cookie,
+    set_cookie,
+)
+from hub.audit import append
+from hub.crypto import sha256_hex
+from hub.models.admin import AdminAccount
+
+ENROL_KIND = "admin-totp-enrol"
+USED_KIND = "admin-totp-used"
+CONSOLE = {"console": "admin"}
+
+
+def _form(name: str, limit: int = 1024) -> str:
+    return request.form.get(name, "")[:limit]
+
+
+def _login_page(error: str | None = None, status: int = 200, email: str = "") -> Response:
+    cookie = pre_session_cookie()
+    html = render_template("admin/login.html", csrf=csrf_token(cookie), error=error, email=email, me=None)
+    resp = make_response(html, status)
+    resp.headers["Cache-Control"] = "no-store"
+    return set_cookie(resp, cookie)
+
+
+@bp.get("/login")
+def login_form() -> Response:
+    session = console().sessions.load(cookie_value())
+    if session is not None:
+        return redirect("/admin/" if session.complete else "/admin/mfa", 303)
+    return _login_page()
+
+
+@bp.post("/login")
+def login() -> Response:
+    h = hub()
+    check_csrf(cookie_value())
+    email = _form("email", 254).strip().lower()
+    password = _form("password")
+    if not email or not password:
+        return _login_page("Enter your email address and password.", 400, email)
+    window = h.settings.login_window
+    per_account = h.store.incr("admin-throttle-acct", sha256_hex(email), ttl=window)
+    per_address = h.store.incr("admin-throttle-addr", client_address(), ttl=window)
+    if per_account > h.settings.login_max_per_account or per_address > h.settings.login_max_per_address:
+        append(h.db, "auth:login:failure", actor=None, address=client_address(),
+               detail={**CONSOLE, "reason": "throttled"})
+        return _login_page("Too many sign-in attempts. Wait a few minutes and try again.", 429, email)
+    admin = console().accounts.check_password(email, password)
+    if admin is None:
+        append(h.db, "auth:login:failure", actor=None, address=client_address(),
+               detail={**CONSOLE, "reason": "bad_credentials"})
+        return _login_page("That email address and password do not match.", 401, email)
+    console().sessions.end(cookie_value())
+    cookie, _ = console().sessions.create(admin.id, STAGE_TOTP if admin.mfa_enrolled else STAGE_ENROL)
+    return set_cookie(redirect("/admin/mfa", 303), cookie)
+
+
+def _mfa_page(cookie: str, session: AdminSession, admin: AdminAccount, error: str | None = None,
+              status: int = 200) -> Response:
+    enrolment = None
+    if session.stage == STAGE_ENROL:
+        pending = hub().store.get(ENROL_KIND, session.sid)
+        enrolment = console().accounts.begin_totp(admin, pending.decode() if pending else None)
+        # The pending secret stays server-side, bound to this half-finished session.
+        hub().store.put(ENROL_KIND, session.sid, enrolment.secret.encode(), ttl=600)
+    html = render_template("admin/mfa.html", csrf=csrf_token(cookie), enrolment=enrolment, error=error,
+                           me=None)
+    resp = make_response(html, status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/mfa")
+def mfa_form() -> Response:
+    cookie = cookie_value()
+    session = console().sessions.load(cookie)
+    if cookie is None or session is None:
+        return redirect("/admin/login", 303)
+    if session.complete:
+        return redirect("/admin/", 303)
+    admin = console().accounts.get(session.admin_id)
+    if admin is None or admin.disabled:
+        console().sessions.end(cookie)
+        return redirect("/admin/login", 303)
+    return _mfa_page(cookie, session, admin)
+
+
+@bp.post("/mfa")
+def mfa() -> Response:
+    h = hub()
+    cookie = cookie_value()
+    check_csrf(cookie)
+    session = console().sessions.load(cookie)
+    if cookie is None or session is None or session.complete:
+        return redirect("/admin/login", 303)
+    admin = console().accounts.get(session.admin_id)
+    if admin is None or admin.disabled:
+        console().sessions.end(cookie)
+        return redirect("/admin/login", 303)
+    code = _form("otp", 16).strip().replace(" ", "")
+    tries = h.store.incr("admin-throttle-otp", admin.id, ttl=h.settings.login_window)
+    if tries > h.settings.login_max_per_account:
+        return _mfa_page(cookie, session, admin,
+                         "Too many attempts. Wait a few minutes and try again.", 429)
+    if session.stage == STAGE_ENROL:
+        secret = h.store.get(ENROL_KIND, session.sid)
+        ok = secret is not None and console().accounts.confirm_totp(admin.id, secret.decode(), code)
+    else:
+        ok = console().accounts.check_totp(admin, code)
+    # A TOTP code is single-use (RFC 6238 §5.2): refuse one seen in the last 90 seconds.
+    if ok and not h.store.add_once(USED_KIND, f"{admin.id}:{code}", ttl=90):
+        ok = False
+    if not ok:
+        append(h.db, "auth:mfa:failure", actor=admin.actor, address=client_address(), detail=CONSOLE)
+        return _mfa_page(cookie, session, admin,
+                         "That code is not valid. Enter the current code from your app.", 401)
+    if session.stage == STAGE_ENROL:
+        h.store.delete(ENROL_KIND, session.sid)
+        append(h.db, "auth:mfa:enrol", actor=admin.actor, address=client_address(), detail=CONSOLE)
+    new_cookie, _ = console().sessions.promote(cookie, session)
+    console().accounts.signed_in(admin.id)
+    append(h.db, "auth:login:success", actor=admin.actor, address=client_address(),
+           detail={**CONSOLE, "amr": ["pwd", "otp", "mfa"], "role": admin.role})
+    return set_cookie(redirect("/admin/", 303), new_cookie)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    cookie = cookie_value()
+    check_csrf(cookie)
+    session = console().sessions.load(cookie)
+    console().sessions.end(cookie)
+    if session is not None and session.complete:
+        append(hub().db, "auth:logout:success", actor=f"admin:{session.admin_id}",
+               address=client_address(), detail=CONSOLE)
+    return clear_cookie(redirect("/admin/login", 303))

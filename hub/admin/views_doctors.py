@@ -1,0 +1,65 @@
+"""Doctors: search, a doctor's page, and the actions on a doctor (each with a reason)."""
+
+from __future__ import annotations
+
+from flask import Response, abort, redirect, request
+
+from hub.admin import doctors
+from hub.admin.roles import Permission
+from hub.admin.search import MAX_QUERY, linked_subjects_searchable, search_doctors
+from hub.admin.web import bp, client_address, current, hub, page, reason, require
+
+
+@bp.get("/doctors")
+@require(Permission.VIEW)
+def doctor_search() -> Response:
+    q = request.args.get("q", "")[:MAX_QUERY]
+    results, more = search_doctors(hub().db, q) if q.strip() else ([], False)
+    return page("admin/doctors.html", q=q, results=results, more=more, searched=bool(q.strip()),
+                subjects_searchable=linked_subjects_searchable())
+
+
+@bp.get("/doctors/<doctor_id>")
+@require(Permission.VIEW)
+def doctor_page(doctor_id: str) -> Response:
+    facts = doctors.load_facts(hub(), doctor_id)
+    if facts is None:
+        abort(404, "No doctor with this id.")
+    return page("admin/doctor.html", f=facts, done=request.args.get("done", "")[:40])
+
+
+def _back(doctor_id: str, done: str) -> Response:
+    return redirect(f"/admin/doctors/{doctor_id}?done={done}", 303)
+
+
+def _exists(doctor_id: str) -> None:
+    if len(doctor_id) > 32 or hub().accounts.get(doctor_id) is None:
+        abort(404, "No doctor with this id.")
+
+
+@bp.post("/doctors/<doctor_id>/suspend")
+@require(Permission.MANAGE_DOCTORS)
+def doctor_suspend(doctor_id: str) -> Response:
+    _exists(doctor_id)
+    why = reason()
+    doctors.set_suspended(hub(), doctor_id, True, actor=current().actor, reason=why, address=client_address())
+    return _back(doctor_id, "suspended")
+
+
+@bp.post("/doctors/<doctor_id>/unsuspend")
+@require(Permission.MANAGE_DOCTORS)
+def doctor_unsuspend(doctor_id: str) -> Response:
+    _exists(doctor_id)
+    why = reason()
+    doctors.set_suspended(hub(), doctor_id, False, actor=current().actor, reason=why,
+                          address=client_address())
+    return _back(doctor_id, "unsuspended")
+
+
+@bp.post("/doctors/<doctor_id>/end-sessions")
+@require(Permission.MANAGE_DOCTORS)
+def doctor_end_sessions(doctor_id: str) -> Response:
+    _exists(doctor_id)
+    why = reason()
+    doctors.end_sessions(hub(), doctor_id, actor=current().actor, reason=why, address=client_address())
+    return _back(doctor_id, "sessions-ended")
