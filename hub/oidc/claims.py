@@ -2,22 +2,43 @@
 
 OIDC Core §5.4 maps scopes to claims; §5.5 lets the client ask for single claims in the
 ID token or at userinfo. Only claims the doctor consented to are ever released.
+
+``verified_claims`` (OpenID Connect for Identity Assurance 1.0) is one consent item: a
+client asks for it in the claims parameter (OIDC4IDA §6) or with our physician scope,
+which stands for :data:`hub.verification.claims.DEFAULT_REQUEST`. The self-declared
+profession is a separate claim and never part of ``verified_claims``.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
+from sqlalchemy import select
 
 from hub.models.accounts import Doctor
+from hub.verification.claims import DEFAULT_REQUEST
+from hub.verification.schemas import InvalidClaimsRequest, validate_verified_claims_request
+from hub.verification.vocabulary import SELF_DECLARED_CLAIM
 
+if TYPE_CHECKING:
+    from hub.db import Database
+
+VERIFIED_CLAIMS = "verified_claims"
+# A scope of our own for integrations that do not build a claims request; a URI so that it
+# cannot collide with another provider's scope of the same short name (RFC 6749 §3.3 allows
+# any scope token; OIDC Core §5.1.2 recommends collision-resistant names for claims).
+PHYSICIAN_SCOPE = "https://curbside.health/scopes/physician"
 SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "profile": ("name", "given_name", "family_name", "locale"),
     "email": ("email", "email_verified"),
+    PHYSICIAN_SCOPE: (VERIFIED_CLAIMS,),
 }
 STANDARD_CLAIMS = ("sub", "name", "given_name", "family_name", "email", "email_verified", "locale")
+# Claims beyond OIDC Core §5.1 that a client may ask for by name in the claims parameter.
+EXTENSION_CLAIMS = (VERIFIED_CLAIMS, SELF_DECLARED_CLAIM)
+_REQUESTABLE = frozenset(STANDARD_CLAIMS) - {"sub"} | frozenset(EXTENSION_CLAIMS)
 # Claims about the authentication itself; requesting them needs no consent.
 AUTH_CLAIMS = ("acr", "auth_time", "amr")
 MAX_CLAIMS_PARAM = 4096
@@ -40,9 +61,20 @@ def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
         if part is None:
             continue
         if not isinstance(part, dict) or any(
-            v is not None and not isinstance(v, dict) for v in part.values()
+            v is not None and not isinstance(v, dict) and k != VERIFIED_CLAIMS for k, v in part.items()
         ):
             raise InvalidRequestError(f"The 'claims.{member}' member must map names to objects or null.")
+        if VERIFIED_CLAIMS in part:
+            # OIDC4IDA §6: the request must follow its schema (an object or an array of
+            # them, each with verification.trust_framework and claims); anything else is
+            # invalid_request at the authorization endpoint, not silently ignored.
+            try:
+                validate_verified_claims_request(part[VERIFIED_CLAIMS], member)
+            except InvalidClaimsRequest:
+                raise InvalidRequestError(
+                    f"The 'claims.{member}.verified_claims' request does not follow "
+                    "OpenID Connect for Identity Assurance 1.0."
+                ) from None
     return value
 
 
@@ -58,13 +90,14 @@ def requested_claim_names(scope: str, claims_request: dict[str, Any] | None) -> 
     names = claims_for_scope(scope)
     for member in ("id_token", "userinfo"):
         for name in (claims_request or {}).get(member) or {}:
-            if name in STANDARD_CLAIMS and name != "sub":
+            if name in _REQUESTABLE:
                 names.add(name)
     return names
 
 
 def member_claims(claims_request: dict[str, Any] | None, member: str) -> set[str]:
-    return {n for n in ((claims_request or {}).get(member) or {}) if n in STANDARD_CLAIMS}
+    return {n for n in ((claims_request or {}).get(member) or {})
+            if n in STANDARD_CLAIMS or n in EXTENSION_CLAIMS}
 
 
 def doctor_claims(doctor: Doctor, names: set[str]) -> dict[str, Any]:
@@ -102,3 +135,44 @@ def released(record: dict[str, Any] | None, scope: str, member: str) -> set[str]
     record = record or {}
     wanted = claims_for_scope(scope) | member_claims(record.get("request"), member)
     return wanted & set(record.get("released") or ())
+
+
+def verified_claims_request(record: dict[str, Any] | None, scope: str, member: str) -> Any:
+    """The verified_claims request to apply for one response, or None: only when the doctor
+    consented to verified_claims and the client asked for it there (its own request wins
+    over the physician scope's default)."""
+    record = record or {}
+    if VERIFIED_CLAIMS not in (record.get("released") or ()):
+        return None
+    asked = (record.get("request") or {}).get(member) or {}
+    if VERIFIED_CLAIMS in asked:
+        return asked[VERIFIED_CLAIMS]
+    if VERIFIED_CLAIMS in claims_for_scope(scope):
+        return DEFAULT_REQUEST
+    return None
+
+
+def verification_claims(db: Database, doctor_id: str, names: set[str], vc_request: Any,
+                        member: str) -> dict[str, Any]:
+    """``verified_claims`` and the self-declared profession for one response. Touches the
+    database only when one of them was requested and consented (the common sign-in pays
+    nothing)."""
+    if vc_request is None and SELF_DECLARED_CLAIM not in names:
+        return {}
+    from hub.models.registers import SelfDeclaredProfession
+    from hub.verification import records
+
+    out: dict[str, Any] = {}
+    with db.session() as s:
+        if vc_request is not None:
+            # Validated at /authorize (parse_claims_request); the filter leaves out every
+            # element whose constraints are unmet (OIDC4IDA §6.5), possibly all of them.
+            value = records.load(s, doctor_id).release(vc_request, member=member, validate=False)
+            if value:
+                out[VERIFIED_CLAIMS] = value
+        if SELF_DECLARED_CLAIM in names:
+            declared = s.execute(select(SelfDeclaredProfession.profession).where(
+                SelfDeclaredProfession.doctor_id == doctor_id)).scalar_one_or_none()
+            if declared:
+                out[SELF_DECLARED_CLAIM] = declared
+    return out

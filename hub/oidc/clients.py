@@ -20,7 +20,7 @@ from hub.db import Database
 from hub.models.clients import ClientRecord
 
 SECRET_PURPOSE = "client-secret"
-SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access")
+SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access", "https://curbside.health/scopes/physician")
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "none")
 

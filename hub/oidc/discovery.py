@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.oidc.claims import AUTH_CLAIMS, STANDARD_CLAIMS
+from hub.oidc.claims import AUTH_CLAIMS, EXTENSION_CLAIMS, STANDARD_CLAIMS
 from hub.oidc.clients import SUPPORTED_SCOPES
 from hub.oidc.grants import AUTH_METHODS, SECRET_METHODS
 from hub.oidc.keys import SUPPORTED_ALGS
 from hub.sessions import ACR_MFA, ACR_PWD
+from hub.verification.claims import DISCOVERY_METADATA
 
 
 def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -31,8 +32,8 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
         "introspection_endpoint_auth_methods_supported": SECRET_METHODS,
         "revocation_endpoint_auth_methods_supported": AUTH_METHODS,
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": [*STANDARD_CLAIMS, *AUTH_CLAIMS, "iss", "aud", "exp", "iat",
-                             "nonce", "sid", "at_hash"],
+        "claims_supported": [*STANDARD_CLAIMS, *EXTENSION_CLAIMS, *AUTH_CLAIMS, "iss", "aud", "exp",
+                             "iat", "nonce", "sid", "at_hash"],
         "claims_parameter_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
@@ -43,6 +44,9 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
         "ui_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
+        # OIDC4IDA 1.0 §8 (OP metadata): verified_claims_supported, trust frameworks,
+        # evidence, documents, records and the claims released inside verified_claims.
+        **DISCOVERY_METADATA,
     }
     if extra:
         meta.update(extra)

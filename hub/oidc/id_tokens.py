@@ -31,11 +31,14 @@ class IdTokens:
             nonce, release = stored.nonce, stored.claims
         else:
             nonce, release = None, request.refresh_token.grant.claims
-        names = claimset.released(release, token.get("scope") or "", "id_token")
-        return self.build(client, user, names, nonce=nonce, access_token=token.get("access_token"))
+        scope = token.get("scope") or ""
+        names = claimset.released(release, scope, "id_token")
+        vc_request = claimset.verified_claims_request(release, scope, "id_token")
+        return self.build(client, user, names, nonce=nonce, access_token=token.get("access_token"),
+                          verified_request=vc_request)
 
     def build(self, client: Any, user: Any, names: set[str], *, nonce: str | None,
-              access_token: str | None) -> str:
+              access_token: str | None, verified_request: Any = None) -> str:
         hub = self.hub
         now = int(time.time())
         alg = client.id_token_signed_response_alg
@@ -61,4 +64,8 @@ class IdTokens:
             doctor = hub.accounts.get(user.doctor_id)
             if doctor is not None:
                 payload.update(claimset.doctor_claims(doctor, names))
+        # Re-read at every issue, never copied from the grant: a withdrawn licence or a
+        # stale check must not travel in a later token (OIDC4IDA §6.5, max_age on time).
+        payload.update(claimset.verification_claims(hub.db, user.doctor_id, names, verified_request,
+                                                    "id_token"))
         return hub.keys.sign(payload, alg=alg)

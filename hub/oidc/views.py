@@ -86,6 +86,8 @@ def userinfo() -> Response:
         return resp
     names = claimset.released(token.claims, token.scope, "userinfo")
     body = {"sub": hub.subject(doctor.id, client), **claimset.doctor_claims(doctor, names)}
+    vc_request = claimset.verified_claims_request(token.claims, token.scope, "userinfo")
+    body.update(claimset.verification_claims(hub.db, doctor.id, names, vc_request, "userinfo"))
     resp = jsonify(body)
     resp.headers["Cache-Control"] = "no-store"
     return resp

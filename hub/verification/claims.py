@@ -39,6 +39,7 @@ from hub.verification.vocabulary import (
 )
 
 __all__ = [
+    "DEFAULT_REQUEST",
     "DISCOVERY_METADATA",
     "PersonEvidence",
     "VerifiedRegistration",
@@ -55,6 +56,60 @@ DISCOVERY_METADATA: dict[str, Any] = {
     "documents_supported": ["idcard", "passport", "driving_permit", "residence_permit"],
     "electronic_records_supported": ["professional_register"],
     "claims_in_verified_claims_supported": ["given_name", "family_name", REGISTRATIONS_CLAIM],
+}
+
+
+_CHECK_DETAILS: list[dict[str, None]] = [
+    {"check_method": None, "organization": None, "time": None, "check_id": None}
+]
+_ISSUER = {"name": None, "country_code": None, "jurisdiction": None}
+# What a relying party gets when it asks by scope instead of the claims parameter: every
+# element with all its evidence, the verified names and the registrations. Written in the
+# request syntax of OIDC4IDA 1.0 §6 (``null`` = "this member, whole"). The request schema
+# wants objects, not ``null``, for evidence ``type``, ``record``, ``document_details`` and
+# ``attestation``, so their members are spelled out.
+DEFAULT_REQUEST: dict[str, Any] = {
+    "verification": {
+        "trust_framework": None,
+        "assurance_level": None,
+        "time": None,
+        "verification_process": None,
+        "evidence": [
+            {
+                "type": {"value": "electronic_record"},
+                "check_details": _CHECK_DETAILS,
+                "record": {"type": None, "source": {"name": None, "country_code": None}},
+            },
+            {
+                "type": {"value": "document"},
+                "check_details": _CHECK_DETAILS,
+                "document_details": {
+                    "type": None,
+                    "issuer": _ISSUER,
+                    "date_of_issuance": None,
+                    "date_of_expiry": None,
+                },
+            },
+            {
+                "type": {"value": "vouch"},
+                "check_details": _CHECK_DETAILS,
+                "attestation": {
+                    "type": None,
+                    "reference_number": None,
+                    "date_of_issuance": None,
+                    "voucher": {"occupation": None, "organization": None, "country_code": None},
+                },
+            },
+            {
+                "type": {"value": "electronic_signature"},
+                "signature_type": None,
+                "issuer": None,
+                "serial_number": None,
+                "created_at": None,
+            },
+        ],
+    },
+    "claims": {"given_name": None, "family_name": None, REGISTRATIONS_CLAIM: None},
 }
 
 

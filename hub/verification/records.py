@@ -180,9 +180,10 @@ class DoctorVerification:
     def verified_claims(self) -> list[dict[str, Any]]:
         return build_verified_claims(self.registrations, self.evidence)
 
-    def release(self, request: Any, *, member: str = "userinfo") -> Any:
-        """The verified_claims value to put in the token/userinfo for this request."""
-        return filter_verified_claims(self.verified_claims(), request, member=member)
+    def release(self, request: Any, *, member: str = "userinfo", validate: bool = True) -> Any:
+        """The verified_claims value to put in the token/userinfo for this request.
+        ``validate=False`` when the request was already validated (at /authorize)."""
+        return filter_verified_claims(self.verified_claims(), request, member=member, validate=validate)
 
 
 def load(session: Session, doctor_id: str) -> DoctorVerification:
