@@ -6,6 +6,7 @@ Every value reaches SQL as a bound parameter; LIKE wildcards in the input are es
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from hub.models.accounts import Doctor
 MAX_QUERY = 200
 MAX_RESULTS = 50
 ESCAPE = "\\"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # EXTENSION POINT for linked identities. Account links (a doctor's subject at a partner
 # network) do not exist yet. When they land, the links package registers a function here
@@ -53,7 +55,8 @@ def like_contains(text: str) -> str:
 
 def search_doctors(db: Database, query: str, *, limit: int = MAX_RESULTS) -> tuple[list[Found], bool]:
     """Doctors matching ``query``; the flag says there were more than ``limit``."""
-    q = " ".join(query.split())[:MAX_QUERY]
+    # Control characters match nothing worth finding, and PostgreSQL refuses NUL outright.
+    q = " ".join(_CONTROL.sub(" ", query).split())[:MAX_QUERY]
     if not q:
         return [], False
     pattern = like_contains(q.lower())

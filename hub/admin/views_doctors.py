@@ -7,7 +7,7 @@ from flask import Response, abort, redirect, request
 from hub.admin import doctors
 from hub.admin.roles import Permission
 from hub.admin.search import MAX_QUERY, linked_subjects_searchable, search_doctors
-from hub.admin.web import bp, client_address, current, hub, page, reason, require
+from hub.admin.web import bp, client_address, current, hub, page, reason, require, valid_id
 
 
 @bp.get("/doctors")
@@ -22,6 +22,7 @@ def doctor_search() -> Response:
 @bp.get("/doctors/<doctor_id>")
 @require(Permission.VIEW)
 def doctor_page(doctor_id: str) -> Response:
+    valid_id(doctor_id, "doctor")
     facts = doctors.load_facts(hub(), doctor_id)
     if facts is None:
         abort(404, "No doctor with this id.")
@@ -33,7 +34,7 @@ def _back(doctor_id: str, done: str) -> Response:
 
 
 def _exists(doctor_id: str) -> None:
-    if len(doctor_id) > 32 or hub().accounts.get(doctor_id) is None:
+    if hub().accounts.get(valid_id(doctor_id, "doctor")) is None:
         abort(404, "No doctor with this id.")
 
 

@@ -6,7 +6,7 @@ from flask import Response, abort, redirect, request
 
 from hub.admin import clients, reviews
 from hub.admin.roles import Permission
-from hub.admin.web import bp, client_address, current, hub, page, reason, require
+from hub.admin.web import bp, client_address, current, hub, page, reason, require, valid_id
 
 
 # -- relying parties ------------------------------------------------------------------------------
@@ -18,6 +18,7 @@ def client_list() -> Response:
 
 
 def _client_status(client_id: str, to: str) -> Response:
+    valid_id(client_id, "network")
     why = reason()
     try:
         clients.change_status(hub(), client_id, to, actor=current().actor, reason=why,

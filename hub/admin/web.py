@@ -42,6 +42,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 REASON_MIN = 3
 REASON_MAX = 500
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+# Account and client ids are random url-safe strings; anything else in a URL is not one
+# (and a NUL would make PostgreSQL refuse the query instead of finding nothing).
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,6 +172,12 @@ def deny(principal: Principal, permission: Permission) -> None:
            detail={"action": request.endpoint or request.path[:100], "method": request.method,
                    "role": principal.admin.role, "permission": permission.value})
     abort(403, f"Your role ({principal.admin.role}) does not allow this.")
+
+
+def valid_id(value: str, what: str = "record") -> str:
+    if not _ID.fullmatch(value):
+        abort(404, f"No {what} with this id.")
+    return value
 
 
 def reason() -> str:

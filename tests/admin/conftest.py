@@ -98,6 +98,9 @@ class Console:
         return self.post(path, {"csrf": self.csrf(), "reason": reason, **extra})
 
 
+ConsoleFor = Callable[[str], Console]
+
+
 def new_admin(h: RunningHub, role: str, *, enrolled: bool = True) -> Console:
     accounts = h.app.extensions["curbside.admin"].accounts
     email = f"{role}-{secrets.token_hex(4)}@curbside.example"
