@@ -4,9 +4,10 @@ OIDC Core §5.4 maps scopes to claims; §5.5 lets the client ask for single clai
 ID token or at userinfo. Only claims the doctor consented to are ever released.
 
 ``verified_claims`` (OpenID Connect for Identity Assurance 1.0) is one consent item: a
-client asks for it in the claims parameter (OIDC4IDA §6) or with our physician scope,
-which stands for :data:`hub.verification.claims.DEFAULT_REQUEST`. The self-declared
-profession is a separate claim and never part of ``verified_claims``.
+client asks for it in the claims parameter (OIDC4IDA 1.0, "Requesting Verified Claims")
+or with our physician scope, which stands for
+:data:`hub.verification.claims.DEFAULT_REQUEST`. The self-declared profession is a
+separate claim and never part of ``verified_claims``.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
         ):
             raise InvalidRequestError(f"The 'claims.{member}' member must map names to objects or null.")
         if VERIFIED_CLAIMS in part:
-            # OIDC4IDA §6: the request must follow its schema (an object or an array of
-            # them, each with verification.trust_framework and claims); anything else is
-            # invalid_request at the authorization endpoint, not silently ignored.
+            # OIDC4IDA 1.0, "Requesting Verified Claims": the request must follow its
+            # schema (an object or an array of them, each with verification and claims);
+            # anything else is invalid_request at /authorize, not silently ignored.
             try:
                 validate_verified_claims_request(part[VERIFIED_CLAIMS], member)
             except InvalidClaimsRequest:
@@ -166,7 +167,8 @@ def verification_claims(db: Database, doctor_id: str, names: set[str], vc_reques
     with db.session() as s:
         if vc_request is not None:
             # Validated at /authorize (parse_claims_request); the filter leaves out every
-            # element whose constraints are unmet (OIDC4IDA §6.5), possibly all of them.
+            # element whose constraints are unmet, possibly all of them (OIDC4IDA 1.0,
+            # "Requesting Verified Claims").
             value = records.load(s, doctor_id).release(vc_request, member=member, validate=False)
             if value:
                 out[VERIFIED_CLAIMS] = value

@@ -44,7 +44,7 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
         "ui_locales_supported": ["en"],
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        # OIDC4IDA 1.0 §8 (OP metadata): verified_claims_supported, trust frameworks,
+        # OIDC4IDA 1.0, "OP Metadata": verified_claims_supported, trust frameworks,
         # evidence, documents, records and the claims released inside verified_claims.
         **DISCOVERY_METADATA,
     }

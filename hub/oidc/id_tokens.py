@@ -65,7 +65,7 @@ class IdTokens:
             if doctor is not None:
                 payload.update(claimset.doctor_claims(doctor, names))
         # Re-read at every issue, never copied from the grant: a withdrawn licence or a
-        # stale check must not travel in a later token (OIDC4IDA §6.5, max_age on time).
+        # stale check must not travel in a later token (OIDC4IDA 1.0: max_age on verification.time).
         payload.update(claimset.verification_claims(hub.db, user.doctor_id, names, verified_request,
                                                     "id_token"))
         return hub.keys.sign(payload, alg=alg)

@@ -65,9 +65,9 @@ _CHECK_DETAILS: list[dict[str, None]] = [
 _ISSUER = {"name": None, "country_code": None, "jurisdiction": None}
 # What a relying party gets when it asks by scope instead of the claims parameter: every
 # element with all its evidence, the verified names and the registrations. Written in the
-# request syntax of OIDC4IDA 1.0 §6 (``null`` = "this member, whole"). The request schema
-# wants objects, not ``null``, for evidence ``type``, ``record``, ``document_details`` and
-# ``attestation``, so their members are spelled out.
+# request syntax of OIDC4IDA 1.0, "Requesting Verified Claims" (``null`` = "this member,
+# whole"). The request schema wants objects, not ``null``, for evidence ``type``,
+# ``record``, ``document_details`` and ``attestation``, so their members are spelled out.
 DEFAULT_REQUEST: dict[str, Any] = {
     "verification": {
         "trust_framework": None,
