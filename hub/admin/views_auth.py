@@ -38,6 +38,19 @@ def _login_page(error: str | None = None, status: int = 200, email: str = "") ->
     return set_cookie(resp, cookie)
 
 
+# Served from code, not a static file: package data ships *.css and *.html only. Without an
+# icon of its own the browser asks for /favicon.ico and logs a 404 on every page.
+FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+           'fill="#222b38"/><path d="M4 8h8M8 4v8" stroke="#fff" stroke-width="2"/></svg>')
+
+
+@bp.get("/favicon.svg")
+def favicon() -> Response:
+    resp = Response(FAVICON, mimetype="image/svg+xml")
+    resp.headers["Cache-Control"] = "public, max-age=86400"
+    return resp
+
+
 @bp.get("/login")
 def login_form() -> Response:
     session = console().sessions.load(cookie_value())
