@@ -69,7 +69,9 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+        # No pre-ping: it costs a round trip per checkout on every request; recycling old
+        # connections and SQLAlchemy's invalidation on disconnect errors cover restarts.
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
     return create_engine(url, poolclass=NullPool)
 
 
@@ -79,6 +81,10 @@ class Database:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        # Single statements need no BEGIN/COMMIT round trips: each is atomic by itself.
+        # The hot paths (Store, token and account lookups) use this; multi-statement work
+        # uses engine.begin() or session().
+        self.auto = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

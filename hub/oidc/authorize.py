@@ -179,7 +179,7 @@ class AuthorizeFlow:
                        prompts: set[str]) -> bool:
         if "consent" in prompts:
             return True
-        with self.hub.db.engine.connect() as conn:
+        with self.hub.db.auto.connect() as conn:
             consent = conn.execute(_LATEST_CONSENT, {"d": doctor_id, "c": client_id}).first()
         if consent is None:
             return True
@@ -240,7 +240,7 @@ class AuthorizeFlow:
         claims_request = claimset.parse_claims_request(params.get("claims"))
         wanted = claimset.requested_claim_names(params.get("scope", ""), claims_request)
         scopes = sorted(set(params.get("scope", "").split()))
-        with self.hub.db.engine.begin() as conn:
+        with self.hub.db.auto.connect() as conn:
             conn.execute(_INSERT_CONSENT, {"doctor_id": doctor_id, "client_id": client_id,
                                            "scopes": scopes, "claims": sorted(wanted),
                                            "policy_version": None, "granted_at": utcnow(),

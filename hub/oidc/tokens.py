@@ -138,7 +138,7 @@ class TokenService:
 
     # -- grants and refresh tokens -----------------------------------------------------
     def create_grant(self, values: dict[str, Any]) -> None:
-        with self.db.engine.begin() as conn:
+        with self.db.auto.connect() as conn:
             conn.execute(_INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
                                          "revoked_reason": None, **values})
 
@@ -158,7 +158,7 @@ class TokenService:
             return None, None
         now = utcnow()
         token_hash = sha256_hex(token)
-        with self.db.engine.connect() as conn:
+        with self.db.auto.connect() as conn:
             row = conn.execute(_FIND_RT, {"h": token_hash}).mappings().first()
         if row is None:
             return None, None
