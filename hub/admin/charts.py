@@ -86,7 +86,7 @@ def stacked_bars(chart_id: str, title: str, categories: list[str],
     palette = colours([name for name, _ in series])
     for i, category in enumerate(categories):
         x = LEFT + i * slot + slot * 0.15
-        y = TOP + PLOT_HEIGHT
+        y: float = TOP + PLOT_HEIGHT
         for name, vals in series:
             if vals[i] <= 0:
                 continue

@@ -35,8 +35,12 @@ def list_clients(hub: Any) -> list[ClientRow]:
                                 .group_by(Grant.client_id)).all())
         recs = s.scalars(select(ClientRecord).order_by(ClientRecord.status, ClientRecord.created_at)).all()
         return [ClientRow(r.client_id, str(r.client_metadata.get("client_name") or r.client_id), r.status,
-                          list(r.client_metadata.get("redirect_uris") or []),  # type: ignore[call-overload]
-                          r.created_at, grants.get(r.client_id, 0)) for r in recs]
+                          _strings(r.client_metadata.get("redirect_uris")), r.created_at,
+                          grants.get(r.client_id, 0)) for r in recs]
+
+
+def _strings(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def change_status(hub: Any, client_id: str, to: str, *, actor: str, reason: str, address: str) -> str:
@@ -50,7 +54,7 @@ def change_status(hub: Any, client_id: str, to: str, *, actor: str, reason: str,
         rec = s.get(ClientRecord, client_id)
         if rec is None:
             raise LookupError(client_id)
-        previous = rec.status
+        previous: str = rec.status
         if previous not in allowed_from:
             raise TransitionError(f"this network is {previous}; it cannot become {to}")
         rec.status = to

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, request, stream_with_context
+from flask import abort, request, stream_with_context
+from werkzeug.wrappers import Response
 
 from hub.admin import dashboard
 from hub.admin.auditlog import run_verification, stream_export

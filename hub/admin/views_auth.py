@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, make_response, redirect, render_template, request
+from flask import make_response, redirect, render_template, request
+from werkzeug.wrappers import Response
 
 from hub.admin.sessions import STAGE_ENROL, STAGE_TOTP, AdminSession
 from hub.admin.web import (

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, redirect, request
+from flask import abort, redirect, request
+from werkzeug.wrappers import Response
 
 from hub.admin import doctors
 from hub.admin.roles import Permission

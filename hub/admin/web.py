@@ -16,7 +16,6 @@ from typing import Any, TypeVar, cast
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     g,
@@ -26,6 +25,7 @@ from flask import (
     request,
 )
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response
 
 from hub.admin.accounts import AdminAccounts
 from hub.admin.roles import Permission, allows
