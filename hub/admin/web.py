@@ -8,6 +8,7 @@ audit log; a genuine attempt beyond the admin's role is refused with 403 and aud
 from __future__ import annotations
 
 import hmac
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="template
 # Reasons are chained into the audit log for good, so they are short and in words.
 REASON_MIN = 3
 REASON_MAX = 500
+REASON_BYTES = 1500
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # Account and client ids are random url-safe strings; anything else in a URL is not one
 # (and a NUL would make PostgreSQL refuse the query instead of finding nothing).
@@ -168,9 +170,15 @@ def require(permission: Permission) -> Callable[[F], F]:
 
 
 def deny(principal: Principal, permission: Permission) -> None:
-    append(hub().db, "admin:access:denied", actor=principal.actor, address=client_address(),
-           detail={"action": request.endpoint or request.path[:100], "method": request.method,
-                   "role": principal.admin.role, "permission": permission.value})
+    detail: dict[str, Any] = {"action": request.endpoint or "unknown", "method": request.method,
+                              "role": principal.admin.role, "permission": permission.value}
+    target = next(iter((request.view_args or {}).values()), None)
+    if target is not None:
+        # The id comes from the URL: keep it only if it is a plausible id, so a crafted one
+        # can neither smuggle data into the chain nor make the append refuse (a 500).
+        text = str(target)
+        detail["target"] = text if _ID.fullmatch(text) and not looks_like_token(text) else "invalid"
+    append(hub().db, "admin:access:denied", actor=principal.actor, address=client_address(), detail=detail)
     abort(403, f"Your role ({principal.admin.role}) does not allow this.")
 
 
@@ -185,7 +193,9 @@ def reason() -> str:
     text = " ".join(_CONTROL.sub(" ", request.form.get("reason", "")).split())
     if len(text) < REASON_MIN:
         abort(400, "Give a reason for this action (a few words).")
-    if len(text) > REASON_MAX:
+    # The audit detail is capped at 2048 bytes of ASCII JSON, where a non-Latin letter takes
+    # six; REASON_BYTES leaves room for the ids the action records beside it.
+    if len(text) > REASON_MAX or len(json.dumps(text)) > REASON_BYTES:
         abort(400, f"The reason is too long: at most {REASON_MAX} characters.")
     if looks_like_token(text):
         # The audit log refuses token-like values; ask for words instead of failing later.

@@ -54,8 +54,13 @@ def test_auditor_reads_everything_and_every_action_is_refused_and_audited(
     denied = audit_records(admin_hub, actor=auditor.actor, event="admin:access:denied")
     assert len(denied) == len(attempts)
     detail = json.loads(denied[0].detail)
-    assert detail["role"] == "auditor" and detail["permission"] == "manage_doctors"
-    assert detail["action"] == "admin.doctor_suspend"
+    assert detail == {"action": "admin.doctor_suspend", "method": "POST", "role": "auditor",
+                      "permission": "manage_doctors", "target": doctor.id}
+    # A crafted id in the URL is neither stored nor able to break the append.
+    r = auditor.act("/admin/clients/Zq8vN3xT6mR1pL9wK4sB7yH2Zq8vN3xT6mR1/approve")
+    assert r.status_code == 403
+    last = audit_records(admin_hub, actor=auditor.actor, event="admin:access:denied")[-1]
+    assert json.loads(last.detail)["target"] == "invalid"
 
 
 def test_verifier_approves_reviews_but_not_networks_or_doctors(
@@ -101,10 +106,11 @@ def test_every_action_needs_a_reason_in_words(admin_hub: RunningHub, console_for
     doctor = admin_hub.doctor()
     path = f"/admin/doctors/{doctor.id}/suspend"
     for bad, message in (("", "Give a reason"), ("  \t ", "Give a reason"), ("x" * 501, "too long"),
-                         ("Zq8vN3xT6mR1pL9wK4sB7yH2", "in words")):
+                         ("Zq8vN3xT6mR1pL9wK4sB7yH2", "in words"), ("αβγ " * 100, "too long")):
         r = admin.act(path, reason=bad)
         assert r.status_code == 400 and message in r.text, bad
     assert not admin_hub.hub.accounts.get(doctor.id).disabled
+    assert admin.act(f"/admin/doctors/{doctor.id}/end-sessions", reason="Ελέγχθηκε " * 20).status_code == 303
     assert admin.act(path, reason="  Licence\x00 suspended\nby the register  ").status_code == 303
     record = audit_records(admin_hub, actor=admin.actor, event="doctor:account:suspend")[-1]
     assert json.loads(record.detail)["reason"] == "Licence suspended by the register"
