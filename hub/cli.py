@@ -195,9 +195,11 @@ def demo(port: int, network_port: int, instance: str) -> None:
 def _register_groups() -> None:
     from hub.admin.cli import admin
     from hub.audit.cli import audit
+    from hub.verification.cli import registers
 
     main.add_command(audit)
     main.add_command(admin)
+    main.add_command(registers)
 
 
 _register_groups()

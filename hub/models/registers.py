@@ -12,6 +12,13 @@
 - ``verification_checks``: append-only history of every check.
 - ``identity_evidence``: person-level evidence (reviewed ID document, colleague vouch,
   professional eID signature) that raises the assurance level.
+- ``review_documents``: documents a doctor uploads for manual review (licence, hospital
+  badge, identity document), encrypted at rest; the content is deleted once decided
+  (after a configurable retention), the row stays as the record of the decision.
+- ``vouches``: one verified doctor vouching for a colleague of the same jurisdiction; two
+  of them become ``vouch`` evidence.
+- ``self_declared_professions``: the profession a doctor states on their honour; released
+  only as its own claim, never inside ``verified_claims``.
 
 ``doctor_id`` columns reference ``doctors.id``.
 """
@@ -150,3 +157,57 @@ class IdentityEvidence(Base):
     verified_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     recorded_by: Mapped[str] = mapped_column(String(100), default="")
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ReviewDocument(Base):
+    __tablename__ = "review_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doctor_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("doctors.id", ondelete="CASCADE"), index=True
+    )
+    # The registration the document supports (a licence or badge), if the doctor chose one.
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("doctor_registrations.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # licence | badge | id_document
+    content_type: Mapped[str] = mapped_column(String(40))  # sniffed, never the client's word
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Fernet token of the file (hub.secrets.encrypt); NULL once deleted.
+    content_enc: Mapped[str | None] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+    decision_reason: Mapped[str] = mapped_column(String(300), default="")
+    # When the content must be gone (decision time + retention; upload + max pending age).
+    delete_after: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Vouch(Base):
+    __tablename__ = "vouches"
+    __table_args__ = (UniqueConstraint("voucher_id", "vouchee_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    voucher_id: Mapped[str] = mapped_column(String(32), ForeignKey("doctors.id", ondelete="CASCADE"))
+    vouchee_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("doctors.id", ondelete="CASCADE"), index=True
+    )
+    jurisdiction: Mapped[str] = mapped_column(String(2))  # ISO 3166 alpha-2
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The vouch evidence it became (once two vouches of one jurisdiction exist).
+    evidence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("identity_evidence.id", ondelete="SET NULL")
+    )
+
+
+class SelfDeclaredProfession(Base):
+    __tablename__ = "self_declared_professions"
+
+    doctor_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("doctors.id", ondelete="CASCADE"), primary_key=True
+    )
+    profession: Mapped[str] = mapped_column(String(80))
+    declared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

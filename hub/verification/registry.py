@@ -3,6 +3,8 @@ one line here)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from hub.db import Database
@@ -26,3 +28,12 @@ def make_verifiers(
         SstVerifier(db),
     ]
     return {v.register: v for v in verifiers}
+
+
+def for_hub(hub: Any) -> dict[str, Verifier]:
+    """The hub process's verifiers, built once (their circuit breakers must outlive a
+    request to be of any use)."""
+    verifiers: dict[str, Verifier] | None = hub.extra.get("verifiers")
+    if verifiers is None:
+        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db)
+    return verifiers
