@@ -1,0 +1,138 @@
+"""The background queue: huey on Redis, or on an SQLite file in the instance folder.
+
+Generic on purpose (feed relay, back-channel logout deliveries, ...): a job is named by
+``"module:function"`` inside the ``hub`` package and called as ``function(hub, *args)`` in
+the worker, so producers and the consumer agree on one huey task (``curbside.run``) and no
+registry has to be imported in the same order in every process.
+
+    queue = queue_for(hub)                       # cached per Hub
+    queue.enqueue("hub.links.jobs:pull", link_id)
+    queue.enqueue("hub.links.jobs:revoke", network, blob, delay=60)
+
+``CURBSIDE_STORE_URL=redis://...`` selects ``RedisHuey`` (several machines); otherwise
+``SqliteHuey`` on ``<instance>/queue.db`` (one machine, any number of processes).
+``immediate=True`` runs jobs in the caller's thread (tests, the demo, the benchmark).
+
+Arguments must be JSON-like plain data (huey pickles them; never pass secrets in clear).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+
+log = logging.getLogger("hub.worker")
+TASK_NAME = "curbside.run"
+# Jobs enqueued every N seconds by the worker's scheduler thread (huey's own periodic
+# tasks have minute granularity). Other features add their entries here.
+PERIODIC: dict[str, float] = {"hub.links.jobs:tick": 15.0}
+
+
+def resolve(name: str) -> Callable[..., Any]:
+    """``"hub.x.y:function"`` -> the function; only inside the hub package."""
+    module, _, attr = name.partition(":")
+    if not module.startswith("hub.") or not attr or not attr.isidentifier():
+        raise ValueError(f"not a hub job name: {name!r}")
+    fn = getattr(importlib.import_module(module), attr)
+    if not callable(fn):
+        raise ValueError(f"not callable: {name!r}")
+    return fn  # type: ignore[no-any-return]
+
+
+class Queue:
+    """One huey instance plus the hub its jobs run against."""
+
+    def __init__(self, huey: Huey, hub: Any) -> None:
+        self.huey = huey
+        self.hub = hub
+
+        def run(name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+            resolve(name)(self.hub, *args, **kwargs)
+
+        # retries are per enqueue (see enqueue); the default is none.
+        self._task = huey.task(name=TASK_NAME, context=False)(run)
+
+    @property
+    def immediate(self) -> bool:
+        return bool(self.huey.immediate)
+
+    def enqueue(self, name: str, *args: Any, delay: float | None = None, retries: int = 0,
+                retry_delay: float = 30, **kwargs: Any) -> None:
+        resolve(name)  # fail at the producer on a typo, not in the worker
+        try:
+            if delay:
+                self._task.schedule(args=(name, list(args), dict(kwargs)), delay=delay,
+                                    retries=retries, retry_delay=retry_delay)
+            else:
+                task = self._task.s(name, list(args), dict(kwargs))
+                task.retries, task.retry_delay = retries, retry_delay
+                self.huey.enqueue(task)
+        except Exception:  # noqa: BLE001 - in immediate mode a failed job must not fail the caller
+            if not self.immediate:
+                raise
+            log.exception("job %s failed", name)
+
+
+def make_huey(store_url: str, instance_path: Path, *, immediate: bool = False,
+              name: str = "curbside") -> Huey:
+    if immediate:
+        return MemoryHuey(name, immediate=True)
+    if store_url.startswith(("redis://", "rediss://")):
+        return RedisHuey(name, url=store_url)
+    instance_path.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(instance_path / "queue.db"))
+
+
+def queue_for(hub: Any, *, immediate: bool | None = None) -> Queue:
+    """The hub's queue, built once and kept in ``hub.extra["queue"]``."""
+    queue = hub.extra.get("queue")
+    if queue is None or (immediate is not None and queue.immediate != immediate):
+        settings = hub.settings
+        queue = Queue(make_huey(settings.store_url, settings.instance_path,
+                                immediate=bool(immediate)), hub)
+        hub.extra["queue"] = queue
+    return queue  # type: ignore[no-any-return]
+
+
+def _scheduler(queue: Queue, periodic: Mapping[str, float], stop: threading.Event) -> None:
+    due = dict.fromkeys(periodic, 0.0)
+    while not stop.is_set():
+        now = time.monotonic()
+        for name, every in periodic.items():
+            if now >= due[name]:
+                due[name] = now + every
+                try:
+                    queue.enqueue(name)
+                except Exception:  # noqa: BLE001 - keep scheduling the others
+                    log.exception("could not enqueue %s", name)
+        stop.wait(1.0)
+
+
+def run_worker(*, workers: int = 4, periodic: Mapping[str, float] | None = None,
+               hub: Any = None) -> None:
+    """Consume jobs until interrupted (``hub worker``): ``workers`` threads plus a scheduler
+    thread for :data:`PERIODIC`. Relay jobs spend their time waiting on partner networks,
+    so threads, not processes."""
+    if hub is None:
+        from hub.services import Hub
+        from hub.settings import Settings
+
+        hub = Hub.build(Settings.from_env())
+    queue = queue_for(hub, immediate=False)
+    stop = threading.Event()
+    thread = threading.Thread(target=_scheduler, args=(queue, PERIODIC if periodic is None
+                                                        else periodic, stop), daemon=True)
+    thread.start()
+    consumer = queue.huey.create_consumer(workers=workers, worker_type="thread",
+                                          periodic=False)
+    try:
+        consumer.run()
+    finally:
+        stop.set()
