@@ -47,7 +47,7 @@ def process_withdrawals(hub: Any, *, limit: int = 1000) -> list[HandledWithdrawa
             clients = sorted(set(s.execute(select(Grant.client_id).where(Grant.id.in_(grant_ids)))
                                  .scalars())) if grant_ids else []
         for reg_id, register, status in regs:
-            hub.audit_event(events.WITHDRAWN, doctor_id=doctor_id, actor="system",
+            hub.audit_event(events.WITHDRAWN, doctor_id=doctor_id, actor="system", doctor=doctor_id,
                             registration=reg_id, register=register, status=status,
                             grants=len(grant_ids), clients=clients[:50] or None)
         with hub.db.session() as s:

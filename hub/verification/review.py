@@ -151,7 +151,8 @@ def approve_registration(hub: Any, registration_id: int, *, reviewer: str, reaso
         reg.reason = f"approved by {reviewer}: {reason}"[:300]
         _decide_attached(s, reg.id, documents.ACCEPTED, reviewer=reviewer, reason=reason, policy=policy)
         append(s, events.VERIFIED, actor=reviewer, address=address, subject=reg.doctor_id,
-               detail={"registration": reg.id, "register": reg.register, "method": "review",
+               detail={"doctor": reg.doctor_id, "registration": reg.id, "register": reg.register,
+                       "method": "review",
                        "reason": reason[:200]})
         return reg.doctor_id
 
@@ -173,7 +174,8 @@ def reject_registration(hub: Any, registration_id: int, *, reviewer: str, reason
                                 reason=reg.reason, method="review"))
         _decide_attached(s, reg.id, documents.REJECTED, reviewer=reviewer, reason=reason, policy=policy)
         append(s, events.REJECTED, actor=reviewer, address=address, subject=reg.doctor_id,
-               detail={"registration": reg.id, "register": reg.register, "reason": reason[:200]})
+               detail={"doctor": reg.doctor_id, "registration": reg.id, "register": reg.register,
+                       "reason": reason[:200]})
         return reg.doctor_id
 
 
@@ -216,8 +218,7 @@ def accept_document(
             )
         documents.decide(doc, documents.ACCEPTED, reviewer=reviewer, reason=reason, policy=policy, now=now)
         append(s, events.DOCUMENT_DECIDE, actor=reviewer, address=address, subject=doc.doctor_id,
-               detail={"upload": doc.id, "kind": doc.kind, "decision": documents.ACCEPTED,
-                       "reason": reason[:200]})
+               detail=_decision(doc, documents.ACCEPTED, reason))
         return doc.doctor_id
 
 
@@ -228,8 +229,7 @@ def reject_document(hub: Any, document_id: int, *, reviewer: str, reason: str,
         doc = _pending(s, document_id)
         documents.decide(doc, documents.REJECTED, reviewer=reviewer, reason=reason, policy=policy)
         append(s, events.DOCUMENT_DECIDE, actor=reviewer, address=address, subject=doc.doctor_id,
-               detail={"upload": doc.id, "kind": doc.kind, "decision": documents.REJECTED,
-                       "reason": reason[:200]})
+               detail=_decision(doc, documents.REJECTED, reason))
         return doc.doctor_id
 
 
@@ -242,9 +242,14 @@ def fetch_document(hub: Any, document_id: int, *, reviewer: str,
         doc, data = documents.read(s, hub.secrets, document_id)
         info = _info(doc)
         append(s, events.DOCUMENT_VIEW, actor=reviewer, address=address, subject=doc.doctor_id,
-               detail={"upload": doc.id, "kind": doc.kind})
+               detail={"doctor": doc.doctor_id, "upload": doc.id, "kind": doc.kind})
     filename = f"curbside-{info.kind}-{info.id}.{documents.EXTENSIONS[info.content_type]}"
     return DocumentContent(info, data, filename)
+
+
+def _decision(doc: ReviewDocument, decision: str, reason: str) -> dict[str, Any]:
+    return {"doctor": doc.doctor_id, "upload": doc.id, "kind": doc.kind, "decision": decision,
+            "reason": reason[:200]}
 
 
 def _pending(s: Session, document_id: int) -> ReviewDocument:

@@ -288,7 +288,8 @@ def vouch() -> Response:
             result = vouches.vouch(s, sso.doctor_id, colleague.id, jurisdiction)
     except vouches.VouchRefused:
         return _page(sso, cookie, outcome=thanks, section="vouch")
-    hub.audit_event(events.VOUCH, actor=sso.doctor_id, doctor_id=colleague.id, jurisdiction=jurisdiction,
+    hub.audit_event(events.VOUCH, actor=sso.doctor_id, doctor_id=colleague.id, doctor=colleague.id,
+                    jurisdiction=jurisdiction,
                     vouches=result.vouches, evidence_added=result.evidence_added)
     return _page(sso, cookie, outcome=thanks, section="vouch")
 

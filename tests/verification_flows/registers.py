@@ -1,0 +1,198 @@
+"""Small register files in each register's own format, written per test with fresh
+registration numbers (the flow tests share one database per run), and a fake of the two
+live register interfaces (BIG-register SOAP, NPPES API) on a local socket."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import re
+import socket
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from hub.verification.us_nppes import luhn_ok
+
+FIXTURES = Path(__file__).parent.parent / "verification" / "fixtures"
+_rng = random.Random()
+_DK_CHARS = "0123456789BCDFGHJKLMNPQRSTVWXYZ"
+
+
+def gmc_number() -> str:
+    return str(_rng.randrange(8_000_000, 9_999_999))
+
+
+def big_number() -> str:
+    return str(_rng.randrange(80_000_000_000, 99_999_999_999))
+
+
+def npi() -> str:
+    stem = str(_rng.randrange(100_000_000, 999_999_999))
+    return next(stem + str(d) for d in range(10) if luhn_ok(stem + str(d)))
+
+
+def dk_id() -> str:
+    return "".join(_rng.choice(_DK_CHARS) for _ in range(5))
+
+
+@dataclass(frozen=True)
+class Person:
+    given: str
+    family: str
+    number: str
+    other: str = ""  # GMC "Other Names", NPPES middle name
+    prefix: str = ""  # BIG tussenvoegsel
+    initials: str = ""  # BIG
+
+
+# -- GMC LRMP ---------------------------------------------------------------------------------
+GMC_HEADER = ["GMC Ref No", "Surname", "Given Name", "Other Names", "Gender", "Qualification",
+              "Year Of Qualification", "Place of Qualification", "PR Date", "FR Date",
+              "Specialist Register Date", "GP Register Date", "Registration Status", "Specialty"]
+
+
+def _gmc_row(p: Person, status: str) -> list[str]:
+    return [p.number, p.family, p.given, p.other, "W", "MB ChB", "2005", "University of Leeds", "",
+            "5082006", "", "", status, "General practice"]
+
+
+def gmc_full(path: Path, people: list[Person], status: str = "Registered with Licence") -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(GMC_HEADER)
+    for p in people:
+        w.writerow(_gmc_row(p, status))
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def gmc_delta(path: Path, changes: list[tuple[str, Person, str]]) -> Path:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["Change Type", *GMC_HEADER])
+    for change, p, status in changes:
+        w.writerow([change, *_gmc_row(p, status)])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+# -- NPPES ------------------------------------------------------------------------------------
+def nppes_full(path: Path, people: list[Person], *, state: str = "MA") -> Path:
+    header = (FIXTURES / "nppes_full.csv").read_text("utf-8").splitlines()[0]
+    columns = next(csv.reader([header]))
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
+    w.writerow(columns)
+    for p in people:
+        values = {"NPI": p.number, "Entity Type Code": "1",
+                  "Provider Last Name (Legal Name)": p.family.upper(),
+                  "Provider First Name": p.given.upper(), "Provider Middle Name": p.other.upper(),
+                  "Provider Credential Text": "M.D.", "Provider Enumeration Date": "05/23/2006",
+                  "Healthcare Provider Taxonomy Code_1": "207R00000X", "Provider License Number_1": "A123456",
+                  "Provider License Number State Code_1": state,
+                  "Healthcare Provider Primary Taxonomy Switch_1": "Y"}
+        w.writerow([values.get(c, "") for c in columns])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def nppes_api_item(p: Person, *, state: str = "MA", status: str = "A") -> dict[str, Any]:
+    return {"enumeration_type": "NPI-1", "number": p.number,
+            "basic": {"first_name": p.given.upper(), "last_name": p.family.upper(),
+                      "middle_name": p.other.upper(), "credential": "M.D.", "enumeration_date": "2006-05-23",
+                      "status": status},
+            "taxonomies": [{"code": "207R00000X", "desc": "Internal Medicine", "state": state,
+                            "license": "A123456", "primary": True}]}
+
+
+# -- BIG-register -----------------------------------------------------------------------------
+def big_element(p: Person, *, measure: bool = False) -> str:
+    jp = ""
+    if measure:
+        jp = (f"<JudgmentProvision><JudgmentProvisionExtApp><ArticleNumber>{p.number}</ArticleNumber>"
+              "<StartDate>2020-01-01T00:00:00</StartDate><PublicDescription>Voorwaardelijke schorsing"
+              "</PublicDescription></JudgmentProvisionExtApp></JudgmentProvision>")
+    return (f"<ListHcpApprox4><BirthSurname>{escape(p.family)}</BirthSurname>"
+            f"<Prefix>{escape(p.prefix)}</Prefix><Initial>{escape(p.initials)}</Initial><Gender>M</Gender>"
+            "<ArticleRegistration><ArticleRegistrationExtApp>"
+            f"<ArticleRegistrationNumber>{p.number}</ArticleRegistrationNumber>"
+            "<ArticleRegistrationStartDate>2004-06-15T00:00:00</ArticleRegistrationStartDate>"
+            "<ArticleRegistrationEndDate>0001-01-01T00:00:00</ArticleRegistrationEndDate>"
+            "<ProfessionalGroupCode>01</ProfessionalGroupCode>"
+            f"</ArticleRegistrationExtApp></ArticleRegistration>{jp}</ListHcpApprox4>")
+
+
+def big_mirror(path: Path, people: list[Person]) -> Path:
+    body = "\n".join(big_element(p) for p in people)
+    path.write_text('<?xml version="1.0" encoding="utf-8"?>\n<ListHcpApprox xmlns="http://services.cibg.nl/'
+                    f'ExternalUser">\n{body}\n</ListHcpApprox>\n', encoding="utf-8")
+    return path
+
+
+def big_answer(elements: list[str]) -> bytes:
+    return ('<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/'
+            'soap/envelope/"><soap:Body><ListHcpApprox4Result xmlns="http://services.cibg.nl/ExternalUser">'
+            f'<ListHcpApprox>{"".join(elements)}</ListHcpApprox></ListHcpApprox4Result></soap:Body>'
+            "</soap:Envelope>").encode()
+
+
+# -- Autorisationsregisteret ------------------------------------------------------------------
+def dk_snapshot(path: Path, people: list[Person]) -> Path:
+    lines = [f"{p.number};0101011234;{p.family};{p.given};7170\n" for p in people]
+    path.write_bytes("".join(lines).encode("iso-8859-15"))
+    return path
+
+
+# -- the live interfaces ----------------------------------------------------------------------
+_BIG_NUMBER = re.compile(rb"<ext:RegistrationNumber>(\d+)<")
+
+
+class FakeRegisters:
+    """BIG-register SOAP at /big and the NPI Registry API at /nppes, answering from dicts
+    the tests fill; anything unknown is an empty (not found) answer."""
+
+    def __init__(self) -> None:
+        self.big: dict[str, str] = {}
+        self.nppes: dict[str, dict[str, Any]] = {}
+        self.calls = 0
+        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self.base = f"http://127.0.0.1:{self._server.server_port}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @Request.application  # type: ignore[misc]
+    def _app(self, request: Request) -> Response:
+        self.calls += 1
+        if request.path == "/big":
+            m = _BIG_NUMBER.search(request.get_data())
+            found = [self.big[m.group(1).decode()]] if m and m.group(1).decode() in self.big else []
+            return Response(big_answer(found), content_type="text/xml; charset=utf-8")
+        if request.path == "/nppes":
+            item = self.nppes.get(request.args.get("number", ""))
+            body = {"result_count": 1 if item else 0, "results": [item] if item else []}
+            return Response(json.dumps(body), content_type="application/json")
+        return Response("not found", status=404)
+
+    def close(self) -> None:
+        self._server.shutdown()
+
+
+class StalledRegister:
+    """A socket that completes TCP connects (the kernel's backlog) but never answers:
+    the register that times out."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/stalled"
+
+    def close(self) -> None:
+        self.sock.close()
