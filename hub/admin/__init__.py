@@ -10,7 +10,13 @@ from flask import Flask
 
 def init_app(app: Flask, hub: Any) -> None:
     """Register the console on the app; ``hub`` is the app's hub.services.Hub."""
-    from hub.admin import views_audit, views_auth, views_doctors, views_manage  # noqa: F401 (routes)
+    from hub.admin import (  # noqa: F401 (the modules register their routes on bp)
+        views_audit,
+        views_auth,
+        views_doctors,
+        views_manage,
+        views_reviews,
+    )
     from hub.admin.accounts import AdminAccounts
     from hub.admin.sessions import AdminSessions
     from hub.admin.web import Console, bp

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from hub.admin.history import HistoryRecord, doctor_history
 from hub.admin.tables import has_table
@@ -38,6 +38,8 @@ class DoctorFacts:
     registrations: list[Any] = field(default_factory=list)
     checks: dict[int, list[Any]] = field(default_factory=dict)
     evidence: list[Any] = field(default_factory=list)
+    documents: list[Any] = field(default_factory=list)  # uploads for review (metadata only)
+    vouches: int = 0  # colleagues who vouched for the doctor
     consents: list[Consent] = field(default_factory=list)
     grants: list[NetworkGrants] = field(default_factory=list)
     history: list[HistoryRecord] = field(default_factory=list)
@@ -51,7 +53,7 @@ def load_facts(hub: Any, doctor_id: str) -> DoctorFacts | None:
             return None
         facts = DoctorFacts(doctor, verification_available=has_table(db, "doctor_registrations"))
         if facts.verification_available:
-            _load_verification(s, facts)
+            _load_verification(s, db, facts)
         facts.consents = list(s.scalars(select(Consent).where(Consent.doctor_id == doctor_id)
                                         .order_by(Consent.granted_at.desc())))
         active = s.execute(select(Grant.client_id, Grant.created_at)
@@ -61,7 +63,7 @@ def load_facts(hub: Any, doctor_id: str) -> DoctorFacts | None:
     return facts
 
 
-def _load_verification(s: Any, facts: DoctorFacts) -> None:
+def _load_verification(s: Any, db: Database, facts: DoctorFacts) -> None:
     from hub.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
 
     doctor_id = facts.doctor.id
@@ -74,6 +76,13 @@ def _load_verification(s: Any, facts: DoctorFacts) -> None:
             .order_by(VerificationCheck.checked_at.desc()).limit(CHECKS_PER_REGISTRATION)))
     facts.evidence = list(s.scalars(select(IdentityEvidence).where(IdentityEvidence.doctor_id == doctor_id)
                                     .order_by(IdentityEvidence.verified_at.desc())))
+    if has_table(db, "review_documents"):
+        from hub.models.registers import Vouch
+        from hub.verification import documents
+
+        facts.documents = documents.of_doctor(s, doctor_id)
+        facts.vouches = int(s.scalar(select(func.count()).select_from(Vouch)
+                                     .where(Vouch.vouchee_id == doctor_id)) or 0)
 
 
 def _per_network(hub: Any, rows: Any) -> list[NetworkGrants]:

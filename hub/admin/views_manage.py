@@ -1,11 +1,11 @@
-"""Relying parties and the verification review queue."""
+"""Relying parties: list, approve, suspend."""
 
 from __future__ import annotations
 
 from flask import abort, redirect, request
 from werkzeug.wrappers import Response
 
-from hub.admin import clients, reviews
+from hub.admin import clients
 from hub.admin.roles import Permission
 from hub.admin.web import bp, client_address, current, hub, page, reason, require, valid_id
 
@@ -41,26 +41,3 @@ def client_approve(client_id: str) -> Response:
 @require(Permission.MANAGE_CLIENTS)
 def client_suspend(client_id: str) -> Response:
     return _client_status(client_id, "suspended")
-
-
-# -- verification review queue --------------------------------------------------------------------
-@bp.get("/reviews")
-@require(Permission.VIEW)
-def review_list() -> Response:
-    available = reviews.queue_available(hub())
-    return page("admin/reviews.html", available=available,
-                items=reviews.review_queue(hub()) if available else [],
-                done=request.args.get("done", "")[:40])
-
-
-@bp.post("/reviews/<int:registration_id>/approve")
-@require(Permission.REVIEW)
-def review_approve(registration_id: int) -> Response:
-    if not reviews.queue_available(hub()):
-        abort(404, "The review queue is not available on this database.")
-    why = reason()
-    try:
-        reviews.approve(hub(), registration_id, actor=current().actor, reason=why, address=client_address())
-    except LookupError:
-        abort(409, "This registration is not waiting for review (any more).")
-    return redirect("/admin/reviews?done=approved", 303)
