@@ -58,7 +58,7 @@ def test_verifier_opens_a_document_and_identity_documents_need_their_facts(
 
 
 @pytest.mark.xfail(strict=True, reason="hub/verification/documents.py: DocumentPolicy.from_settings falls "
-                   "back to cls.retention, a slots member descriptor, so a document decision raises TypeError")
+                   "back to cls.retention (a slots member descriptor): a document decision raises TypeError")
 def test_verifier_decides_documents(admin_hub: RunningHub, console_for: ConsoleFor) -> None:
     doctor = admin_hub.doctor(given_name="Dora", family_name="Docs")
     reg_id = registration_awaiting_review(admin_hub, doctor.id)
