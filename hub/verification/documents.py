@@ -58,11 +58,12 @@ class DocumentPolicy:
     def from_settings(cls, settings: Any) -> DocumentPolicy:
         """Read ``verification_document_retention`` / ``verification_document_max_age``
         (seconds) when the settings have them, else the defaults above."""
+        default = cls()
         retention = getattr(settings, "verification_document_retention", None)
         max_age = getattr(settings, "verification_document_max_age", None)
         return cls(
-            retention=timedelta(seconds=retention) if retention is not None else cls.retention,
-            pending_max_age=timedelta(seconds=max_age) if max_age is not None else cls.pending_max_age,
+            retention=timedelta(seconds=retention) if retention is not None else default.retention,
+            pending_max_age=timedelta(seconds=max_age) if max_age is not None else default.pending_max_age,
         )
 
 
