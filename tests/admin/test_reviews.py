@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from hub.models.registers import DoctorRegistration, IdentityEvidence
 from hub.verification import documents
 from tests.admin.conftest import ConsoleFor, audit_records
@@ -57,8 +55,6 @@ def test_verifier_opens_a_document_and_identity_documents_need_their_facts(
     assert r.status_code == 400 and "date of expiry" in r.text
 
 
-@pytest.mark.xfail(strict=True, reason="hub/verification/documents.py: DocumentPolicy.from_settings falls "
-                   "back to cls.retention (a slots member descriptor): a document decision raises TypeError")
 def test_verifier_decides_documents(admin_hub: RunningHub, console_for: ConsoleFor) -> None:
     doctor = admin_hub.doctor(given_name="Dora", family_name="Docs")
     reg_id = registration_awaiting_review(admin_hub, doctor.id)
