@@ -30,11 +30,12 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
 
     from hub.admin import init_app as init_admin
     from hub.oidc import views as oidc_views
-    from hub.web import verification_views
+    from hub.web import links_views, verification_views
     from hub.web import views as web_views
 
     oidc_views.init_app(app, hub)
     app.register_blueprint(web_views.bp)
+    app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)
     init_admin(app, hub)
     _install_headers(app)

@@ -195,11 +195,14 @@ def demo(port: int, network_port: int, instance: str) -> None:
 def _register_groups() -> None:
     from hub.admin.cli import admin
     from hub.audit.cli import audit
+    from hub.links import cli as links_cli
     from hub.verification.cli import registers
 
     main.add_command(audit)
     main.add_command(admin)
     main.add_command(registers)
+    main.add_command(links_cli.networks)
+    main.add_command(links_cli.worker)
 
 
 _register_groups()

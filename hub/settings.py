@@ -62,6 +62,7 @@ class Settings:
     # OIDC Core §12.2 makes an ID token in a refresh response optional; an RS256 signature
     # would be most of a refresh's cost, so it is off unless an operator asks for it.
     id_token_on_refresh: bool = False
+    feed_retention_days: int = 7  # feed items of linked networks are kept this long
     log_level: str = "INFO"
 
     @classmethod

@@ -6,6 +6,7 @@ from hub.models.audit import AuditCheckpoint, AuditPersonalData, AuditRecord
 from hub.models.clients import ClientRecord
 from hub.models.grants import Consent, Grant, RefreshToken
 from hub.models.keys import SigningKey
+from hub.models.links import AccountLink, FeedItem, LinkNetwork, LinkToken, RelayState  # noqa: F401
 from hub.models.registers import (
     DoctorRegistration,
     IdentityEvidence,
