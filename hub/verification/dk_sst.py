@@ -41,7 +41,6 @@ EDUCATION = {
 }
 _AUT_ID = re.compile(r"^[0-9BCDFGHJKLMNPQRSTVWXYZ]{5}$")
 _CODE = re.compile(r"^[0-9A-Z]{1,4}$")
-_MOJIBAKE = re.compile("[ÃÂ][\u0080-\u00bf]")
 
 
 def normalize_number(number: str) -> str | None:
@@ -49,9 +48,22 @@ def normalize_number(number: str) -> str | None:
     return aut if _AUT_ID.match(aut) else None
 
 
+def _looks_utf8(text: str) -> bool:
+    """The line's bytes are valid UTF-8 with non-ASCII letters: a UTF-8 file. (Matching
+    "Ã" + a Latin-1 continuation is not enough: in ISO-8859-15 the bytes of "ø" and "æ"
+    read as "Ãž" and "ÃŠ", outside that range.) Real ISO-8859-15 names are not valid
+    UTF-8: that would take a letter followed by a symbol such as "§", "°" or "€"."""
+    if text.isascii():
+        return False
+    try:
+        return not text.encode(ENCODING).decode("utf-8").isascii()
+    except UnicodeError:
+        return False
+
+
 def _check_line(text: str, line: int, path: str) -> None:
     no_control_characters(text.rstrip("\r\n"), line, path=path)
-    if _MOJIBAKE.search(text):
+    if _looks_utf8(text):
         raise RegisterFileError("looks UTF-8 encoded, expected ISO-8859-15", line=line, path=path)
 
 
