@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, text, update
 
 from hub.crypto import sha256_hex
 from hub.db import Database, utcnow
@@ -32,6 +32,15 @@ _FIND_RT = (
 _MARK_ROTATED = (
     update(_RT).where(_RT.c.token_hash == bindparam("h"), _RT.c.rotated_at.is_(None))
     .values(rotated_at=bindparam("now"))
+)
+# PostgreSQL rotates in one round trip: a data-modifying CTE marks the predecessor and
+# inserts the successor atomically. (SQLite has no writable CTEs; it runs both statements
+# in one local transaction, where round trips cost nothing.)
+_ROTATE_PG = text(
+    "WITH old AS (UPDATE refresh_tokens SET rotated_at = :now "
+    "WHERE token_hash = :old AND rotated_at IS NULL RETURNING 1) "
+    "INSERT INTO refresh_tokens (token_hash, grant_id, expires_at, created_at) "
+    "VALUES (:token_hash, :grant_id, :expires_at, :now)"
 )
 AT_KIND = "at"
 REVOKED_GRANT_KIND = "grant-revoked"
@@ -145,10 +154,14 @@ class TokenService:
     def save_refresh_token(self, token: str, grant_id: str, *, rotates: str | None = None) -> None:
         """Store a new refresh token; ``rotates`` marks its predecessor used, atomically."""
         now = utcnow()
+        values = {"token_hash": sha256_hex(token), "grant_id": grant_id,
+                  "expires_at": now + timedelta(seconds=self.refresh_ttl)}
+        if rotates is not None and not self.db.is_sqlite:
+            with self.db.auto.connect() as conn:
+                conn.execute(_ROTATE_PG, {**values, "now": now, "old": rotates})
+            return
         with self.db.engine.begin() as conn:
-            conn.execute(_INSERT_RT, {"token_hash": sha256_hex(token), "grant_id": grant_id,
-                                      "expires_at": now + timedelta(seconds=self.refresh_ttl),
-                                      "created_at": now, "rotated_at": None, "revoked_at": None})
+            conn.execute(_INSERT_RT, {**values, "created_at": now, "rotated_at": None, "revoked_at": None})
             if rotates is not None:
                 conn.execute(_MARK_ROTATED, {"h": rotates, "now": now})
 
