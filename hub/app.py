@@ -30,6 +30,7 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
 
     from hub.admin import init_app as init_admin
     from hub.oidc import views as oidc_views
+    from hub.relying import init_app as init_relying
     from hub.web import links_views, verification_views
     from hub.web import views as web_views
 
@@ -38,6 +39,7 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)
     init_admin(app, hub)
+    init_relying(app, hub)
     _install_headers(app)
     _install_errors(app)
     return app

@@ -15,6 +15,13 @@ from hub.models.registers import (
     RegisterSnapshotKey,
     VerificationCheck,
 )
+from hub.models.relying import (  # noqa: F401
+    ClientPolicyVersion,
+    InitialAccessToken,
+    LogoutDelivery,
+    OperatorAccount,
+    RegistrationAccessToken,
+)
 from hub.models.store import StoreEntry
 
 __all__ = [

@@ -132,6 +132,11 @@ class AuthorizeFlow:
                 raise AccessDeniedError("The required authentication level was not met.")
             wanted = claimset.requested_claim_names(grant.request.scope or "", claims_request)
             scopes = set((grant.request.scope or "").split())
+            # The client's access policy (hub/relying), after login and before consent.
+            refusal, wanted = self._apply_policy(sso, grant.client, params, wanted, prompts,
+                                                 pending_id, fresh_login)
+            if refusal is not None:
+                return refusal
             if not consent_given and self._needs_consent(sso.doctor_id, grant.client.client_id,
                                                          scopes, wanted, prompts):
                 if "none" in prompts:
@@ -151,6 +156,26 @@ class AuthorizeFlow:
         return add_iss(hub, resp)
 
     # -- decisions ----------------------------------------------------------------------
+    def _apply_policy(self, sso: SSOSession, client: Any, params: dict[str, str], wanted: set[str],
+                      prompts: set[str], pending_id: str | None, fresh_login: bool
+                      ) -> tuple[Response | None, set[str]]:
+        """(page to show instead, claims that may be released). Clients without a policy
+        keep what was requested; a refusal is a page, or access_denied under prompt=none."""
+        from hub.relying import enforce
+
+        verdict = enforce.at_authorize(self.hub, client, sso, params, wanted)
+        if verdict is None:
+            return None, wanted
+        if verdict.allowed:
+            return None, set(verdict.claims_to_release) - {"sub"}
+        if enforce.can_step_up(self.hub, sso, verdict) and "none" not in prompts and not fresh_login:
+            return self._show_login(params, pending_id), wanted  # OIDC Core §3.1.2.3 step-up
+        if "none" in prompts:
+            raise AccessDeniedError(verdict.message or "The network's policy refused access.")
+        if pending_id:
+            self.hub.store.delete(AUTHZ_KIND, pending_id)
+        return enforce.refused_page(client, verdict), wanted
+
     def _end_user(self, sso: SSOSession | None) -> EndUser | None:
         if sso is None:
             return None
@@ -240,13 +265,16 @@ class AuthorizeFlow:
         claims_request = claimset.parse_claims_request(params.get("claims"))
         wanted = claimset.requested_claim_names(params.get("scope", ""), claims_request)
         scopes = sorted(set(params.get("scope", "").split()))
+        from hub.relying import enforce
+
+        wanted, policy_version = enforce.consent_scope(self.hub, client_id, wanted)
         with self.hub.db.auto.connect() as conn:
             conn.execute(_INSERT_CONSENT, {"doctor_id": doctor_id, "client_id": client_id,
                                            "scopes": scopes, "claims": sorted(wanted),
-                                           "policy_version": None, "granted_at": utcnow(),
+                                           "policy_version": policy_version, "granted_at": utcnow(),
                                            "revoked_at": None})
         self.hub.audit_event("doctor:consent:grant", doctor_id=doctor_id, client_id=client_id,
-                             released=sorted(wanted), scopes=scopes)
+                             released=sorted(wanted), scopes=scopes, policy_version=policy_version)
 
     def deny(self, params: dict[str, str]) -> Response:
         return self._fail(params, AccessDeniedError("The doctor declined."))

@@ -1,0 +1,32 @@
+"""Partner networks as relying parties: per-client policy, back-channel logout, DCR, portal.
+
+``init_app`` is the one wiring point (called from ``hub.app.build_app``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from hub.audit.events import register_event
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from hub.services import Hub
+
+for _event in ("oidc:access:refused", "oidc:logout:queued", "oidc:logout:delivered",
+               "client:initial_token:issue"):
+    register_event(_event)
+
+
+def init_app(app: Flask, hub: Hub) -> None:
+    from hub.relying import enforce
+
+    enforce.install(app, hub)
+    _advertise(hub, {})
+
+
+def _advertise(hub: Hub, extra: dict[str, Any]) -> None:
+    """Discovery reads hub.extra["metadata_extra"] (OIDC Discovery 1.0 §3)."""
+    hub.extra.setdefault("metadata_extra", {}).update(extra)
+    hub.extra.pop("metadata", None)

@@ -1,0 +1,140 @@
+"""Where the hub enforces client policies: /authorize, consent, /token (refresh) and /userinfo.
+
+At authorize time a refusal is a page that says why in plain words and what to do next;
+at token and userinfo time the policy is judged again with today's facts, so a licence
+withdrawn since the sign-in stops the refresh (invalid_grant, RFC 6749 §5.2) and the
+userinfo answer (invalid_token, RFC 6750 §3.1).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flask import Flask, Response, jsonify, make_response, render_template, request
+
+from hub.relying.policy import decide_for, store
+from policies import Decision, Reason, Remedy
+
+if TYPE_CHECKING:
+    from hub.services import Hub
+    from hub.sessions import SSOSession
+
+# Where the refusal page sends the doctor for each remedy (label, link).
+REMEDY_LINKS: dict[str, tuple[str, str]] = {
+    Remedy.START_VERIFICATION: ("Start verification", "/account/verification"),
+    Remedy.RENEW_VERIFICATION: ("Renew your verification", "/account/verification"),
+    Remedy.DECLARE_PROFESSION: ("State your profession", "/account/verification"),
+    Remedy.ENABLE_MFA: ("Set up a second sign-in factor", "/account/mfa"),
+    Remedy.VERIFY_EMAIL: ("Confirm your email address", "/account"),
+}
+AREA_PARAM = "area"  # optional authorization request parameter naming a policy area
+
+
+def at_authorize(hub: Hub, client: Any, sso: SSOSession, params: dict[str, str],
+                 wanted: set[str]) -> Decision | None:
+    found = decide_for(hub, client.client_id, sso.doctor_id, acr=sso.acr, amr=sso.amr,
+                       claims=wanted, area=params.get(AREA_PARAM) or None,
+                       acr_values=tuple(params.get("acr_values", "").split()))
+    if found is None:
+        return None
+    stored, decision = found
+    if not decision.allowed:
+        hub.audit_event("oidc:access:refused", doctor_id=sso.doctor_id, client_id=client.client_id,
+                        reasons=[str(r) for r in decision.reasons], policy_version=stored.version)
+    return decision
+
+
+def can_step_up(hub: Hub, sso: SSOSession, decision: Decision) -> bool:
+    """Only a missing second factor that the doctor has enrolled: sign in again with it."""
+    if decision.reasons != (Reason.MFA_REQUIRED,):
+        return False
+    doctor = hub.accounts.get(sso.doctor_id)
+    return bool(doctor and doctor.mfa_enabled)
+
+
+def refused_page(client: Any, decision: Decision) -> Response:
+    action = REMEDY_LINKS.get(decision.remedy) if decision.remedy else None
+    html = render_template("refused.html", client_name=client.name,
+                           message=decision.message or "This network's rules do not admit you yet.",
+                           action=action, reasons=[str(r) for r in decision.reasons])
+    resp = make_response(html, 403)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def consent_scope(hub: Hub, client_id: str, wanted: set[str]) -> tuple[set[str], str | None]:
+    """Claims a consent receipt covers and the policy version it was given under: with a
+    policy, what was requested plus the essential claims, within what the policy allows."""
+    stored = store(hub).current(client_id)
+    if stored is None:
+        return wanted, None
+    p = stored.policy
+    covered = (set(wanted) | set(p.essential_claims)) & set(p.allowed_claims)
+    return covered - {"sub"}, str(stored.version)
+
+
+# -- token and userinfo time -------------------------------------------------------------
+def _denied_now(hub: Hub, client_id: str, doctor_id: str, acr: str | None, amr: list[str],
+                claims: set[str]) -> bool:
+    found = decide_for(hub, client_id, doctor_id, acr=acr, amr=amr, claims=claims)
+    if found is None or found[1].allowed:
+        return False
+    hub.audit_event("oidc:access:refused", doctor_id=doctor_id, client_id=client_id,
+                    reasons=[str(r) for r in found[1].reasons], policy_version=found[0].version,
+                    at=request.path)
+    return True
+
+
+def _json_error(status: int, error: str, description: str, bearer: bool = False) -> Response:
+    resp = jsonify(error=error, error_description=description)
+    resp.status_code = status
+    resp.headers["Cache-Control"] = "no-store"
+    if bearer:
+        resp.headers["WWW-Authenticate"] = f'Bearer realm="curbside", error="{error}"'
+    return resp
+
+
+def check_refresh(hub: Hub) -> Response | None:
+    """Before Authlib handles a refresh: refuse it if the client's policy now denies."""
+    if request.form.get("grant_type") != "refresh_token":
+        return None
+    view, _ = hub.tokens.find_refresh_token(request.form.get("refresh_token"))
+    if view is None:
+        return None  # Authlib answers unknown, revoked and reused tokens
+    g = view.grant
+    released = set((g.claims or {}).get("released") or ())
+    if _denied_now(hub, g.client_id, g.doctor_id, g.acr, list(g.amr or []), released):
+        return _json_error(400, "invalid_grant",
+                           "The network's access policy no longer admits this doctor.")
+    return None
+
+
+def check_userinfo(hub: Hub) -> Response | None:
+    auth = request.headers.get("Authorization", "")
+    if not auth.lower().startswith("bearer "):
+        return None
+    token = hub.tokens.find_access_token(auth[7:].strip())
+    if token is None or token.doctor_id is None or token.grant_id is None:
+        return None
+    if store(hub).current(token.client_id) is None:
+        return None  # no policy: no extra reads on the common path
+    from hub.models.grants import Grant
+
+    with hub.db.session() as s:
+        g = s.get(Grant, token.grant_id)
+        acr, amr = (g.acr, list(g.amr or [])) if g is not None else (None, [])
+    released = set((token.claims or {}).get("released") or ())
+    if _denied_now(hub, token.client_id, token.doctor_id, acr, amr, released):
+        return _json_error(401, "invalid_token",
+                           "The network's access policy no longer admits this doctor.", bearer=True)
+    return None
+
+
+def install(app: Flask, hub: Hub) -> None:
+    @app.before_request
+    def _policy_at_token_and_userinfo() -> Response | None:
+        if request.endpoint == "oidc.token" and request.method == "POST":
+            return check_refresh(hub)
+        if request.endpoint == "oidc.userinfo":
+            return check_userinfo(hub)
+        return None
