@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from hub.cli import main
 
@@ -29,7 +29,7 @@ def env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run(env: dict[str, str], *args: str, input: str | None = None) -> object:
+def run(env: dict[str, str], *args: str, input: str | None = None) -> Result:
     return CliRunner().invoke(main, list(args), env=env, input=input)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import requests
 
@@ -13,7 +14,8 @@ from tests.admin.conftest import ConsoleFor, audit_records
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 
 
-def signed_in_doctor(h: RunningHub, browser: Browser, **client: str) -> tuple[object, RelyingParty, dict]:
+def signed_in_doctor(h: RunningHub, browser: Browser,
+                     **client: str) -> tuple[Any, RelyingParty, dict[str, Any]]:
     doctor = h.doctor()
     rp = RelyingParty(h, h.client(**client), scope="openid profile offline_access")
     token = rp.sign_in(browser, doctor.email)
@@ -21,7 +23,7 @@ def signed_in_doctor(h: RunningHub, browser: Browser, **client: str) -> tuple[ob
     return doctor, rp, token
 
 
-def assert_sessions_dead(rp: RelyingParty, browser: Browser, token: dict) -> None:
+def assert_sessions_dead(rp: RelyingParty, browser: Browser, token: dict[str, Any]) -> None:
     url, _ = rp.authorization_url(prompt="none")
     assert callback_params(browser.get(url))["error"] == "login_required"
     r = requests.post(rp.meta["token_endpoint"], data={"grant_type": "refresh_token",
