@@ -75,6 +75,7 @@ def outcome_of(result: RegisterResult, number: str) -> Outcome:
     """The result in plain words for the doctor."""
     source = REGISTERS[result.register].source_name if result.register in REGISTERS else "register"
     reason = _public_reason(result.reason)
+    unreachable = "register unavailable" in result.reason  # answered from the mirror instead
     copy = " (checked against Curbside's copy of the register)" if (
         result.evidence is not None and result.evidence.method == "mirror") else ""
     match result.status:
@@ -88,6 +89,11 @@ def outcome_of(result: RegisterResult, number: str) -> Outcome:
                            f"The {source} has registration {number}, but a person must look at it: {reason}. "
                            "A Curbside verifier will decide; uploading your licence or hospital badge below "
                            "helps.")
+        case ResultStatus.NO_MATCH if unreachable:
+            return Outcome("not_found", "Not found in Curbside's copy of the register",
+                           f"The {source} did not answer in time, and Curbside's copy of it has no "
+                           f"physician's registration with number {number}. If you registered recently, "
+                           "please try again later.")
         case ResultStatus.NO_MATCH:
             return Outcome("not_found", "Not found",
                            f"The {source} has no physician's registration with number {number}. "
