@@ -196,11 +196,13 @@ def _register_groups() -> None:
     from hub.admin.cli import admin
     from hub.audit.cli import audit
     from hub.links import cli as links_cli
+    from hub.relying.cli import worker as logout_worker
     from hub.verification.cli import registers
 
     main.add_command(audit)
     main.add_command(admin)
     main.add_command(registers)
+    main.add_command(logout_worker)
     main.add_command(links_cli.networks)
     main.add_command(links_cli.worker)
 

@@ -20,10 +20,14 @@ for _event in ("oidc:access:refused", "oidc:logout:queued", "oidc:logout:deliver
 
 
 def init_app(app: Flask, hub: Hub) -> None:
-    from hub.relying import enforce
+    from hub.relying import backchannel, enforce
 
     enforce.install(app, hub)
-    _advertise(hub, {})
+    backchannel.wrap_end_doctor_sessions(hub)
+    _advertise(hub, {
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+    })
 
 
 def _advertise(hub: Hub, extra: dict[str, Any]) -> None:

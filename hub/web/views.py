@@ -184,6 +184,10 @@ def logout() -> Response:
         hub.sessions.end(cookie)
         hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id,
                         client_id=req.client.client_id if req.client else None, initiator="rp")
+        from hub.relying import backchannel  # Back-Channel Logout 1.0: tell the other networks
+
+        backchannel.session_ended(hub, sso, trigger="rp_logout",
+                                  initiator=req.client.client_id if req.client else None)
     resp = provider.create_endpoint_response("end_session", req)
     if resp is None:
         resp = make_response(render_template("logged_out.html"))
@@ -274,6 +278,9 @@ def revoke_consent(consent_id: int) -> Response:
         s.execute(update(Consent).where(Consent.doctor_id == sso.doctor_id,
                                         Consent.client_id == client_id,
                                         Consent.revoked_at.is_(None)).values(revoked_at=utcnow()))
+    from hub.relying import backchannel  # Back-Channel Logout 1.0 for that network's sessions
+
+    backchannel.grants_ending(hub, sso.doctor_id, client_id=client_id, trigger="consent_revoked")
     hub.tokens.revoke_grants_of(sso.doctor_id, client_id=client_id, reason="consent_revoked")
     hub.audit_event("doctor:consent:revoke", doctor_id=sso.doctor_id, client_id=client_id)
     return redirect("/account", 303)
@@ -287,6 +294,9 @@ def account_logout() -> Response:
     hub.sessions.end(cookie)
     if sso is not None:
         hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id, initiator="doctor")
+        from hub.relying import backchannel  # Back-Channel Logout 1.0: tell every network
+
+        backchannel.session_ended(hub, sso, trigger="doctor_logout")
     resp = make_response(render_template("logged_out.html"))
     resp.delete_cookie(hub.sessions.cookie_name, path="/")
     return resp

@@ -1,0 +1,77 @@
+"""``hub client policy set|show``, ``hub client initial-token`` and ``hub logout-worker``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from hub.cli import Context, main, pass_ctx
+
+
+@click.group("policy")
+def policy() -> None:
+    """A client's access and claim-release policy (versioned; see docs/policies.md)."""
+
+
+@policy.command("set")
+@click.argument("client_id")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_ctx
+def policy_set(c: Context, client_id: str, file: Path) -> None:
+    """Validate FILE (YAML or JSON) and make it the client's policy in force."""
+    from hub.relying.policy import store
+    from policies import PolicyError
+
+    try:
+        stored = store(c.hub).set(client_id, file.read_bytes(), actor="cli",
+                                  format="json" if file.suffix == ".json" else "yaml")
+    except PolicyError as e:
+        for problem in e.problems:
+            click.echo(f"{problem.path}: {problem.message}", err=True)
+        raise click.ClickException(f"policy refused: {e.path}") from None
+    except LookupError:
+        raise click.ClickException(f"no client {client_id!r}") from None
+    click.echo(f"policy version {stored.version} in force for {client_id} ({stored.digest})")
+
+
+@policy.command("show")
+@click.argument("client_id")
+@click.option("--history", is_flag=True, help="every version, newest first")
+@pass_ctx
+def policy_show(c: Context, client_id: str, history: bool) -> None:
+    from hub.relying.policy import store
+
+    ps = store(c.hub)
+    rows = ps.history(client_id) if history else [p for p in [ps.current(client_id)] if p]
+    if not rows:
+        raise click.ClickException(f"no policy for {client_id!r} (it admits every signed-in doctor)")
+    for p in rows:
+        json.dump({"version": p.version, "digest": p.digest, "created_at": p.created_at.isoformat(),
+                   "created_by": p.created_by, "document": p.policy.to_document()},
+                  sys.stdout, indent=2)
+        click.echo()
+
+
+def _attach() -> None:
+    client = main.commands["client"]
+    assert isinstance(client, click.Group)
+    client.add_command(policy)
+
+
+_attach()
+
+
+@click.command("logout-worker")
+@click.option("--interval", default=1.0, show_default=True, help="seconds between passes")
+@click.option("--once", is_flag=True, help="one pass over the due deliveries, then exit")
+@pass_ctx
+def worker(c: Context, interval: float, once: bool) -> None:
+    """Deliver queued back-channel logouts (retries with backoff; see docs/relying-parties.md)."""
+    from hub.relying import backchannel
+
+    hub = c.hub
+    backchannel.wrap_end_doctor_sessions(hub)
+    backchannel.run_worker(hub, interval=interval, once=once)
