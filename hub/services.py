@@ -19,7 +19,6 @@ from hub.settings import Settings
 from hub.store import Store, open_store
 
 
-
 @dataclass
 class Hub:
     settings: Settings
@@ -74,16 +73,20 @@ class Hub:
         return subject_for(doctor_id, subject_type=client.subject_type,
                            sector=client.sector_identifier, salt=self.secrets.pairwise_salt)
 
-    def end_doctor_sessions(self, doctor_id: str, *, reason: str, actor: str | None = None) -> list[str]:
+    def end_doctor_sessions(self, doctor_id: str, *, reason: str, actor: str | None = None,
+                            note: str | None = None, address: str | None = None) -> list[str]:
         """End a doctor's SSO sessions and revoke every grant (tokens die at once).
 
         Used by the doctor ("sign out everywhere"), by admins and on licence withdrawal;
-        back-channel logout to partner networks hangs off the returned grant ids.
+        back-channel logout to partner networks hangs off the returned grant ids. ``reason``
+        is a short code stored on each grant; ``note`` is an admin's free-text reason.
         """
         self.sessions.end_all_for(doctor_id)
         revoked = self.tokens.revoke_grants_of(doctor_id, reason=reason)
         self.audit_event("admin:session:revoke" if actor else "oidc:grant:revoke", actor=actor,
-                         doctor_id=doctor_id, reason=reason, grants=len(revoked))
+                         doctor_id=doctor_id, address=address, doctor=doctor_id,
+                         reason=note or reason, reason_kind=None if note is None else reason,
+                         grants=len(revoked))
         return revoked
 
     def audit_event(self, event: str, *, actor: str | None = None, doctor_id: str | None = None,

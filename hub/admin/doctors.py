@@ -118,10 +118,9 @@ def set_suspended(hub: Any, doctor_id: str, suspended: bool, *, actor: str, reas
 def end_sessions(hub: Any, doctor_id: str, *, actor: str, reason: str, address: str) -> int:
     """End the doctor's SSO sessions and revoke every grant; returns how many grants died.
 
-    ``hub.end_doctor_sessions`` records admin:session:revoke with the reason code (and will
-    trigger single logout once it exists); this record adds who asked, why and for whom.
+    ``hub.end_doctor_sessions`` records one admin:session:revoke naming who asked, why and
+    for whom (and triggers single logout once it exists).
     """
-    revoked = hub.end_doctor_sessions(doctor_id, reason=END_SESSIONS_CODE, actor=actor)
-    append(hub.db, "admin:session:revoke", actor=actor, address=address,
-           detail={"doctor": doctor_id, "reason": reason, "grants": len(revoked)})
+    revoked = hub.end_doctor_sessions(doctor_id, reason=END_SESSIONS_CODE, actor=actor, note=reason,
+                                      address=address)
     return len(revoked)
