@@ -55,10 +55,23 @@ def policy_show(c: Context, client_id: str, history: bool) -> None:
         click.echo()
 
 
+@click.command("initial-token")
+@click.option("--label", default="", help="who the token is for (shown in the audit log)")
+@click.option("--ttl", default=7 * 86400, show_default=True, help="seconds until it expires")
+@click.option("--uses", default=1, show_default=True, help="how many clients it may register")
+@pass_ctx
+def initial_token(c: Context, label: str, ttl: int, uses: int) -> None:
+    """Issue an RFC 7591 initial access token for POST /register (printed once)."""
+    from hub.relying.registration import issue_initial_token
+
+    click.echo(issue_initial_token(c.hub, label=label, ttl=ttl, uses=uses, actor="cli"))
+
+
 def _attach() -> None:
     client = main.commands["client"]
     assert isinstance(client, click.Group)
     client.add_command(policy)
+    client.add_command(initial_token)
 
 
 _attach()
