@@ -111,7 +111,7 @@ class Receiver:
     tokens: list[str] = field(default_factory=list)
     status: int = 200
 
-    def claims(self, issuer: str, client_id: str) -> list[dict[str, Any]]:
+    def claims(self, issuer: str, client_id: str | set[str]) -> list[dict[str, Any]]:
         """Validate every received logout token as Back-Channel Logout 1.0 §2.6 says."""
         jwks = KeySet.import_key_set(requests.get(f"{issuer}/jwks", timeout=5).json())
         out = []
@@ -119,7 +119,8 @@ class Receiver:
             decoded = jwt.decode(token, jwks, algorithms=["RS256", "ES256", "EdDSA"])
             assert decoded.header["typ"] == "logout+jwt"
             c = decoded.claims
-            assert c["iss"] == issuer and c["aud"] == client_id
+            assert c["iss"] == issuer
+            assert c["aud"] in ({client_id} if isinstance(client_id, str) else client_id)
             assert "http://schemas.openid.net/event/backchannel-logout" in c["events"]
             assert "nonce" not in c and c["jti"] and c["iat"] <= c["exp"]
             assert "sid" in c or "sub" in c

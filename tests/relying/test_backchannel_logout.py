@@ -91,3 +91,28 @@ def test_discovery_advertises_back_channel_logout(running_hub: RunningHub) -> No
     meta = running_hub.metadata()
     assert meta["backchannel_logout_supported"] is True
     assert meta["backchannel_logout_session_supported"] is True
+
+
+def test_consent_revoke_and_sign_out_on_the_account_page(running_hub: RunningHub, browser: Browser,
+                                                         receiver: Receiver) -> None:
+    from hub.models.grants import Consent
+
+    b = network(running_hub, "Network B4", receiver.url)
+    c = network(running_hub, "Network C4", receiver.url)
+    doctor = running_hub.doctor()
+    b.sign_in(browser, doctor.email)
+    c.sign_in(browser, doctor.email)
+    csrf = browser.hidden(browser.get(f"{running_hub.issuer}/account"))["csrf"]
+    with running_hub.hub.db.session() as s:
+        consent_id = s.query(Consent).filter_by(doctor_id=doctor.id,
+                                                client_id=b.creds["client_id"]).one().id
+    r = browser.post(f"{running_hub.issuer}/account/consents/{consent_id}/revoke", {"csrf": csrf})
+    assert r.status_code == 303
+    backchannel.process_due(running_hub.hub)
+    assert len(receiver.claims(running_hub.issuer, b.creds["client_id"])) == 1
+    receiver.tokens.clear()
+    r = browser.post(f"{running_hub.issuer}/account/logout", {"csrf": csrf})
+    assert r.status_code == 200
+    backchannel.process_due(running_hub.hub)
+    ids = {b.creds["client_id"], c.creds["client_id"]}
+    assert sorted(t["aud"] for t in receiver.claims(running_hub.issuer, ids)) == sorted(ids)
