@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,9 +16,11 @@ from connectors import registry
 from connectors.base import Connector
 from connectors.errors import ConfigError
 from connectors.webhooks import WebhookReceiver
+from hub.crypto import DecryptionError
 from hub.db import utcnow
 from hub.models.links import LinkNetwork
 
+log = logging.getLogger("hub.links")
 KIND_LABELS = {"oidc": "OpenID Connect", "oauth2-json": "OAuth 2.0 + JSON API",
                "activitystreams": "ActivityStreams", "feed": "Atom/RSS feed"}
 
@@ -100,4 +103,21 @@ class Networks:
     def all(self) -> list[Network]:
         with self.hub.db.session() as s:
             rows = s.scalars(select(LinkNetwork).order_by(LinkNetwork.display_name)).all()
-            return [self._from_row(r) for r in rows]
+        out = []
+        for r in rows:
+            try:
+                out.append(self._from_row(r))
+            except (DecryptionError, ConfigError, ValueError):
+                # A network whose config no longer validates (or was encrypted under a key
+                # that has since been dropped) is left out, not allowed to break every page.
+                log.exception("network %s cannot be built", r.name)
+        return out
+
+    def signin_choices(self) -> list[tuple[str, str]]:
+        """(name, display name) of networks offering brokered sign-in: no decryption, so
+        the login page stays cheap."""
+        with self.hub.db.session() as s:
+            return [(n, d) for n, d in s.execute(
+                select(LinkNetwork.name, LinkNetwork.display_name)
+                .where(LinkNetwork.enabled.is_(True), LinkNetwork.signin.is_(True))
+                .order_by(LinkNetwork.display_name))]

@@ -148,8 +148,10 @@ class Relay:
             if creds is None:
                 return PullResult(link_id, "skipped")
             try:
+                # RFC 9110 §13.1.3: If-Modified-Since only when there is no ETag (a server
+                # must ignore it next to If-None-Match; some upstreams do not).
                 page = breaker.call(net.connector.fetch_activity, creds, etag=state.etag,
-                                    last_modified=state.last_modified)
+                                    last_modified=None if state.etag else state.last_modified)
             except UpstreamRejected as e:
                 if e.reason != "invalid_token" or not isinstance(net.connector, Refreshing):
                     raise

@@ -49,9 +49,9 @@ def _callback_uri() -> str:
 
 @bp.app_context_processor
 def _signin_networks() -> dict[str, Any]:
-    def signin_networks() -> list[Any]:
+    def signin_networks() -> list[tuple[str, str]]:
         try:
-            return [n for n in _links().networks.all() if n.enabled and n.signin]
+            return _links().networks.signin_choices()
         except Exception:  # noqa: BLE001 - the password form must render whatever happens
             log.exception("listing sign-in networks failed")
             return []

@@ -1,4 +1,5 @@
-"""A real hub and fake partner networks, each on its own socket (tests/connectors fakes)."""
+"""Helpers and fixtures for the links tests: a real hub and fake partner networks on real sockets
+(tests/connectors fakes). Imported by conftest.py as a module so test files can import it too."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from hub.links import links_for
 from hub.models.links import RelayState
 from hub.worker import queue_for
 from tests.connectors.connector_fakes import CLIENT_ID, CLIENT_SECRET, Fake, LiveServer, rsa_key
-from tests.flows.conftest import Browser, RunningHub, browser, running_hub  # noqa: F401
+from tests.flows.conftest import Browser, RunningHub, _Late, make_settings
 
 HTTP = {"timeout": 1.0, "retries": 0, "backoff_factor": 0.0, "insecure_transport": True,
         "allow_private_networks": True}
@@ -65,6 +66,62 @@ class Net:
     kind: str
 
 
+@dataclass(frozen=True)
+class _Backend:
+    database_url: str
+    store_url: str
+
+
+@pytest.fixture(scope="session")
+def running_hub(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """Like tests/flows' hub, but on a database of its own: two hubs with different
+    key-encryption keys must not share one signing-key table in one test process."""
+    import threading
+    import uuid
+
+    import sqlalchemy as sa
+    from werkzeug.serving import make_server
+
+    import hub.models  # noqa: F401
+    from hub import create_app
+    from hub.db import Base, Database
+    from hub.schema import upgrade
+
+    tmp = tmp_path_factory.mktemp("links-hub")
+    schema = None
+    if backend.name == "sqlite":
+        url = f"sqlite:///{tmp}/links.db"
+    else:
+        base = backend.database_url.split("?")[0]
+        schema = "l_" + uuid.uuid4().hex[:12]
+        with sa.create_engine(base).begin() as conn:
+            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{base}?options=-csearch_path%3D{schema}"
+    db = Database(url)
+    upgrade(db)
+    Base.metadata.create_all(db.engine, checkfirst=True)
+    db.engine.dispose()
+    late = _Late()
+    server = make_server("127.0.0.1", 0, late, threaded=True)
+    issuer = f"http://127.0.0.1:{server.server_port}"
+    settings = make_settings(_Backend(url, backend.store_url), tmp, issuer=issuer)
+    app = create_app(settings, store_prefix=f"l{secrets.token_hex(4)}:")
+    late.app = app
+    app.extensions["curbside"].keys.ensure()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield RunningHub(issuer, app, app.extensions["curbside"])
+    server.shutdown()
+    app.extensions["curbside"].db.engine.dispose()
+    if schema:
+        with sa.create_engine(base).begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+@pytest.fixture
+def browser(running_hub: RunningHub) -> Browser:
+    return Browser(running_hub)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _keys() -> None:
     for kid in ("k1",):
@@ -72,7 +129,7 @@ def _keys() -> None:
 
 
 @pytest.fixture
-def hub(running_hub: RunningHub) -> Any:  # noqa: F811
+def hub(running_hub: RunningHub) -> Any:
     h = running_hub.hub
     queue_for(h, immediate=True)  # jobs run in the request thread: no worker to wait for
     return h
@@ -140,7 +197,7 @@ class Doctor:
 
 
 @pytest.fixture
-def doctor(running_hub: RunningHub, browser: Browser, hub: Any) -> Doctor:  # noqa: F811
+def doctor(running_hub: RunningHub, browser: Browser, hub: Any) -> Doctor:
     account = running_hub.doctor()
     page = browser.get(running_hub.issuer + "/account")
     done = browser.login(page, account.email)
@@ -148,6 +205,18 @@ def doctor(running_hub: RunningHub, browser: Browser, hub: Any) -> Doctor:  # no
     return Doctor(running_hub, browser, account)
 
 
-def make_due(hub: Any) -> None:
+def make_due(hub: Any, doctor: Any = None) -> None:
+    """Make links due now: the doctor's only (others' networks from earlier tests are closed),
+    and push everything else far away so a test's relay run sees only its own links."""
+    from sqlalchemy import select
+
+    from hub.models.links import AccountLink
+
+    now = datetime.now(UTC)
     with hub.db.session() as s:
-        s.execute(update(RelayState).values(next_due=datetime.now(UTC) - timedelta(seconds=1)))
+        mine = select(AccountLink.id).where(AccountLink.doctor_id == doctor.id) if doctor \
+            else select(AccountLink.id)
+        s.execute(update(RelayState).where(RelayState.link_id.not_in(mine))
+                  .values(next_due=now + timedelta(days=1)))
+        s.execute(update(RelayState).where(RelayState.link_id.in_(mine))
+                  .values(next_due=now - timedelta(seconds=1)))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Doctor, Net, make_due
 from sqlalchemy import select
 
 from hub.links import links_for
 from hub.models.links import AccountLink, FeedItem, LinkToken
 from tests.connectors.connector_fakes import GOOD_TITLES, SUBJECT
 from tests.flows.conftest import Browser, RelyingParty, callback_params
+from tests.links.linkkit import Doctor, Net, make_due
 
 
 def _link_row(hub: Any, doctor_id: str, network: str) -> AccountLink:
@@ -87,7 +87,7 @@ def test_unlink_revokes_deletes_tokens_and_stops_relay(hub: Any, doctor: Doctor,
         assert s.get(LinkToken, row.id) is None
         assert s.scalars(select(FeedItem).where(FeedItem.link_id == row.id)).first() is None
         assert s.get(AccountLink, row.id).state == "revoked"
-    make_due(hub)
+    make_due(hub, doctor)
     before = len(net.fake.request_log)
     links_for(hub).relay.run_due()
     assert not any(p.startswith("/api/posts") for _, p, _ in net.fake.request_log[before:])
