@@ -30,7 +30,7 @@ def policy_set(c: Context, client_id: str, file: Path) -> None:
                                   format="json" if file.suffix == ".json" else "yaml")
     except PolicyError as e:
         for problem in e.problems:
-            click.echo(f"{problem.path}: {problem.message}", err=True)
+            click.echo(str(problem), err=True)
         raise click.ClickException(f"policy refused: {e.path}") from None
     except LookupError:
         raise click.ClickException(f"no client {client_id!r}") from None
@@ -59,12 +59,39 @@ def policy_show(c: Context, client_id: str, history: bool) -> None:
 @click.option("--label", default="", help="who the token is for (shown in the audit log)")
 @click.option("--ttl", default=7 * 86400, show_default=True, help="seconds until it expires")
 @click.option("--uses", default=1, show_default=True, help="how many clients it may register")
+@click.option("--operator", default=None, help="email of the operator who will own the clients")
 @pass_ctx
-def initial_token(c: Context, label: str, ttl: int, uses: int) -> None:
+def initial_token(c: Context, label: str, ttl: int, uses: int, operator: str | None) -> None:
     """Issue an RFC 7591 initial access token for POST /register (printed once)."""
+    from hub.relying.portal import operator_id_for
     from hub.relying.registration import issue_initial_token
 
-    click.echo(issue_initial_token(c.hub, label=label, ttl=ttl, uses=uses, actor="cli"))
+    op_id = operator_id_for(c.hub, operator) if operator else None
+    if operator and op_id is None:
+        raise click.ClickException(f"no operator {operator!r}")
+    click.echo(issue_initial_token(c.hub, label=label, ttl=ttl, uses=uses, actor="cli", operator_id=op_id))
+
+
+@click.group("operator")
+def operator() -> None:
+    """Partner network operators (portal at /operator; password and TOTP)."""
+
+
+@operator.command("create")
+@click.argument("email")
+@pass_ctx
+def operator_create(c: Context, email: str) -> None:
+    """Create an operator; prints the otpauth:// URI for their authenticator app."""
+    import getpass
+
+    from hub.relying.portal import create_operator
+
+    password = getpass.getpass("Password (12+ characters): ")
+    try:
+        op_id, uri = create_operator(c.hub, email, password)
+    except ValueError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"operator {op_id}\nadd to the authenticator app: {uri}")
 
 
 def _attach() -> None:
@@ -72,6 +99,7 @@ def _attach() -> None:
     assert isinstance(client, click.Group)
     client.add_command(policy)
     client.add_command(initial_token)
+    client.add_command(operator)
 
 
 _attach()
