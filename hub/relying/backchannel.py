@@ -97,9 +97,10 @@ def wrap_end_doctor_sessions(hub: Hub) -> None:
     if getattr(original, "_backchannel", False):
         return
 
-    def end_doctor_sessions(doctor_id: str, *, reason: str, actor: str | None = None) -> list[str]:
+    def end_doctor_sessions(doctor_id: str, *, reason: str, actor: str | None = None,
+                            **more: Any) -> list[str]:
         sessions = active_sessions(hub, doctor_id)
-        revoked = original(doctor_id, reason=reason, actor=actor)
+        revoked = original(doctor_id, reason=reason, actor=actor, **more)
         try:
             grants_ending(hub, doctor_id, trigger=reason, sessions=sessions)
         except Exception:  # noqa: BLE001 - the sessions are ended; a queue error must not undo that
