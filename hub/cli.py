@@ -41,6 +41,10 @@ class Context:
             except SettingsError as e:
                 raise click.ClickException(str(e)) from None
             self._hub = Hub.build(settings)
+            # Commands that end sessions (licence withdrawal) must tell partner networks too.
+            from hub.relying.backchannel import wrap_end_doctor_sessions
+
+            wrap_end_doctor_sessions(self._hub)
         return self._hub
 
     @property
