@@ -164,7 +164,7 @@ def reject_registration(hub: Any, registration_id: int, *, reviewer: str, reason
     policy = DocumentPolicy.from_settings(hub.settings)
     now = utcnow()
     with hub.db.session() as s:
-        reg = s.get(DoctorRegistration, registration_id)
+        reg: DoctorRegistration | None = s.get(DoctorRegistration, registration_id)
         if reg is None or reg.status not in REVIEW_STATUSES:
             raise LookupError("no registration awaiting review with that id")
         reg.status, reg.method, reg.reviewed_by = REJECTED, "review", reviewer[:100]

@@ -16,6 +16,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
 from sqlalchemy import delete, select
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
 
 from hub.db import utcnow
 from hub.models.registers import DoctorRegistration, SelfDeclaredProfession
@@ -240,7 +241,7 @@ def upload() -> Response:
 
 
 @bp.post("/account/verification/documents/<int:document_id>/delete")
-def delete_upload(document_id: int) -> Response:
+def delete_upload(document_id: int) -> BaseResponse:
     got = _require_session()
     if isinstance(got, Response):
         return got
@@ -301,7 +302,7 @@ def vouch() -> Response:
 
 
 @bp.post("/account/verification/profession")
-def declare_profession() -> Response:
+def declare_profession() -> BaseResponse:
     got = _require_session()
     if isinstance(got, Response):
         return got
