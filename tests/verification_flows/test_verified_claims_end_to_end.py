@@ -196,6 +196,8 @@ def test_physician_scope_releases_the_default_request(
     assert vc["verification"]["evidence"][0]["check_details"][0]["organization"] == "General Medical Council"
     assert vc["claims"][REGISTRATIONS_CLAIM][0]["number"] == case.number
     assert userinfo(rp, tokens["access_token"]).json()[VC] == vc
+    account = doctor.browser.get(f"{running_hub.issuer}/account").text
+    assert 'href="/account/verification"' in account and "verified physician status" in account
 
 
 def test_the_self_declared_profession_never_enters_verified_claims(
