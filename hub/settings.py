@@ -58,6 +58,13 @@ class Settings:
     login_max_per_address: int = 50
     login_window: int = 900
 
+    # Identity documents uploaded for manual review: kept this long after the decision
+    # (0 = deleted at once), and deleted after the max age even if never decided (seconds).
+    verification_document_retention: int = 0
+    verification_document_max_age: int = 90 * 24 * 3600
+    # Signed audit checkpoints: an Ed25519 key file; empty derives an HMAC key from the secret.
+    audit_checkpoint_key_file: str = ""
+
     max_param_length: int = 2048
     # OIDC Core §12.2 makes an ID token in a refresh response optional; an RS256 signature
     # would be most of a refresh's cost, so it is off unless an operator asks for it.
