@@ -195,3 +195,8 @@ def test_revoked_grant_suspends_the_link(hub: Any, doctor: Doctor, make_net: Any
     with hub.db.session() as s:
         assert s.get(AccountLink, link_id).state == "suspended"
     assert "status-relink" in doctor.page("/account/links").text
+    # Linking the same upstream account again reactivates the same link.
+    assert "Link again" in doctor.page("/account/links").text
+    doctor.link(net)
+    with hub.db.session() as s:
+        assert s.get(AccountLink, link_id).state == "active"
