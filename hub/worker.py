@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey  # type: ignore[import-untyped]
 
 log = logging.getLogger("hub.worker")
 TASK_NAME = "curbside.run"

@@ -141,7 +141,7 @@ def create_community_app(*, name: str, base_url: str, client_id: str, client_sec
         msg_id = "msg_" + secrets.token_hex(8)
         when = datetime.now(UTC)
         headers = {"webhook-id": msg_id, "webhook-timestamp": str(int(when.timestamp())),
-                   "webhook-signature": Webhook(webhook_secret).sign(msg_id, when, body),
+                   "webhook-signature": Webhook(str(webhook_secret)).sign(msg_id, when, body),
                    "content-type": "application/json"}
         try:
             r = requests.post(str(webhook_url), data=body.encode(), headers=headers, timeout=5)

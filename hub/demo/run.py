@@ -38,9 +38,7 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
     hub = app.extensions["curbside"]
     # The links tables have no migration yet (see docs/links.md): create them for the demo.
     Base.metadata.create_all(hub.db.engine, tables=[
-        m.__table__ for m in (link_models.LinkNetwork, link_models.AccountLink,  # type: ignore[attr-defined]
-                              link_models.LinkToken, link_models.RelayState,
-                              link_models.FeedItem)])
+        Base.metadata.tables[name] for name in link_models.TABLES])
     queue_for(hub, immediate=True)  # no separate worker process for the demo
     links = links_for(hub)
     started = []

@@ -15,8 +15,11 @@ register_event("admin:network:add")
 
 
 def _hub() -> Any:
-    ctx = click.get_current_context().find_object(object)
-    return ctx.hub  # hub.cli.Context
+    from hub.cli import Context
+
+    ctx = click.get_current_context().find_object(Context)
+    assert ctx is not None
+    return ctx.hub
 
 
 @click.group()
@@ -40,7 +43,7 @@ def networks() -> None:
 def networks_add(name: str, kind: str, config_path: Any, webhook_path: Any, display_name: str,
                  signin: bool | None, poll_interval: int, rate_per_minute: int) -> None:
     """Add or replace a network. The config is validated now; secrets are stored encrypted."""
-    import yaml
+    import yaml  # type: ignore[import-untyped]
 
     config = yaml.safe_load(config_path.read())
     webhook = yaml.safe_load(webhook_path.read()) if webhook_path else None

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from hub.db import Base, UTCDateTime, utcnow
 
 LINK_STATES = ("pending", "active", "suspended", "revoked")
+TABLES = ("link_networks", "account_links", "link_tokens", "relay_states", "feed_items")
 
 
 def _new_id() -> str:
@@ -130,4 +131,4 @@ class FeedItem(Base):
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-__all__ = ["LINK_STATES", "AccountLink", "FeedItem", "LinkNetwork", "LinkToken", "RelayState"]
+__all__ = ["LINK_STATES", "TABLES", "AccountLink", "FeedItem", "LinkNetwork", "LinkToken", "RelayState"]

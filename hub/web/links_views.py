@@ -9,7 +9,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     jsonify,
@@ -18,6 +17,7 @@ from flask import (
     render_template,
     request,
 )
+from werkzeug.wrappers import Response
 
 from connectors.errors import ConnectorError
 from hub.crypto import new_token, sha256_hex
