@@ -21,7 +21,6 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
     Artsennet: an OpenID Provider with a JSON activity API that pushes signed webhooks (and
     also serves the demo relying party under /rp). Casus: OAuth 2.0 with ActivityStreams.
     """
-    from hub.db import Base
     from hub.demo.community import (
         connector_config,
         create_community_app,
@@ -31,14 +30,10 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
     )
     from hub.demo.network import create_network_app
     from hub.links import links_for
-    from hub.models import links as link_models
     from hub.oidc.registration import validate_metadata
     from hub.worker import queue_for
 
     hub = app.extensions["curbside"]
-    # The links tables have no migration yet (see docs/links.md): create them for the demo.
-    Base.metadata.create_all(hub.db.engine, tables=[
-        Base.metadata.tables[name] for name in link_models.TABLES])
     queue_for(hub, immediate=True)  # no separate worker process for the demo
     links = links_for(hub)
     started = []

@@ -1,4 +1,4 @@
-"""All models, imported here so Alembic and create_all see every table."""
+"""All models, imported here so Alembic and the test fixtures see every table."""
 
 from hub.models.accounts import Doctor
 from hub.models.admin import AdminAccount
@@ -6,16 +6,19 @@ from hub.models.audit import AuditCheckpoint, AuditPersonalData, AuditRecord
 from hub.models.clients import ClientRecord
 from hub.models.grants import Consent, Grant, RefreshToken
 from hub.models.keys import SigningKey
-from hub.models.links import AccountLink, FeedItem, LinkNetwork, LinkToken, RelayState  # noqa: F401
+from hub.models.links import AccountLink, FeedItem, LinkNetwork, LinkToken, RelayState
 from hub.models.registers import (
     DoctorRegistration,
     IdentityEvidence,
     RegisterImport,
     RegisterRecord,
     RegisterSnapshotKey,
+    ReviewDocument,
+    SelfDeclaredProfession,
     VerificationCheck,
+    Vouch,
 )
-from hub.models.relying import (  # noqa: F401
+from hub.models.relying import (
     ClientPolicyVersion,
     InitialAccessToken,
     LogoutDelivery,
@@ -25,5 +28,10 @@ from hub.models.relying import (  # noqa: F401
 from hub.models.store import StoreEntry
 
 __all__ = [
-    "AdminAccount", "AuditCheckpoint", "AuditPersonalData", "AuditRecord",
-   "ClientRecord", "Consent", "Doctor", "Grant", "RefreshToken", "SigningKey", "StoreEntry"]
+    "AccountLink", "AdminAccount", "AuditCheckpoint", "AuditPersonalData", "AuditRecord",
+    "ClientPolicyVersion", "ClientRecord", "Consent", "Doctor", "DoctorRegistration", "FeedItem",
+    "Grant", "IdentityEvidence", "InitialAccessToken", "LinkNetwork", "LinkToken", "LogoutDelivery",
+    "OperatorAccount", "RefreshToken", "RegisterImport", "RegisterRecord", "RegisterSnapshotKey",
+    "RegistrationAccessToken", "RelayState", "ReviewDocument", "SelfDeclaredProfession",
+    "SigningKey", "StoreEntry", "VerificationCheck", "Vouch",
+]

@@ -8,6 +8,7 @@ it signed has expired, so a client with a cached JWKS never meets an unknown ``k
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,10 +19,11 @@ from joserfc import jwt
 from joserfc.jwk import ECKey, OKPKey, RSAKey
 from sqlalchemy import select
 
-from hub.crypto import HubSecrets, new_token
+from hub.crypto import DecryptionError, HubSecrets, new_token
 from hub.db import Database, utcnow
 from hub.models.keys import SigningKey
 
+log = logging.getLogger(__name__)
 SUPPORTED_ALGS = ("RS256", "ES256", "EdDSA")
 DEFAULT_ALG = "RS256"
 _RELOAD_EVERY = 30.0
@@ -125,9 +127,16 @@ class KeyRing:
             for r in rows:
                 if r.state == "retired" and (r.retired_at is None or r.retired_at < cutoff):
                     continue
+                # Publishing needs only the public half; a key whose private half cannot be
+                # decrypted (a lost key-encryption key) must not take the JWKS down with it.
                 published.append(json.loads(r.public_jwk))
                 if r.state == "active":
-                    private = json.loads(self.secrets.decrypt(r.private_jwk_enc))
+                    try:
+                        private = json.loads(self.secrets.decrypt(r.private_jwk_enc))
+                    except DecryptionError:
+                        log.error("signing key %s (%s) cannot be decrypted with the configured "
+                                  "key-encryption keys; it will not sign", r.kid, r.alg)
+                        continue
                     signing[r.alg] = (r.kid, _import(r.alg, private))
             loaded = _Loaded(signing, {"keys": published}, time.monotonic())
             self._loaded = loaded
@@ -137,7 +146,11 @@ class KeyRing:
         return self._load().jwks
 
     def sign(self, claims: dict[str, Any], *, alg: str = DEFAULT_ALG, typ: str | None = None) -> str:
-        kid, key = self._load().signing[alg]
+        found = self._load().signing.get(alg)
+        if found is None:
+            raise RuntimeError(f"no usable {alg} signing key: run 'hub db upgrade' or check "
+                               "CURBSIDE_KEY_ENCRYPTION_KEYS")
+        kid, key = found
         header: dict[str, Any] = {"alg": alg, "kid": kid}
         if typ:
             header["typ"] = typ

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import threading
@@ -59,10 +60,22 @@ class RunningHub:
         return requests.get(f"{self.issuer}/.well-known/openid-configuration", timeout=5).json()
 
 
+# One secret key and key-encryption key per test process: every hub built on the same test
+# database must decrypt the signing keys the others stored. Kept in the environment because
+# pytest may import this module twice (as a conftest and by name).
+_SECRET_KEY = os.environ.setdefault("CURBSIDE_TEST_SECRET_KEY", secrets.token_urlsafe(48))
+_KEK = os.environ.setdefault(
+    "CURBSIDE_TEST_KEK", __import__("cryptography.fernet", fromlist=["Fernet"]).Fernet.generate_key().decode())
+
+
 def make_settings(backend: Any, tmp: Any, **over: Any) -> Settings:
     base = dict(issuer="http://placeholder", insecure_transport=True, database_url=backend.database_url,
+                secret_key=_SECRET_KEY, key_encryption_keys=_KEK,
                 store_url=backend.store_url, instance_dir=str(tmp), argon2_time_cost=1,
-                argon2_memory_cost=1024, argon2_parallelism=1, client_cache_ttl=0)
+                argon2_memory_cost=1024, argon2_parallelism=1, client_cache_ttl=0,
+                # Every test signs in from 127.0.0.1; the per-address limit would trip across
+                # tests sharing a store. Per-account throttling is tested on its own.
+                login_max_per_address=1_000_000)
     base.update(over)
     return Settings.from_env({}, **base)
 

@@ -1,4 +1,4 @@
-"""register mirrors and doctor verifications
+"""register mirrors and doctor verifications; admin accounts
 
 Revision ID: 0003
 Revises: 0002
