@@ -211,7 +211,11 @@ def _register_groups() -> None:
     main.add_command(links_cli.worker)
 
 
-_register_groups()
-
 if __name__ == "__main__":
-    main()
+    # Run the imported module, not this __main__ copy: the domain groups import hub.cli, and
+    # registering them here as well would import it twice.
+    from hub.cli import main as _main
+
+    _main()
+else:
+    _register_groups()
