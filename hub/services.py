@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,10 @@ class Hub:
     accounts: Accounts
     sessions: Sessions
     extra: dict[str, Any] = field(default_factory=dict)
+    # Checks other packages add without the token paths knowing them (e.g. client policies):
+    # each returns a public refusal message, or None to let the request through.
+    refresh_guards: list[Callable[[Hub, Any], str | None]] = field(default_factory=list)
+    userinfo_guards: list[Callable[[Hub, Any], str | None]] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: Settings, *, store_prefix: str = "curbside:") -> Hub:

@@ -186,6 +186,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             hub.audit_event("oidc:token:reuse_detected", client_id=self.request.client.client_id,
                             reason="refresh_reuse")
             raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
+        if found is not None:
+            for guard in hub.refresh_guards:
+                if (refusal := guard(hub, found)) is not None:
+                    raise InvalidGrantError(refusal)
         return found
 
     def authenticate_user(self, refresh_token: Any) -> EndUser:

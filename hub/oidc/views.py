@@ -79,10 +79,12 @@ def userinfo() -> Response:
         return _bearer_error(error)
     client = hub.clients.get(token.client_id)
     doctor = hub.accounts.get(token.doctor_id) if token.doctor_id else None
-    if client is None or doctor is None or doctor.disabled:
-        resp = jsonify(error="invalid_token")
+    refusal = next((r for g in hub.userinfo_guards if (r := g(hub, token)) is not None), None)
+    if client is None or doctor is None or doctor.disabled or refusal is not None:
+        resp = jsonify(error="invalid_token", error_description=refusal or "The token is not valid.")
         resp.status_code = 401
-        resp.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside", error="invalid_token"'
+        resp.headers["Cache-Control"] = "no-store"
         return resp
     names = claimset.released(token.claims, token.scope, "userinfo")
     body = {"sub": hub.subject(doctor.id, client), **claimset.doctor_claims(doctor, names)}

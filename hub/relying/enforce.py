@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+from flask import Flask, Response, make_response, render_template, request
 
 from hub.relying.policy import decide_for, store
 from policies import Decision, Reason, Remedy
@@ -85,36 +85,26 @@ def _denied_now(hub: Hub, client_id: str, doctor_id: str, acr: str | None, amr: 
     return True
 
 
-def _json_error(status: int, error: str, description: str, bearer: bool = False) -> Response:
-    resp = jsonify(error=error, error_description=description)
-    resp.status_code = status
-    resp.headers["Cache-Control"] = "no-store"
-    if bearer:
-        resp.headers["WWW-Authenticate"] = f'Bearer realm="curbside", error="{error}"'
-    return resp
+REFUSED_NOW = "The network's access policy no longer admits this doctor."
 
 
-def check_refresh(hub: Hub) -> Response | None:
-    """Before Authlib handles a refresh: refuse it if the client's policy now denies."""
-    if request.form.get("grant_type") != "refresh_token":
-        return None
-    view, _ = hub.tokens.find_refresh_token(request.form.get("refresh_token"))
-    if view is None:
-        return None  # Authlib answers unknown, revoked and reused tokens
+def refresh_guard(hub: Hub, view: Any) -> str | None:
+    """Refuse a refresh (invalid_grant) when the client's policy now denies the doctor.
+
+    Runs inside the refresh grant after the token is found, so a client without a policy
+    costs one cached lookup and no extra query."""
     g = view.grant
+    if store(hub).current(g.client_id) is None:
+        return None
     released = set((g.claims or {}).get("released") or ())
     if _denied_now(hub, g.client_id, g.doctor_id, g.acr, list(g.amr or []), released):
-        return _json_error(400, "invalid_grant",
-                           "The network's access policy no longer admits this doctor.")
+        return REFUSED_NOW
     return None
 
 
-def check_userinfo(hub: Hub) -> Response | None:
-    auth = request.headers.get("Authorization", "")
-    if not auth.lower().startswith("bearer "):
-        return None
-    token = hub.tokens.find_access_token(auth[7:].strip())
-    if token is None or token.doctor_id is None or token.grant_id is None:
+def userinfo_guard(hub: Hub, token: Any) -> str | None:
+    """Refuse userinfo (invalid_token) when the client's policy now denies the doctor."""
+    if token.doctor_id is None or token.grant_id is None:
         return None
     if store(hub).current(token.client_id) is None:
         return None  # no policy: no extra reads on the common path
@@ -125,16 +115,10 @@ def check_userinfo(hub: Hub) -> Response | None:
         acr, amr = (g.acr, list(g.amr or [])) if g is not None else (None, [])
     released = set((token.claims or {}).get("released") or ())
     if _denied_now(hub, token.client_id, token.doctor_id, acr, amr, released):
-        return _json_error(401, "invalid_token",
-                           "The network's access policy no longer admits this doctor.", bearer=True)
+        return REFUSED_NOW
     return None
 
 
 def install(app: Flask, hub: Hub) -> None:
-    @app.before_request
-    def _policy_at_token_and_userinfo() -> Response | None:
-        if request.endpoint == "oidc.token" and request.method == "POST":
-            return check_refresh(hub)
-        if request.endpoint == "oidc.userinfo":
-            return check_userinfo(hub)
-        return None
+    hub.refresh_guards.append(refresh_guard)
+    hub.userinfo_guards.append(userinfo_guard)
