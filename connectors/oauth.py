@@ -340,3 +340,33 @@ def _oauth_error(resp: Response) -> str | None:
         return None
     error = data.get("error") if isinstance(data, dict) else None
     return error if isinstance(error, str) and _ERROR_CODE.match(error) else None
+
+
+class ConfiguredOAuthConnector:
+    """What the kinds with configured OAuth 2.0 endpoints share: the HTTP client, the code +
+    PKCE flow, linking's first step, refresh and revocation. Subclasses add how identity and
+    activity are read."""
+
+    def __init__(self, network: str, config: Any, *, session: Any = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.network = network
+        self.config = config
+        self.clock = clock
+        self.http = HttpClient(network, config.http, session=session)
+        self.flow = OAuthFlow(network, config, self.http, clock=clock)
+        self.endpoints = Endpoints(
+            authorization=config.authorization_endpoint,
+            token=config.token_endpoint,
+            revocation=config.revocation_endpoint or None,
+            issuer=config.issuer or None,
+        )
+
+    def begin_link(self, *, state: str, redirect_uri: str) -> LinkStart:
+        return self.flow.begin(self.endpoints, state=state, redirect_uri=redirect_uri,
+                               scopes=self.config.scopes)
+
+    def refresh(self, link: LinkCredentials) -> LinkCredentials:
+        return self.flow.refresh(self.endpoints, link)[1]
+
+    def revoke(self, link: LinkCredentials) -> None:
+        self.flow.revoke(self.endpoints, link)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
-
-import requests
 
 from connectors.activitystreams.config import ActivityStreamsConfig
 from connectors.activitystreams.parse import (
@@ -19,43 +16,20 @@ from connectors.activitystreams.parse import (
     ref,
     to_item,
 )
-from connectors.base import ActivityPage, LinkCredentials, LinkedIdentity, LinkStart
+from connectors.base import ActivityPage, LinkCredentials, LinkedIdentity
 from connectors.errors import InvalidUpstreamData, UpstreamRejected
-from connectors.http import HttpClient, Response
+from connectors.http import Response
 from connectors.jsonapi import origin, require_object, same_origin, subject_of
 from connectors.mapping import collect
 from connectors.normalize import plain_text
-from connectors.oauth import Endpoints, OAuthFlow
+from connectors.oauth import ConfiguredOAuthConnector
 
 _COLLECTIONS = frozenset({"collection", "orderedcollection"})
 
 
-class ActivityStreamsConnector:
+class ActivityStreamsConnector(ConfiguredOAuthConnector):
     kind = "activitystreams"
-
-    def __init__(
-        self,
-        network: str,
-        config: ActivityStreamsConfig,
-        *,
-        session: requests.Session | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        self.network = network
-        self.config = config
-        self.clock = clock
-        self.http = HttpClient(network, config.http, session=session)
-        self.flow = OAuthFlow(network, config, self.http, clock=clock)
-        self.endpoints = Endpoints(
-            authorization=config.authorization_endpoint,
-            token=config.token_endpoint,
-            revocation=config.revocation_endpoint or None,
-            issuer=config.issuer or None,
-        )
-
-    def begin_link(self, *, state: str, redirect_uri: str) -> LinkStart:
-        return self.flow.begin(self.endpoints, state=state, redirect_uri=redirect_uri,
-                               scopes=self.config.scopes)
+    config: ActivityStreamsConfig
 
     def complete_link(self, params: Mapping[str, str], pending: bytes) -> LinkedIdentity:
         code, state = self.flow.callback(params, pending, self.endpoints)
@@ -81,9 +55,6 @@ class ActivityStreamsConnector:
             proves_control=True,
             credentials=self.flow.credentials(token, endpoint=collection),
         )
-
-    def refresh(self, link: LinkCredentials) -> LinkCredentials:
-        return self.flow.refresh(self.endpoints, link)[1]
 
     def fetch_activity(
         self,
@@ -138,9 +109,6 @@ class ActivityStreamsConnector:
             etag=resp.etag,
             last_modified=resp.last_modified,
         )
-
-    def revoke(self, link: LinkCredentials) -> None:
-        self.flow.revoke(self.endpoints, link)
 
     def _get(self, url: str, token: str, **conditional: Any) -> Response:
         resp = self.http.get(url, accept=ACCEPT, bearer=token, **conditional)
