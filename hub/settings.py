@@ -64,6 +64,9 @@ class Settings:
     verification_document_max_age: int = 90 * 24 * 3600
     # Signed audit checkpoints: an Ed25519 key file; empty derives an HMAC key from the secret.
     audit_checkpoint_key_file: str = ""
+    # The worker re-checks every verified registration before its last check is older than
+    # this many days (register deltas apply as they arrive as well).
+    verification_recheck_days: int = 30
 
     max_param_length: int = 2048
     # OIDC Core §12.2 makes an ID token in a refresh response optional; an RS256 signature

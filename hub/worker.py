@@ -32,7 +32,15 @@ log = logging.getLogger("hub.worker")
 TASK_NAME = "curbside.run"
 # Jobs enqueued every N seconds by the worker's scheduler thread (huey's own periodic
 # tasks have minute granularity). Other features add their entries here.
-PERIODIC: dict[str, float] = {"hub.links.jobs:tick": 15.0}
+PERIODIC: dict[str, float] = {
+    "hub.links.jobs:tick": 15.0,
+    # Licence withdrawals found by register deltas or re-checks end sessions within a minute.
+    "hub.verification.jobs:process_withdrawals": 60.0,
+    "hub.verification.jobs:recheck_due": 3600.0,
+    "hub.verification.jobs:purge_documents": 3600.0,
+    # Back-channel logout deliveries (the outbox row is the source of truth; this drives it).
+    "hub.relying.backchannel:process_due": 5.0,
+}
 
 
 def resolve(name: str) -> Callable[..., Any]:
@@ -125,6 +133,9 @@ def run_worker(*, workers: int = 4, periodic: Mapping[str, float] | None = None,
         from hub.settings import Settings
 
         hub = Hub.build(Settings.from_env())
+        from hub.relying.backchannel import wrap_end_doctor_sessions
+
+        wrap_end_doctor_sessions(hub)  # withdrawals ended here must tell partner networks
     queue = queue_for(hub, immediate=False)
     stop = threading.Event()
     thread = threading.Thread(target=_scheduler, args=(queue, PERIODIC if periodic is None

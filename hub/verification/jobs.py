@@ -82,3 +82,12 @@ def purge_documents(hub: Any) -> int:
     if gone:
         hub.audit_event(events.DOCUMENT_DELETE, actor="system", count=gone, reason="retention")
     return gone
+
+
+def recheck_due(hub: Any) -> RecheckSummary:
+    """The worker's periodic re-verification: registrations whose last check is older than
+    ``CURBSIDE_VERIFICATION_RECHECK_DAYS``, a bounded batch per run, then any withdrawal
+    they revealed is acted on at once."""
+    summary = recheck_stale(hub, older_than=timedelta(days=hub.settings.verification_recheck_days))
+    process_withdrawals(hub)
+    return summary
