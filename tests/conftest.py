@@ -78,7 +78,7 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="session")
-def database(backend: Backend) -> Iterator["Database"]:
+def database(backend: Backend) -> Iterator[Database]:
     """The backend's database, migrated to the latest schema with Alembic (once per run)."""
     import hub.models  # noqa: F401  (every table)
     from hub.db import Base, Database

@@ -225,9 +225,33 @@ def account() -> Response:
     with hub.db.session() as s:
         consents = s.scalars(select(Consent).where(Consent.doctor_id == sso.doctor_id,
                                                    Consent.revoked_at.is_(None))).all()
-    networks = [(c, hub.clients.get(c.client_id)) for c in consents]
+        sessions = _active_sessions(s, sso.doctor_id, hub.settings.session_ttl)
+    networks = [(c, hub.clients.get(c.client_id), sessions.get(c.client_id, (0, None)))
+                for c in consents]
     return make_response(render_template("account.html", doctor=doctor, sso=sso,
                                          networks=networks, csrf=csrf_token(cookie)))
+
+
+def _active_sessions(s: Any, doctor_id: str, session_ttl: int) -> dict[str, tuple[int, Any]]:
+    """Per network: grants that can still act for the doctor (signed in within the session
+    lifetime, or holding a live refresh token), and the latest sign-in."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, or_
+
+    from hub.models.grants import Grant, RefreshToken
+
+    now = utcnow()
+    live_refresh = (select(RefreshToken.grant_id)
+                    .where(RefreshToken.revoked_at.is_(None), RefreshToken.rotated_at.is_(None),
+                           RefreshToken.expires_at > now))
+    rows = s.execute(
+        select(Grant.client_id, func.count(), func.max(Grant.created_at))
+        .where(Grant.doctor_id == doctor_id, Grant.revoked_at.is_(None),
+               or_(Grant.created_at > now - timedelta(seconds=session_ttl), Grant.id.in_(live_refresh)))
+        .group_by(Grant.client_id)
+    ).all()
+    return {client_id: (count, latest) for client_id, count, latest in rows}
 
 
 @bp.route("/account/mfa", methods=["GET", "POST"])

@@ -121,3 +121,22 @@ def test_session_cookie_is_httponly_and_samesite(running_hub: RunningHub, browse
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert r.headers["X-Frame-Options"] == "DENY" and "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     assert requests.get(running_hub.issuer + "/", timeout=5).status_code == 200
+
+
+def test_connected_networks_page_lists_sessions_and_disconnect_revokes(running_hub: RunningHub,
+                                                                       browser: Browser) -> None:
+    rp = RelyingParty(running_hub, running_hub.client(client_name="Nordic Doctors"),
+                      scope="openid offline_access")
+    token = rp.sign_in(browser, running_hub.doctor().email)
+    page = browser.get(f"{running_hub.issuer}/account")
+    assert "Nordic Doctors" in page.text and '<td class="active-sessions">1' in page.text
+    form = page.text.split('action="/account/consents/')[1]
+    consent_id = form.split("/")[0]
+    csrf = browser.hidden(page)["csrf"]
+    r = browser.post(f"{running_hub.issuer}/account/consents/{consent_id}/revoke", {"csrf": csrf})
+    assert r.status_code == 303
+    assert "Nordic Doctors" not in browser.get(f"{running_hub.issuer}/account").text
+    dead = requests.post(rp.meta["token_endpoint"], data={"grant_type": "refresh_token",
+                                                          "refresh_token": token["refresh_token"]},
+                         auth=(rp.creds["client_id"], rp.creds["client_secret"]), timeout=5)
+    assert dead.json()["error"] == "invalid_grant"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import requests
-from authlib.integrations.requests_client import OAuth2Session
 from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 
