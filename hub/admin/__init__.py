@@ -11,6 +11,8 @@ from flask import Flask
 def init_app(app: Flask, hub: Any) -> None:
     """Register the console on the app; ``hub`` is the app's hub.services.Hub."""
     from hub.admin import (  # noqa: F401 (the modules register their routes on bp)
+        links,
+        search,
         views_audit,
         views_auth,
         views_doctors,
@@ -21,6 +23,8 @@ def init_app(app: Flask, hub: Any) -> None:
     from hub.admin.sessions import AdminSessions
     from hub.admin.web import Console, bp
 
+    if links.subject_lookup not in search.SUBJECT_LOOKUPS:  # one registration per process
+        search.register_subject_lookup(links.subject_lookup)
     app.extensions["curbside.admin"] = Console(
         accounts=AdminAccounts(hub.db, hub.secrets, hub.accounts.passwords),
         sessions=AdminSessions(hub.store, secure=not hub.settings.insecure_transport),

@@ -19,7 +19,7 @@ class TransitionError(ValueError):
     """The client is not in a state this action applies to."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class ClientRow:
     client_id: str
     name: str
@@ -27,6 +27,9 @@ class ClientRow:
     redirect_uris: list[str]
     created_at: datetime
     active_grants: int
+    policy: Any = None  # hub.relying.policy.StoredPolicy in force, or None
+    delivery: dict[str, Any] | None = None  # hub.relying.backchannel.delivery_status
+    last_failure: dict[str, Any] | None = None  # the newest failed delivery among the recent ones
 
 
 def list_clients(hub: Any) -> list[ClientRow]:
@@ -34,9 +37,21 @@ def list_clients(hub: Any) -> list[ClientRow]:
         grants = dict(s.execute(select(Grant.client_id, func.count()).where(Grant.revoked_at.is_(None))
                                 .group_by(Grant.client_id)).all())
         recs = s.scalars(select(ClientRecord).order_by(ClientRecord.status, ClientRecord.created_at)).all()
-        return [ClientRow(r.client_id, str(r.client_metadata.get("client_name") or r.client_id), r.status,
+        rows = [ClientRow(r.client_id, str(r.client_metadata.get("client_name") or r.client_id), r.status,
                           _strings(r.client_metadata.get("redirect_uris")), r.created_at,
                           grants.get(r.client_id, 0)) for r in recs]
+    for row in rows:
+        _relying_facts(hub, row)
+    return rows
+
+
+def _relying_facts(hub: Any, row: ClientRow) -> None:
+    """The policy version in force and the back-channel logout delivery status (read-only)."""
+    from hub.relying import backchannel, policy
+
+    row.policy = policy.store(hub).current(row.client_id)
+    row.delivery = backchannel.delivery_status(hub.db, row.client_id, recent=20)
+    row.last_failure = next((d for d in row.delivery["recent"] if d["status"] == "failed"), None)
 
 
 def _strings(value: object) -> list[str]:

@@ -1,5 +1,5 @@
 """The dashboard's figures, counted in SQL: sign-ins per network per day, verification
-outcomes. Links per network have no data source yet, and the page says so."""
+outcomes, account links per network."""
 
 from __future__ import annotations
 
@@ -91,10 +91,19 @@ def verification_outcomes(hub: Any, *, days: int = OUTCOME_DAYS) -> Figure:
     return Figure(horizontal_bars("outcomes", title, data, "checks"), table)
 
 
-def links_per_network() -> Figure:
-    return Figure(None, None, "Account links between doctors and partner networks do not exist "
-                              "in the hub yet, so there is nothing to count. This chart will "
-                              "appear when account linking is built.")
+def links_per_network(hub: Any) -> Figure:
+    """Active links per linked network (the bars); the table adds the other states."""
+    from hub.admin.links import counts_per_network
+
+    title = "Active account links per linked network"
+    data = counts_per_network(hub)
+    states = ("active", "suspended", "pending", "revoked")
+    table = Table(title, ["Network", *[s.capitalize() for s in states]],
+                  [[name, *[c.get(s, 0) for s in states]] for name, c in data])
+    bars = [(name, c.get("active", 0)) for name, c in data if c.get("active", 0)]
+    if not bars:
+        return Figure(None, table, "No doctor has an active link to a partner network.")
+    return Figure(horizontal_bars("links", title, bars, "active links"), table)
 
 
 def _client_name(hub: Any, client_id: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from hub.admin import links as admin_links
 from hub.admin.history import HistoryRecord, doctor_history
 from hub.admin.tables import has_table
 from hub.audit import append
@@ -43,6 +44,7 @@ class DoctorFacts:
     consents: list[Consent] = field(default_factory=list)
     grants: list[NetworkGrants] = field(default_factory=list)
     history: list[HistoryRecord] = field(default_factory=list)
+    links: list[Any] = field(default_factory=list)  # hub.admin.links.LinkFacts
 
 
 def load_facts(hub: Any, doctor_id: str) -> DoctorFacts | None:
@@ -60,6 +62,7 @@ def load_facts(hub: Any, doctor_id: str) -> DoctorFacts | None:
                            .where(Grant.doctor_id == doctor_id, Grant.revoked_at.is_(None))).all()
     facts.grants = _per_network(hub, active)
     facts.history = doctor_history(db, doctor_id)
+    facts.links = admin_links.of_doctor(hub, doctor_id, facts.history)
     return facts
 
 

@@ -21,7 +21,7 @@ MIMETYPES = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
 def home() -> Response:
     h = hub()
     return page("admin/dashboard.html", signins=dashboard.signins_per_network(h),
-                outcomes=dashboard.verification_outcomes(h), links=dashboard.links_per_network())
+                outcomes=dashboard.verification_outcomes(h), links=dashboard.links_per_network(h))
 
 
 @bp.get("/audit")

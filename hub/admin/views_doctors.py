@@ -6,6 +6,7 @@ from flask import abort, redirect, request
 from werkzeug.wrappers import Response
 
 from hub.admin import doctors
+from hub.admin import links as admin_links
 from hub.admin.roles import Permission
 from hub.admin.search import MAX_QUERY, linked_subjects_searchable, search_doctors
 from hub.admin.web import bp, client_address, current, hub, page, reason, require, valid_id
@@ -65,3 +66,17 @@ def doctor_end_sessions(doctor_id: str) -> Response:
     why = reason()
     doctors.end_sessions(hub(), doctor_id, actor=current().actor, reason=why, address=client_address())
     return _back(doctor_id, "sessions-ended")
+
+
+@bp.post("/doctors/<doctor_id>/links/<link_id>/revoke")
+@require(Permission.MANAGE_DOCTORS)
+def doctor_link_revoke(doctor_id: str, link_id: str) -> Response:
+    _exists(doctor_id)
+    valid_id(link_id, "link")
+    why = reason()
+    if admin_links.find(hub(), doctor_id, link_id) is None:
+        abort(404, "This doctor has no link with this id.")
+    if not admin_links.revoke(hub(), doctor_id, link_id, actor=current().actor, reason=why,
+                              address=client_address()):
+        abort(409, "This link is already revoked.")
+    return _back(doctor_id, "link-revoked")

@@ -214,8 +214,10 @@ class Links:
                           .values(next_due=utcnow()))
         return bool(done)
 
-    def unlink(self, doctor_id: str, link_id: str, *, actor: str | None = None) -> bool:
-        """Revoke at the network where possible, delete tokens, relay state and cached items."""
+    def unlink(self, doctor_id: str, link_id: str, *, actor: str | None = None,
+               reason: str | None = None, address: str | None = None) -> bool:
+        """Revoke at the network where possible, delete tokens, relay state and cached items.
+        ``reason`` and ``address`` (an admin revoking the link) go into the audit record."""
         with self.hub.db.session() as s:
             row = s.get(AccountLink, link_id)
             if row is None or row.doctor_id != doctor_id or row.state == "revoked":
@@ -232,8 +234,9 @@ class Links:
         with self.hub.db.session() as s:
             s.execute(delete(FeedItem).where(FeedItem.link_id == link_id))
             s.execute(delete(RelayState).where(RelayState.link_id == link_id))
-        self.hub.audit_event("doctor:link:revoke", doctor_id=doctor_id, actor=actor,
-                             network=network, link_id=link_id, upstream=revoked_upstream)
+        self.hub.audit_event("doctor:link:revoke", doctor_id=doctor_id, actor=actor, address=address,
+                             network=network, link_id=link_id, upstream=revoked_upstream,
+                             reason=reason)
         return True
 
     def revoke_upstream(self, net: Network, blob: str, attempt: int = 0) -> str:

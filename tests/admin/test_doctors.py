@@ -61,7 +61,7 @@ def test_doctor_page_shows_account_verification_consents_grants_and_history(
     assert "Page Network" in grants and '<td class="num">1</td>' in grants
     history = text.split('id="history"')[1].split("</table>")[0]
     assert "auth:login:success" in history and "doctor:consent:grant" in history
-    assert "Account links to partner networks do not exist" in text
+    assert 'id="no-links"' in text
 
 
 def test_ending_sessions_kills_sso_and_tokens_and_is_audited(

@@ -28,7 +28,7 @@ def test_finds_doctors_by_name_email_registration_number_and_id(
               number[:4] + " " + number[4:], doctor.id):
         r = auditor.get("/admin/doctors", params={"q": q})
         assert r.status_code == 200 and f"/admin/doctors/{doctor.id}" in r.text, q
-    assert "not searchable: account links do not exist yet" in r.text
+    assert "A subject at a linked network matches exactly." in r.text
 
 
 def test_hostile_search_strings_are_harmless(admin_hub: RunningHub, console_for: ConsoleFor) -> None:
