@@ -118,6 +118,10 @@ class AuthorizeFlow:
             for name, error in UNSUPPORTED.items():
                 if name in params:
                     raise _redirect_error(error, f"'{name}' is not supported", grant)
+            if params.get("response_mode", "query") != "query":
+                # Discovery advertises query only; answering a form_post or fragment request
+                # in the query would put the code where the client does not look for it.
+                raise InvalidRequestError("Only the 'query' response mode is supported.")
             claims_request = claimset.parse_claims_request(params.get("claims"))
             prompts = set(params.get("prompt", "").split())
             max_age = _max_age(params.get("max_age"))

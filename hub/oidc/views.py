@@ -113,6 +113,24 @@ def _bearer_error(error: OAuth2Error) -> Response:
     return resp
 
 
+# Browser-based relying parties (public clients) call these endpoints cross-origin. They are
+# authenticated by client credentials, PKCE or a bearer token, never by cookies, so any
+# origin may read the answers; credentials mode is never allowed.
+CORS_ENDPOINTS = {"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.introspect", "oidc.jwks",
+                  "oidc.discovery"}
+
+
+@bp.after_app_request
+def _cors(resp: Response) -> Response:
+    if request.endpoint in CORS_ENDPOINTS:
+        resp.headers["Access-Control-Allow-Origin"] = "*"
+        if request.method == "OPTIONS":
+            resp.headers["Access-Control-Allow-Methods"] = "GET, POST"
+            resp.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+            resp.headers["Access-Control-Max-Age"] = "600"
+    return resp
+
+
 def init_app(app: Any, hub: Any) -> None:
     app.extensions["curbside.provider"] = OpenIDProvider(hub)
     app.extensions["curbside.protector"] = resource_protector(hub)

@@ -174,3 +174,10 @@ def test_sign_in_is_throttled_per_account(rp: RelyingParty, running_hub: Running
     # Even the right password is refused while throttled.
     assert browser.login(page, doctor.email).status_code == 429
     assert parse_qs(urlsplit(url).query)  # the flow itself stayed valid
+
+
+def test_unsupported_response_mode_is_refused(rp: RelyingParty, browser: Browser) -> None:
+    url, _ = rp.authorization_url()
+    for mode in ("form_post", "fragment", "jwt"):
+        params = callback_params(browser.get(url + f"&response_mode={mode}"))
+        assert params["error"] == "invalid_request" and "response mode" in params["error_description"]

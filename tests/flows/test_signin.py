@@ -61,3 +61,21 @@ def test_pairwise_subjects_differ_between_networks(running_hub: RunningHub, brow
     sb = b.validate_id_token(b.sign_in(browser, doctor.email)["id_token"])["sub"]
     sp = pub.validate_id_token(pub.sign_in(browser, doctor.email)["id_token"])["sub"]
     assert sa != sb and sp == doctor.id
+
+
+def test_browser_clients_may_call_token_and_userinfo_cross_origin(running_hub: RunningHub) -> None:
+    meta = running_hub.metadata()
+    for url in (meta["token_endpoint"], meta["userinfo_endpoint"], meta["revocation_endpoint"]):
+        pre = requests.options(url, headers={"Origin": "https://spa.example",
+                                             "Access-Control-Request-Method": "POST",
+                                             "Access-Control-Request-Headers": "authorization"}, timeout=5)
+        assert pre.status_code in (200, 204)
+        assert pre.headers["Access-Control-Allow-Origin"] == "*"
+        assert "Authorization" in pre.headers["Access-Control-Allow-Headers"]
+        assert "Access-Control-Allow-Credentials" not in pre.headers
+    r = requests.post(meta["token_endpoint"], data={"grant_type": "client_credentials"},
+                      headers={"Origin": "https://spa.example"}, timeout=5)
+    assert r.headers["Access-Control-Allow-Origin"] == "*" and r.status_code in (400, 401)
+    # The sign-in pages are not readable cross-origin.
+    page = requests.get(f"{running_hub.issuer}/account", headers={"Origin": "https://spa.example"}, timeout=5)
+    assert "Access-Control-Allow-Origin" not in page.headers
