@@ -120,7 +120,7 @@ def client() -> None:
               type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
 @click.option("--public", is_flag=True, help="A public client (no secret; PKCE only).")
 @click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
-@click.option("--alg", type=click.Choice(["RS256", "ES256", "EdDSA"]), default="RS256")
+@click.option("--alg", type=click.Choice(["RS256", "ES256", "EdDSA", "Ed25519"]), default="RS256")
 @click.option("--pending", is_flag=True, help="Create it pending an admin's approval.")
 @pass_ctx
 def client_create(c: Context, name: str, redirect_uris: tuple[str, ...], post_logout: tuple[str, ...],

@@ -33,9 +33,9 @@ def test_operator_scripts_schema_doctor_client_and_keys(env: dict[str, str]) -> 
     assert creds["client_secret"] and creds["subject_type"] == "pairwise"
     before = run(env, "keys", "list").output
     r = run(env, "keys", "rotate")
-    assert r.exit_code == 0 and set(json.loads(r.output)["signing"]) == {"RS256", "ES256", "EdDSA"}
+    assert r.exit_code == 0 and set(json.loads(r.output)["signing"]) == {"RS256", "ES256", "EdDSA", "Ed25519"}
     after = run(env, "keys", "list").output
-    assert after.count("retired") == 3 and before.count("retired") == 0
+    assert after.count("retired") == 4 and before.count("retired") == 0
 
 
 def test_bad_input_gets_readable_errors(env: dict[str, str]) -> None:

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def half_hash(value: str, alg: str) -> str:
     """at_hash / c_hash (OIDC Core §3.1.3.6): left half of the alg's hash, base64url."""
-    digest = (hashlib.sha512 if alg == "EdDSA" else hashlib.sha256)(value.encode()).digest()
+    digest = (hashlib.sha512 if alg in ("EdDSA", "Ed25519") else hashlib.sha256)(value.encode()).digest()
     return b64url(digest[: len(digest) // 2])
 
 

@@ -24,7 +24,8 @@ from hub.db import Database, utcnow
 from hub.models.keys import SigningKey
 
 log = logging.getLogger(__name__)
-SUPPORTED_ALGS = ("RS256", "ES256", "EdDSA")
+# "Ed25519" is RFC 9864's fully-specified name; "EdDSA" stays for existing clients.
+SUPPORTED_ALGS = ("RS256", "ES256", "EdDSA", "Ed25519")
 DEFAULT_ALG = "RS256"
 _RELOAD_EVERY = 30.0
 
@@ -36,13 +37,13 @@ def _generate(alg: str) -> AnyKey:
         return RSAKey.generate_key(2048, private=True)
     if alg == "ES256":
         return ECKey.generate_key("P-256", private=True)
-    if alg == "EdDSA":
+    if alg in ("EdDSA", "Ed25519"):
         return OKPKey.generate_key("Ed25519", private=True)
     raise ValueError(f"unsupported signing algorithm {alg}")
 
 
 def _import(alg: str, data: dict[str, Any]) -> AnyKey:
-    cls = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey}[alg]
+    cls = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey, "Ed25519": OKPKey}[alg]
     return cls.import_key(data)
 
 

@@ -16,7 +16,7 @@ def test_discovery_advertises_the_code_flow_with_caching(running_hub: RunningHub
     assert "max-age" in r.headers["Cache-Control"]
     jw = requests.get(meta["jwks_uri"], timeout=5)
     assert "max-age" in jw.headers["Cache-Control"]
-    assert {k["alg"] for k in jw.json()["keys"]} >= {"RS256", "ES256", "EdDSA"}
+    assert {k["alg"] for k in jw.json()["keys"]} >= {"RS256", "ES256", "EdDSA", "Ed25519"}
     assert all("d" not in k for k in jw.json()["keys"])  # never a private part
     again = requests.get(meta["jwks_uri"], headers={"If-None-Match": jw.headers["ETag"]}, timeout=5)
     assert again.status_code == 304

@@ -121,7 +121,7 @@ def test_public_client_signs_in_with_pkce_only(running_hub: RunningHub, browser:
 
 def test_es256_and_eddsa_clients_get_tokens_in_their_algorithm(running_hub: RunningHub, browser: Browser) -> None:
     doctor = running_hub.doctor()
-    for alg in ("ES256", "EdDSA"):
+    for alg in ("ES256", "EdDSA", "Ed25519"):
         rp = RelyingParty(running_hub, running_hub.client(id_token_signed_response_alg=alg))
         token = rp.sign_in(browser, doctor.email)
         header = __import__("joserfc").jws.extract_compact(token["id_token"].encode()).protected
