@@ -28,7 +28,8 @@ from hub.links.networks import KIND_LABELS
 from hub.links.service import LinkError
 from hub.models.links import AccountLink
 from hub.oidc.authorize import AUTHZ_KIND, Pending, error_page
-from hub.web.views import _check_csrf, _require_session, _session, _signed_in, csrf_token
+from hub.sessions import SSOSession
+from hub.web.views import _session, _signed_in, csrf_token, doctor_view
 
 log = logging.getLogger("hub.links.web")
 bp = Blueprint("links", __name__)
@@ -61,11 +62,8 @@ def _signin_networks() -> dict[str, Any]:
 
 # -- account pages ----------------------------------------------------------------------------
 @bp.get("/account/links")
-def links_page() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
+@doctor_view(form=False)
+def links_page(cookie: str, sso: SSOSession) -> Response:
     links = _links()
     networks = {n.name: n for n in links.networks.all()}
     rows = []
@@ -85,12 +83,8 @@ _ERRORS = {"expired": "That linking attempt expired. Start again."}
 
 
 @bp.post("/account/links/<network>/begin")
-def begin_link(network: str) -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
     try:
         started = _links().begin(network, redirect_uri=_callback_uri(), purpose="link",
                                  doctor_id=sso.doctor_id, sid=sso.sid)
@@ -104,13 +98,9 @@ def begin_link(network: str) -> Response:
 
 
 @bp.post("/account/links/form")
-def complete_form() -> Response:
+@doctor_view(form=True)
+def complete_form(cookie: str, sso: SSOSession) -> Response:
     """Form-linked kinds (feeds): the doctor typed the URL; ``state`` came back hidden."""
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
     params = {"state": request.form.get("state", "")[:64],
               "url": request.form.get("url", "").strip()[:2048]}
     return _finish(params, sso)
@@ -188,12 +178,8 @@ def signin(network: str) -> Response:
 
 
 @bp.post("/account/links/<link_id>/<action>")
-def link_action(link_id: str, action: str) -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def link_action(cookie: str, sso: SSOSession, link_id: str, action: str) -> Response:
     links = _links()
     link_id = link_id[:32]
     if action == "unlink":
@@ -211,11 +197,8 @@ def link_action(link_id: str, action: str) -> Response:
 
 # -- the feed ---------------------------------------------------------------------------------
 @bp.get("/feed")
-def feed_page() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
+@doctor_view(form=False)
+def feed_page(cookie: str, sso: SSOSession) -> Response:
     links = _links()
     page = links.feed.page(sso.doctor_id, cursor=request.args.get("before"))
     networks = {n.name: n for n in links.networks.all()}

@@ -25,7 +25,7 @@ from hub.verification import documents, events, records, registry, vouches
 from hub.verification.base import RegisterResult, RegistrationClaim, ResultStatus
 from hub.verification.documents import DocumentPolicy, UploadRefused
 from hub.verification.vocabulary import PROFESSION_PHYSICIAN, REGISTERS
-from hub.web.views import _check_csrf, _require_session, csrf_token
+from hub.web.views import _check_csrf, csrf_token, doctor_view
 
 bp = Blueprint("verification", __name__)
 
@@ -138,21 +138,14 @@ def _page(sso: SSOSession, cookie: str, *, status: int = 200, outcome: Outcome |
 
 
 @bp.get("/account/verification")
-def page() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
+@doctor_view(form=False)
+def page(cookie: str, sso: SSOSession) -> Response:
     return _page(sso, cookie)
 
 
 @bp.post("/account/verification")
-def check() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def check(cookie: str, sso: SSOSession) -> Response:
     hub = _hub()
     form = {"country": _field("country", 8).upper(), "number": _field("number", 64),
             "profession": _field("profession", 40), "state": _field("state", 8).upper()}
@@ -202,11 +195,8 @@ def check() -> Response:
 
 
 @bp.post("/account/verification/documents")
-def upload() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
+@doctor_view(form=False)
+def upload(cookie: str, sso: SSOSession) -> Response:
     hub = _hub()
     policy = DocumentPolicy.from_settings(hub.settings)
     # Only this route takes files: raise the app's 64 KiB body limit here, and only as far
@@ -241,12 +231,8 @@ def upload() -> Response:
 
 
 @bp.post("/account/verification/documents/<int:document_id>/delete")
-def delete_upload(document_id: int) -> BaseResponse:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def delete_upload(cookie: str, sso: SSOSession, document_id: int) -> BaseResponse:
     hub = _hub()
     with hub.db.session() as s:
         removed = documents.withdraw(s, sso.doctor_id, document_id)
@@ -257,12 +243,8 @@ def delete_upload(document_id: int) -> BaseResponse:
 
 
 @bp.post("/account/verification/vouch")
-def vouch() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def vouch(cookie: str, sso: SSOSession) -> Response:
     hub = _hub()
     email = _field("email", 254).lower()
     form = {"email": email}
@@ -302,12 +284,8 @@ def vouch() -> Response:
 
 
 @bp.post("/account/verification/profession")
-def declare_profession() -> BaseResponse:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def declare_profession(cookie: str, sso: SSOSession) -> BaseResponse:
     hub = _hub()
     text = " ".join(_field("profession", 200).split())
     if text and not _PROFESSION_TEXT.match(text):

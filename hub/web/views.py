@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
+from collections.abc import Callable
 from typing import Any
 
 from authlib.oauth2 import OAuth2Error
@@ -197,6 +199,26 @@ def logout() -> Response:
 
 
 # -- the account ------------------------------------------------------------------------------
+def doctor_view(*, form: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page of the signed-in doctor's account: without a session it answers with the
+    sign-in page; a form (POST) must carry the CSRF token. The view gets (cookie, session)."""
+
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            got = _require_session()
+            if isinstance(got, Response):
+                return got
+            cookie, sso = got
+            if form:
+                _check_csrf(cookie)
+            return view(cookie, sso, *args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
 def _require_session() -> tuple[str, SSOSession] | Response:
     cookie, sso = _session()
     if cookie is None or sso is None:
@@ -215,11 +237,8 @@ def home() -> Response:
 
 
 @bp.get("/account")
-def account() -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
+@doctor_view(form=False)
+def account(cookie: str, sso: SSOSession) -> Response:
     hub = _hub()
     doctor = hub.accounts.get(sso.doctor_id)
     with hub.db.session() as s:
@@ -287,12 +306,8 @@ def account_mfa() -> Response:
 
 
 @bp.post("/account/consents/<int:consent_id>/revoke")
-def revoke_consent(consent_id: int) -> Response:
-    got = _require_session()
-    if isinstance(got, Response):
-        return got
-    cookie, sso = got
-    _check_csrf(cookie)
+@doctor_view(form=True)
+def revoke_consent(cookie: str, sso: SSOSession, consent_id: int) -> Response:
     hub = _hub()
     with hub.db.session() as s:
         c = s.get(Consent, consent_id)
