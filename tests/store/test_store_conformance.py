@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -15,9 +16,10 @@ from hub.store import Store, open_store
 
 @pytest.fixture(params=["sql", "redis"])
 def store(request: pytest.FixtureRequest, backend: Any, database: Database) -> Iterator[Store]:
-    if request.param == "redis" and backend.store_url == "sql":
-        pytest.skip("Redis runs with the postgres-redis backend")
-    url = "sql" if request.param == "sql" else backend.store_url
+    redis_url = os.environ.get("CURBSIDE_TEST_REDIS_URL", "")
+    if request.param == "redis" and not redis_url:
+        pytest.skip("CURBSIDE_TEST_REDIS_URL not set")
+    url = "sql" if request.param == "sql" else redis_url
     yield open_store(url, database.engine, prefix=f"conf{backend.redis_prefix}:{time.time_ns()}:")
 
 
