@@ -68,6 +68,20 @@ def doctor_end_sessions(doctor_id: str) -> Response:
     return _back(doctor_id, "sessions-ended")
 
 
+@bp.post("/doctors/<doctor_id>/recheck")
+@require(Permission.MANAGE_DOCTORS)
+def doctor_recheck(doctor_id: str) -> Response:
+    _exists(doctor_id)
+    why = reason()
+    from hub.verification import jobs
+
+    summary = jobs.recheck_doctor(hub(), doctor_id)
+    hub().audit_event("admin:verification:recheck", actor=current().actor, doctor_id=doctor_id,
+                      address=client_address(), doctor=doctor_id, reason=why,
+                      checked=summary.checked, outcomes=summary.by_status)
+    return _back(doctor_id, "rechecked")
+
+
 @bp.post("/doctors/<doctor_id>/links/<link_id>/revoke")
 @require(Permission.MANAGE_DOCTORS)
 def doctor_link_revoke(doctor_id: str, link_id: str) -> Response:

@@ -49,6 +49,7 @@ class AuditEvent(StrEnum):
     CLIENT_POLICY_UPDATE = "client:policy:update"
     # Administrators.
     ADMIN_SESSION_REVOKE = "admin:session:revoke"
+    ADMIN_VERIFICATION_RECHECK = "admin:verification:recheck"
     ADMIN_ACCESS_DENIED = "admin:access:denied"
     ADMIN_ROLE_GRANT = "admin:role:grant"
     ADMIN_ROLE_REVOKE = "admin:role:revoke"

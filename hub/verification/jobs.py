@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.models.grants import Grant
-from hub.verification import documents, events, recheck, registry, vouches
+from hub.verification import documents, events, recheck, records, registry, vouches
 
 WITHDRAWAL_REASON = "licence_withdrawn"
 
@@ -91,3 +91,19 @@ def recheck_due(hub: Any) -> RecheckSummary:
     summary = recheck_stale(hub, older_than=timedelta(days=hub.settings.verification_recheck_days))
     process_withdrawals(hub)
     return summary
+
+
+def recheck_doctor(hub: Any, doctor_id: str) -> RecheckSummary:
+    """Re-check every registration of one doctor now (the admin console's "re-run
+    verification"), then act on any withdrawal it reveals."""
+    from hub.models.registers import DoctorRegistration
+
+    with hub.db.session() as s:
+        claims = [recheck.claim_of(r) for r in s.scalars(
+            select(DoctorRegistration).where(DoctorRegistration.doctor_id == doctor_id))]
+    verifiers = registry.for_hub(hub)
+    by_status: dict[str, int] = defaultdict(int)
+    for claim in claims:
+        result = records.verify(hub.db, verifiers, doctor_id, claim)
+        by_status[result.status.value] += 1
+    return RecheckSummary(len(claims), dict(by_status), process_withdrawals(hub))

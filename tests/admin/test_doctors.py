@@ -109,3 +109,19 @@ def test_unknown_or_malformed_doctor_ids_are_404(admin_hub: RunningHub, console_
     for doctor_id in ("0" * 32, "x" * 40, "%00", "..%2f..%2fetc"):
         assert admin.get(f"/admin/doctors/{doctor_id}").status_code == 404, doctor_id
         assert admin.act(f"/admin/doctors/{doctor_id}/suspend").status_code == 404, doctor_id
+
+
+def test_rerun_verification_checks_again_and_is_audited(
+        admin_hub: RunningHub, doctor_browser: Browser, console_for: ConsoleFor) -> None:
+    doctor, rp, token = signed_in_doctor(admin_hub, doctor_browser)
+    auditor = console_for("auditor")
+    assert auditor.act(f"/admin/doctors/{doctor.id}/recheck", reason="Just curious").status_code == 403
+    admin = console_for("admin")
+    page = admin.get(f"/admin/doctors/{doctor.id}")
+    assert "Re-run verification" in page.text
+    r = admin.act(f"/admin/doctors/{doctor.id}/recheck", reason="Register reported a correction")
+    assert r.status_code == 303 and r.headers["Location"] == f"/admin/doctors/{doctor.id}?done=rechecked"
+    records = audit_records(admin_hub, actor=admin.actor, event="admin:verification:recheck")
+    details = [json.loads(rec.detail) for rec in records]
+    assert {"doctor": doctor.id, "reason": "Register reported a correction", "checked": 0} in \
+        [{k: d[k] for k in ("doctor", "reason", "checked")} for d in details]
