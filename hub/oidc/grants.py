@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, InvalidScopeError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 
@@ -22,6 +22,8 @@ from hub.crypto import new_token, sha256_hex
 if TYPE_CHECKING:
     from hub.services import Hub
 
+USER_SCOPES = {"openid", "profile", "email", "offline_access",
+               "https://curbside.health/scopes/physician"}
 CODE_KIND = "code"
 USED_CODE_KIND = "code-used"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -210,6 +212,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     # Only confidential clients hold credentials worth a token (RFC 6749 §4.4).
     TOKEN_ENDPOINT_AUTH_METHODS = SECRET_METHODS
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        # No doctor is behind a partner back-end's token: scopes that stand for a doctor's
+        # data (openid, profile, email, offline_access) are refused (RFC 6749 §5.2).
+        requested = set((self.request.payload.scope or "").split())
+        if requested & USER_SCOPES:
+            raise InvalidScopeError("The client_credentials grant carries no user scopes.")
 
 
 def now() -> int:

@@ -181,3 +181,10 @@ def test_unsupported_response_mode_is_refused(rp: RelyingParty, browser: Browser
     for mode in ("form_post", "fragment", "jwt"):
         params = callback_params(browser.get(url + f"&response_mode={mode}"))
         assert params["error"] == "invalid_request" and "response mode" in params["error_description"]
+
+
+def test_client_credentials_refuses_user_scopes(rp: RelyingParty) -> None:
+    for scope in ("openid", "profile email", "offline_access"):
+        r = _token(rp, {"grant_type": "client_credentials", "scope": scope})
+        assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
+    assert _token(rp, {"grant_type": "client_credentials"}).status_code == 200
