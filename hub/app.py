@@ -12,7 +12,8 @@ from hub.services import Hub
 from hub.settings import Settings
 
 log = logging.getLogger("hub")
-API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api")
+API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api",
+                "/register", "/links/webhooks")
 
 
 def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
