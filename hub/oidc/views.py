@@ -54,19 +54,32 @@ def authorize() -> Response:
     return AuthorizeFlow(_hub(), _provider()).start()
 
 
+def _malformed_client_auth() -> Response | None:
+    """An Authorization header that is not '<scheme> <credentials>' is refused here, as
+    invalid_client (RFC 6749 §5.2): Authlib would fail on it with an exception."""
+    auth = request.headers.get("Authorization")
+    if auth is None or len(auth.split(None, 1)) == 2:
+        return None
+    resp = jsonify(error="invalid_client", error_description="The Authorization header is malformed.")
+    resp.status_code = 401
+    resp.headers["WWW-Authenticate"] = 'Basic realm="curbside"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 @bp.post("/token")
 def token() -> Response:
-    return _provider().create_token_response()  # type: ignore[no-any-return]
+    return _malformed_client_auth() or _provider().create_token_response()
 
 
 @bp.post("/introspect")
 def introspect() -> Response:
-    return _provider().create_endpoint_response("introspection")  # type: ignore[no-any-return]
+    return _malformed_client_auth() or _provider().create_endpoint_response("introspection")
 
 
 @bp.post("/revoke")
 def revoke() -> Response:
-    return _provider().create_endpoint_response("revocation")  # type: ignore[no-any-return]
+    return _malformed_client_auth() or _provider().create_endpoint_response("revocation")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
