@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from hub.services import Hub
@@ -41,9 +41,30 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     app.register_blueprint(verification_views.bp)
     init_admin(app, hub)
     init_relying(app, hub)
+    _install_input_guard(app)
     _install_headers(app)
     _install_errors(app)
     return app
+
+
+def _install_input_guard(app: Flask) -> None:
+    """No protocol parameter or form field can hold a NUL character, and PostgreSQL refuses
+    them in text: answer 400 at the door instead of failing deep inside a query."""
+
+    @app.before_request
+    def refuse_nul() -> None:
+        if request.path.startswith("/admin/"):
+            return  # the console cleans control characters itself and answers in its own pages
+        if "\x00" in request.path or any("\x00" in v for v in request.args.values()):
+            abort(400, "The request contains a NUL character.")
+        if request.method in ("POST", "PUT", "PATCH"):
+            if request.mimetype == "application/json":
+                body = request.get_data(cache=True)
+                if b"\x00" in body or b"\\u0000" in body:
+                    abort(400, "The request contains a NUL character.")
+            elif request.mimetype == "application/x-www-form-urlencoded" and any(
+                    "\x00" in v for v in request.form.values()):
+                abort(400, "The request contains a NUL character.")
 
 
 def _install_headers(app: Flask) -> None:
