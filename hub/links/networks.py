@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -114,10 +115,16 @@ class Networks:
         return out
 
     def signin_choices(self) -> list[tuple[str, str]]:
-        """(name, display name) of networks offering brokered sign-in: no decryption, so
-        the login page stays cheap."""
+        """(name, display name) of networks offering brokered sign-in: no decryption, and
+        cached like clients for a few seconds, so the login page stays cheap."""
+        now = time.monotonic()
+        cached = getattr(self, "_signin_cache", None)
+        if cached is not None and cached[0] > now:
+            return list(cached[1])
         with self.hub.db.session() as s:
-            return [(n, d) for n, d in s.execute(
+            choices = [(n, d) for n, d in s.execute(
                 select(LinkNetwork.name, LinkNetwork.display_name)
                 .where(LinkNetwork.enabled.is_(True), LinkNetwork.signin.is_(True))
                 .order_by(LinkNetwork.display_name))]
+        self._signin_cache = (now + self.hub.settings.client_cache_ttl, choices)
+        return list(choices)
