@@ -15,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from hub.hotsql import HotSQL
+
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -86,6 +88,8 @@ class Database:
         # uses engine.begin() or session().
         self.auto = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # The request hot paths' prebuilt statements (raw driver on PostgreSQL).
+        self.hot = HotSQL(self.engine, self.auto)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -72,8 +72,7 @@ class Accounts:
         return self._one(_BY_EMAIL, {"v": normalise_email(email)})
 
     def _one(self, stmt: Any, params: dict[str, str]) -> Doctor | None:
-        with self.db.auto.connect() as conn:
-            row = conn.execute(stmt, params).mappings().first()
+        row = self.db.hot.first(stmt, params)
         return Doctor(**row) if row is not None else None
 
     def check_password(self, email: str, password: str) -> Doctor | None:

@@ -24,12 +24,18 @@ from hub.audit.detail import clean_detail, clean_identifier, clean_personal
 from hub.audit.errors import AuditConflictError, AuditDetailError, AuditError
 from hub.audit.events import AuditEvent, get_event
 from hub.db import Database, utcnow
+from hub.hotsql import ConnectionExecutor, Executor
 from hub.models.audit import PERSONAL_DATA, RECORDS
 
 # One constant key per application; derived from a name so it cannot collide by accident
 # with advisory locks taken elsewhere in the hub.
 APPEND_LOCK_KEY = int.from_bytes(hashlib.sha256(b"curbside:audit:append").digest()[:8], "big", signed=True)
 STANDALONE_ATTEMPTS = 5
+_LOCK_PG = text("SELECT pg_advisory_xact_lock(:key)")
+_INSERT_RECORD = insert(RECORDS)
+_INSERT_PERSONAL = insert(PERSONAL_DATA)
+_TAIL = select(RECORDS.c.seq, RECORDS.c.hash, RECORDS.c.occurred_at).order_by(
+    RECORDS.c.seq.desc()).limit(1)
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ def acquire_append_lock(conn: Connection) -> None:
     """Serialise appends until the end of ``conn``'s current transaction."""
     dialect = conn.dialect.name
     if dialect == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK_KEY})
+        conn.execute(_LOCK_PG, {"key": APPEND_LOCK_KEY})
     elif dialect == "sqlite":
         raw = conn.connection.dbapi_connection
         # pysqlite opens a transaction only before the first INSERT/UPDATE/DELETE, so an
@@ -99,17 +105,25 @@ def append(
         try:
             # A savepoint would not help: the lock and the tail belong to the outer transaction.
             acquire_append_lock(conn)
-            return _append_locked(conn, prepared)
+            return _append_locked(ConnectionExecutor(conn), prepared)
         except IntegrityError as exc:
             raise AuditConflictError(
                 "another writer appended the same audit seq; was the append lock skipped?"
             ) from exc
     last_error: IntegrityError | None = None
     for _ in range(STANDALONE_ATTEMPTS):
+        if target.hot.raw:  # PostgreSQL: the raw driver, one short transaction
+            try:
+                with target.hot.transaction() as tx:
+                    tx.execute(_LOCK_PG, {"key": APPEND_LOCK_KEY})
+                    return _append_locked(tx, prepared)
+            except IntegrityError as exc:
+                last_error = exc
+                continue
         with target.engine.connect() as conn:
             try:
                 acquire_append_lock(conn)
-                appended = _append_locked(conn, prepared)
+                appended = _append_locked(ConnectionExecutor(conn), prepared)
                 conn.commit()
                 return appended
             except IntegrityError as exc:
@@ -151,18 +165,17 @@ def _prepare(
     )
 
 
-def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
-    r = RECORDS.c
-    tail = conn.execute(select(r.seq, r.hash, r.occurred_at).order_by(r.seq.desc()).limit(1)).first()
-    seq = 1 if tail is None else tail.seq + 1
-    prev_hash = GENESIS_HASH if tail is None else tail.hash
+def _append_locked(conn: Executor, p: _Prepared) -> AppendedRecord:
+    tail = conn.first(_TAIL)
+    seq = 1 if tail is None else tail["seq"] + 1
+    prev_hash = GENESIS_HASH if tail is None else tail["hash"]
     # Times never go backwards along the chain, so a time range is also a seq range
     # (a clock stepped back by NTP would otherwise reorder exports).
     when = p.occurred_at or utcnow()
-    if tail is not None and when < tail.occurred_at:
+    if tail is not None and when < tail["occurred_at"]:
         if p.occurred_at is not None:
             raise AuditError("occurred_at is earlier than the last audit record")
-        when = tail.occurred_at
+        when = tail["occurred_at"]
     digest = record_hash(
         seq=seq,
         prev_hash=prev_hash,
@@ -174,7 +187,7 @@ def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
         personal=p.commitment,
     )
     conn.execute(
-        insert(RECORDS),
+        _INSERT_RECORD,
         {
             "seq": seq,
             "occurred_at": when,
@@ -189,7 +202,7 @@ def _append_locked(conn: Connection, p: _Prepared) -> AppendedRecord:
     )
     if p.personal is not None:
         conn.execute(
-            insert(PERSONAL_DATA),
+            _INSERT_PERSONAL,
             {"seq": seq, "subject": p.subject, "salt": p.salt, "data": p.personal},
         )
     return AppendedRecord(seq=seq, hash=digest, occurred_at=when)

@@ -208,11 +208,10 @@ class AuthorizeFlow:
                        prompts: set[str]) -> bool:
         if "consent" in prompts:
             return True
-        with self.hub.db.auto.connect() as conn:
-            consent = conn.execute(_LATEST_CONSENT, {"d": doctor_id, "c": client_id}).first()
+        consent = self.hub.db.hot.first(_LATEST_CONSENT, {"d": doctor_id, "c": client_id})
         if consent is None:
             return True
-        claims, consented_scopes = consent
+        claims, consented_scopes = consent["claims"], consent["scopes"]
         return not (wanted <= set(claims) and scopes <= set(consented_scopes) | {"openid"})
 
     # -- pages ----------------------------------------------------------------------------
@@ -272,11 +271,10 @@ class AuthorizeFlow:
         from hub.relying import enforce
 
         wanted, policy_version = enforce.consent_scope(self.hub, client_id, wanted)
-        with self.hub.db.auto.connect() as conn:
-            conn.execute(_INSERT_CONSENT, {"doctor_id": doctor_id, "client_id": client_id,
-                                           "scopes": scopes, "claims": sorted(wanted),
-                                           "policy_version": policy_version, "granted_at": utcnow(),
-                                           "revoked_at": None})
+        self.hub.db.hot.execute(_INSERT_CONSENT, {
+            "doctor_id": doctor_id, "client_id": client_id, "scopes": scopes,
+            "claims": sorted(wanted), "policy_version": policy_version, "granted_at": utcnow(),
+            "revoked_at": None})
         self.hub.audit_event("doctor:consent:grant", doctor_id=doctor_id, client_id=client_id,
                              released=sorted(wanted), scopes=scopes, policy_version=policy_version)
 

@@ -147,9 +147,8 @@ class TokenService:
 
     # -- grants and refresh tokens -----------------------------------------------------
     def create_grant(self, values: dict[str, Any]) -> None:
-        with self.db.auto.connect() as conn:
-            conn.execute(_INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
-                                         "revoked_reason": None, **values})
+        self.db.hot.execute(_INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
+                                            "revoked_reason": None, **values})
 
     def save_refresh_token(self, token: str, grant_id: str, *, rotates: str | None = None) -> None:
         """Store a new refresh token; ``rotates`` marks its predecessor used, atomically."""
@@ -157,13 +156,12 @@ class TokenService:
         values = {"token_hash": sha256_hex(token), "grant_id": grant_id,
                   "expires_at": now + timedelta(seconds=self.refresh_ttl)}
         if rotates is not None and not self.db.is_sqlite:
-            with self.db.auto.connect() as conn:
-                conn.execute(_ROTATE_PG, {**values, "now": now, "old": rotates})
+            self.db.hot.execute(_ROTATE_PG, {**values, "now": now, "old": rotates})
             return
-        with self.db.engine.begin() as conn:
-            conn.execute(_INSERT_RT, {**values, "created_at": now, "rotated_at": None, "revoked_at": None})
+        with self.db.hot.transaction() as tx:
+            tx.execute(_INSERT_RT, {**values, "created_at": now, "rotated_at": None, "revoked_at": None})
             if rotates is not None:
-                conn.execute(_MARK_ROTATED, {"h": rotates, "now": now})
+                tx.execute(_MARK_ROTATED, {"h": rotates, "now": now})
 
     def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, str | None]:
         """Return (usable token, None) or (None, grant id to revoke because of reuse)."""
@@ -171,8 +169,7 @@ class TokenService:
             return None, None
         now = utcnow()
         token_hash = sha256_hex(token)
-        with self.db.auto.connect() as conn:
-            row = conn.execute(_FIND_RT, {"h": token_hash}).mappings().first()
+        row = self.db.hot.first(_FIND_RT, {"h": token_hash})
         if row is None:
             return None, None
         if row["rt_revoked"] is not None or row["revoked_at"] is not None or row["expires_at"] <= now:
@@ -188,8 +185,7 @@ class TokenService:
         return RefreshTokenView(token_hash, grant, None), None
 
     def mark_rotated(self, token_hash: str) -> None:
-        with self.db.engine.begin() as conn:
-            conn.execute(_MARK_ROTATED, {"h": token_hash, "now": utcnow()})
+        self.db.hot.execute(_MARK_ROTATED, {"h": token_hash, "now": utcnow()})
 
     def revoke_refresh_token(self, token: str) -> str | None:
         """Revoke a refresh token and, per RFC 7009 §2.1, its whole grant."""
