@@ -39,6 +39,7 @@ class _Compiled:
     sql: str
     defaults: dict[str, Any]
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]
+    names: tuple[str, ...]  # result column names, known from the compiled statement
     results: tuple[tuple[str, Callable[[Any], Any]], ...]
 
 
@@ -54,10 +55,8 @@ class HotSQL:
         self._pid = os.getpid()
         if self.raw:
             import psycopg
-            from psycopg.rows import dict_row
 
             self._psycopg = psycopg
-            self._dict_row = dict_row
             url = engine.url.set(drivername="postgresql")
             self._dsn = url.render_as_string(hide_password=False)
 
@@ -133,7 +132,8 @@ class HotSQL:
             except IndexError:
                 pass
         try:
-            conn = self._psycopg.connect(self._dsn, autocommit=True, row_factory=self._dict_row)
+            # Plain tuples: psycopg's dict rows describe every column on every fetch.
+            conn = self._psycopg.connect(self._dsn, autocommit=True)
         except self._psycopg.Error as e:
             raise _translate(e, "connect", None) from e
         return conn, False
@@ -161,12 +161,13 @@ class HotSQL:
         binds = tuple((name, fn) for name, fn in c._bind_processors.items()
                       if name in c.binds)
         results = []
+        names = tuple(col.keyname for col in c._result_columns)
         for col in c._result_columns:
             proc = col.type._cached_result_processor(dialect, None)
             if proc is not None:
                 results.append((col.keyname, proc))
         found = _Compiled(stmt, c.string, {k: v for k, v in c.params.items() if k not in params},
-                          binds, tuple(results))
+                          binds, names, tuple(results))
         self._compiled[key] = found
         return found
 
@@ -198,11 +199,13 @@ class _RawTx:
               ) -> dict[str, Any] | None:
         c, cur = self._run(stmt, params)
         with cur:
-            row = cur.fetchone() if cur.description else None
-        if row is not None:
-            for name, fn in c.results:
-                row[name] = fn(row[name])
-        return row  # type: ignore[no-any-return]
+            values = cur.fetchone() if cur.pgresult and cur.pgresult.nfields else None
+            if values is None:
+                return None
+            row = dict(zip(c.names or _names(cur), values, strict=True))
+        for name, fn in c.results:
+            row[name] = fn(row[name])
+        return row
 
     def execute(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> int:
         _, cur = self._run(stmt, params)
@@ -223,6 +226,11 @@ class ConnectionExecutor:
 
     def execute(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> int:
         return int(self.conn.execute(stmt, dict(params or {})).rowcount)
+
+
+def _names(cur: Any) -> tuple[str, ...]:
+    """Column names of a textual statement (SQLAlchemy knows them only for Core selects)."""
+    return tuple(col.name for col in cur.description)
 
 
 @contextmanager

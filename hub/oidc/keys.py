@@ -61,6 +61,9 @@ class KeyRing:
         self.retire_after = retire_after
         self._loaded: _Loaded | None = None
         self._lock = threading.Lock()
+        # Imported private keys by kid: importing an RSA key validates it (milliseconds),
+        # so a periodic reload re-imports only keys it has not seen.
+        self._imported: dict[str, AnyKey] = {}
 
     # -- administration -------------------------------------------------------------
     def _new_key(self, alg: str, state: str) -> SigningKey:
@@ -120,6 +123,9 @@ class KeyRing:
         if loaded is not None and time.monotonic() - loaded.loaded_at < _RELOAD_EVERY:
             return loaded
         with self._lock:
+            loaded = self._loaded  # another thread may have reloaded while this one waited
+            if loaded is not None and time.monotonic() - loaded.loaded_at < _RELOAD_EVERY:
+                return loaded
             cutoff = utcnow() - timedelta(seconds=self.retire_after)
             with self.db.session() as s:
                 rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
@@ -132,13 +138,19 @@ class KeyRing:
                 # decrypted (a lost key-encryption key) must not take the JWKS down with it.
                 published.append(json.loads(r.public_jwk))
                 if r.state == "active":
-                    try:
-                        private = json.loads(self.secrets.decrypt(r.private_jwk_enc))
-                    except DecryptionError:
-                        log.error("signing key %s (%s) cannot be decrypted with the configured "
-                                  "key-encryption keys; it will not sign", r.kid, r.alg)
-                        continue
-                    signing[r.alg] = (r.kid, _import(r.alg, private))
+                    key = self._imported.get(r.kid)
+                    if key is None:
+                        try:
+                            private = json.loads(self.secrets.decrypt(r.private_jwk_enc))
+                        except DecryptionError:
+                            log.error("signing key %s (%s) cannot be decrypted with the "
+                                      "configured key-encryption keys; it will not sign",
+                                      r.kid, r.alg)
+                            continue
+                        key = self._imported[r.kid] = _import(r.alg, private)
+                    signing[r.alg] = (r.kid, key)
+            live = {kid for kid, _ in signing.values()}
+            self._imported = {kid: k for kid, k in self._imported.items() if kid in live}
             loaded = _Loaded(signing, {"keys": published}, time.monotonic())
             self._loaded = loaded
             return loaded

@@ -75,3 +75,22 @@ def test_delete_and_ping(store: Store) -> None:
     store.delete("k", "d")
     assert store.get("k", "d") is None
     store.ping()
+
+
+def test_a_connection_the_server_closed_is_replaced_without_an_error(store: Store) -> None:
+    """Redis restarted or timed out an idle connection: the next call still answers."""
+    import redis
+
+    if not hasattr(store, "client"):  # the SQL store rides on the database's own pool
+        store.put("k", "kept", b"1", ttl=30)
+        assert store.get("k", "kept") == b"1"
+        return
+    store.put("k", "kept", b"1", ttl=30)
+    killer = redis.Redis.from_url(os.environ["CURBSIDE_TEST_REDIS_URL"])
+    for _ in range(2):
+        # Only this store's idle connections: other tests share the server.
+        for conn in list(store._idle):  # type: ignore[attr-defined]
+            host, port = conn._sock.getsockname()[:2]
+            killer.client_kill_filter(addr=f"{host}:{port}")
+        assert store.get("k", "kept") == b"1"
+        assert store.incr("k", "count", ttl=30) in (1, 2)
