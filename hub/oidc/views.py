@@ -12,6 +12,7 @@ from hub.oidc import claims as claimset
 from hub.oidc.authorize import AuthorizeFlow
 from hub.oidc.discovery import provider_metadata
 from hub.oidc.server import OpenIDProvider, resource_protector
+from hub.oidc.token_lane import TokenLane, refuse_malformed_auth
 
 bp = Blueprint("oidc", __name__)
 
@@ -55,20 +56,12 @@ def authorize() -> Response:
 
 
 def _malformed_client_auth() -> Response | None:
-    """An Authorization header that is not '<scheme> <credentials>' is refused here, as
-    invalid_client (RFC 6749 §5.2): Authlib would fail on it with an exception."""
-    auth = request.headers.get("Authorization")
-    if auth is None or len(auth.split(None, 1)) == 2:
-        return None
-    resp = jsonify(error="invalid_client", error_description="The Authorization header is malformed.")
-    resp.status_code = 401
-    resp.headers["WWW-Authenticate"] = 'Basic realm="curbside"'
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return refuse_malformed_auth(request)
 
 
 @bp.post("/token")
 def token() -> Response:
+    """Reached only when the token lane is not installed (init_app installs it)."""
     return _malformed_client_auth() or _provider().create_token_response()
 
 
@@ -145,6 +138,7 @@ def _cors(resp: Response) -> Response:
 
 
 def init_app(app: Any, hub: Any) -> None:
-    app.extensions["curbside.provider"] = OpenIDProvider(hub)
+    provider = app.extensions["curbside.provider"] = OpenIDProvider(hub)
     app.extensions["curbside.protector"] = resource_protector(hub)
     app.register_blueprint(bp)
+    app.wsgi_app = TokenLane(app.wsgi_app, provider)  # type: ignore[method-assign]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, make_response, render_template, request
+from flask import Flask, Response, has_request_context, make_response, render_template, request
 
 from hub.relying.policy import decide_for, store
 from policies import Decision, Reason, Remedy
@@ -81,7 +81,7 @@ def _denied_now(hub: Hub, client_id: str, doctor_id: str, acr: str | None, amr: 
         return False
     hub.audit_event("oidc:access:refused", doctor_id=doctor_id, client_id=client_id,
                     reasons=[str(r) for r in found[1].reasons], policy_version=found[0].version,
-                    at=request.path)
+                    at=request.path if has_request_context() else "/token")
     return True
 
 

@@ -188,3 +188,20 @@ def test_client_credentials_refuses_user_scopes(rp: RelyingParty) -> None:
         r = _token(rp, {"grant_type": "client_credentials", "scope": scope})
         assert r.status_code == 400 and r.json()["error"] == "invalid_scope"
     assert _token(rp, {"grant_type": "client_credentials"}).status_code == 200
+
+
+def test_token_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty) -> None:
+    """The token endpoint skips Flask (hub/oidc/token_lane.py) but answers like every endpoint."""
+    nul = _token(rp, {"grant_type": "client_credentials", "scope": "a\x00b"})
+    assert nul.status_code == 400 and nul.json()["error"] == "invalid_request"
+    ok = _token(rp, {"grant_type": "client_credentials"})
+    assert ok.status_code == 200 and ok.json()["token_type"].lower() == "bearer"
+    bad = _token(rp, {"grant_type": "client_credentials"}, auth=("nobody", "wrong"))
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
+    for resp in (nul, ok, bad):
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Referrer-Policy"] == "no-referrer"
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+    wrong_method = requests.get(rp.meta["token_endpoint"], timeout=5)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "invalid_request"

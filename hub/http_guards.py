@@ -1,0 +1,37 @@
+"""Checks and headers every request gets, whichever path answers it (Flask or the token lane)."""
+
+from __future__ import annotations
+
+from werkzeug.wrappers import Request
+
+NUL_REFUSAL = "The request contains a NUL character."
+# On every answer; HTML pages add their own (CSP, framing) in hub/app.py.
+BASE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+
+
+def contains_nul(request: Request) -> bool:
+    """Whether the path, query or a form/JSON body holds a NUL character.
+
+    PostgreSQL refuses NUL in text, so it is refused at the door. The raw query string and
+    body are scanned: a NUL arrives as %00 (or a raw byte), and scanning bytes costs far
+    less than decoding every field. The body is cached, so the form is parsed from it later.
+    """
+    env = request.environ
+    query = env.get("QUERY_STRING", "")
+    if "\x00" in env.get("PATH_INFO", "") or "%00" in query or "\x00" in query:
+        return True
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return False
+    ctype = env.get("CONTENT_TYPE", "").lower()
+    if ctype.startswith("application/json"):
+        body = request.get_data(cache=True)
+        return b"\x00" in body or b"\\u0000" in body
+    if ctype.startswith("application/x-www-form-urlencoded"):
+        body = request.get_data(cache=True)
+        return b"%00" in body or b"\x00" in body
+    return False
+
+
+def malformed_authorization(header: str | None) -> bool:
+    """An Authorization header that is not '<scheme> <credentials>' (Authlib fails on it)."""
+    return header is not None and len(header.split(None, 1)) != 2

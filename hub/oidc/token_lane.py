@@ -1,0 +1,81 @@
+"""POST /token answered without Flask's per-request machinery.
+
+The token endpoint carries every partner back-end's traffic (client_credentials, refresh)
+and one request of every sign-in. Flask's request and app contexts, URL matching and
+response hooks cost ~0.1-0.15 ms of the ~1 ms a token request costs under gunicorn here
+(docs/benchmarks.md), and Authlib needs none of them: it takes a werkzeug request. The lane
+gives /token what the app gives every endpoint (size limits, NUL refusal, the base security
+headers, CORS, JSON errors that never leak internals); everything else, including the CORS
+preflight and wrong methods on /token, goes on to Flask.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
+
+from hub.http_guards import BASE_HEADERS, NUL_REFUSAL, contains_nul, malformed_authorization
+
+log = logging.getLogger("hub")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _LimitedRequest(Request):
+    # The same limits the Flask app sets (hub/app.py).
+    max_content_length = 64 * 1024
+    max_form_memory_size = 64 * 1024
+    max_form_parts = 100
+
+
+def json_error(status: int, error: str, description: str) -> Response:
+    body = json.dumps({"error": error, "error_description": description}, separators=(",", ":"))
+    resp = Response(body, status=status, mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def refuse_malformed_auth(request: Request) -> Response | None:
+    """invalid_client (RFC 6749 §5.2) for an Authorization header Authlib cannot parse."""
+    if not malformed_authorization(request.headers.get("Authorization")):
+        return None
+    resp = json_error(401, "invalid_client", "The Authorization header is malformed.")
+    resp.headers["WWW-Authenticate"] = 'Basic realm="curbside"'
+    return resp
+
+
+class TokenLane:
+    def __init__(self, flask_app: WSGIApp, provider: Any) -> None:
+        self.flask_app = flask_app
+        self.provider = provider
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") != "/token" or environ.get("REQUEST_METHOD") != "POST":
+            return self.flask_app(environ, start_response)
+        resp = self._answer(_LimitedRequest(environ))
+        for name, value in BASE_HEADERS.items():
+            resp.headers.setdefault(name, value)
+        resp.headers["Access-Control-Allow-Origin"] = "*"  # as hub/oidc/views.py's CORS
+        return resp(environ, start_response)
+
+    def _answer(self, request: Request) -> Response:
+        try:
+            if contains_nul(request):
+                return json_error(400, "invalid_request", NUL_REFUSAL)
+            refusal = refuse_malformed_auth(request)
+            if refusal is not None:
+                return refusal
+            return self.provider.create_token_response(FlaskOAuth2Request(request))  # type: ignore[no-any-return]
+        except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
+            status = e.code or 400
+            return json_error(status, "invalid_request",
+                              "The request is too large." if status == 413
+                              else (e.description or "").split("\n")[0][:200])
+        except Exception:
+            log.exception("unhandled error on POST /token")
+            return json_error(500, "server_error", "The server hit an error.")
