@@ -65,14 +65,13 @@ class HotSQL:
               ) -> dict[str, Any] | None:
         if not self.raw:
             with self._auto.connect() as conn:
-                row = conn.execute(stmt, dict(params or {})).mappings().first()
-            return dict(row) if row is not None else None
+                return ConnectionExecutor(conn).first(stmt, params)
         return self._single(lambda tx: tx.first(stmt, params))  # type: ignore[no-any-return]
 
     def execute(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> int:
         if not self.raw:
             with self._auto.connect() as conn:
-                return int(conn.execute(stmt, dict(params or {})).rowcount)
+                return ConnectionExecutor(conn).execute(stmt, params)
         return self._single(lambda tx: tx.execute(stmt, params))  # type: ignore[no-any-return]
 
     def _single(self, run: Callable[[_RawTx], Any]) -> Any:

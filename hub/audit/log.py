@@ -75,6 +75,13 @@ def acquire_append_lock(conn: Connection) -> None:
         raise AuditError(f"the audit log does not support the {dialect} database")
 
 
+def _lock(tx: Executor) -> None:
+    if isinstance(tx, ConnectionExecutor):
+        acquire_append_lock(tx.conn)  # SQLite's write lock, or PostgreSQL through SQLAlchemy
+    else:
+        tx.execute(_LOCK_PG, {"key": APPEND_LOCK_KEY})  # PostgreSQL on the raw driver
+
+
 def append(
     target: Database | Session,
     event: str | AuditEvent,
@@ -112,23 +119,12 @@ def append(
             ) from exc
     last_error: IntegrityError | None = None
     for _ in range(STANDALONE_ATTEMPTS):
-        if target.hot.raw:  # PostgreSQL: the raw driver, one short transaction
-            try:
-                with target.hot.transaction() as tx:
-                    tx.execute(_LOCK_PG, {"key": APPEND_LOCK_KEY})
-                    return _append_locked(tx, prepared)
-            except IntegrityError as exc:
-                last_error = exc
-                continue
-        with target.engine.connect() as conn:
-            try:
-                acquire_append_lock(conn)
-                appended = _append_locked(ConnectionExecutor(conn), prepared)
-                conn.commit()
-                return appended
-            except IntegrityError as exc:
-                conn.rollback()
-                last_error = exc
+        try:
+            with target.hot.transaction() as tx:
+                _lock(tx)
+                return _append_locked(tx, prepared)
+        except IntegrityError as exc:
+            last_error = exc
     raise AuditConflictError("could not append to the audit log after retries") from last_error
 
 

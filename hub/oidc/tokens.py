@@ -184,9 +184,6 @@ class TokenService:
             return RefreshTokenView(token_hash, grant, age), None
         return RefreshTokenView(token_hash, grant, None), None
 
-    def mark_rotated(self, token_hash: str) -> None:
-        self.db.hot.execute(_MARK_ROTATED, {"h": token_hash, "now": utcnow()})
-
     def revoke_refresh_token(self, token: str) -> str | None:
         """Revoke a refresh token and, per RFC 7009 §2.1, its whole grant."""
         with self.db.session() as s:

@@ -55,24 +55,20 @@ def authorize() -> Response:
     return AuthorizeFlow(_hub(), _provider()).start()
 
 
-def _malformed_client_auth() -> Response | None:
-    return refuse_malformed_auth(request)
-
-
 @bp.post("/token")
 def token() -> Response:
     """Reached only when the token lane is not installed (init_app installs it)."""
-    return _malformed_client_auth() or _provider().create_token_response()
+    return refuse_malformed_auth(request) or _provider().create_token_response()
 
 
 @bp.post("/introspect")
 def introspect() -> Response:
-    return _malformed_client_auth() or _provider().create_endpoint_response("introspection")
+    return refuse_malformed_auth(request) or _provider().create_endpoint_response("introspection")
 
 
 @bp.post("/revoke")
 def revoke() -> Response:
-    return _malformed_client_auth() or _provider().create_endpoint_response("revocation")
+    return refuse_malformed_auth(request) or _provider().create_endpoint_response("revocation")
 
 
 @bp.route("/userinfo", methods=["GET", "POST"])
