@@ -55,18 +55,35 @@ def record_hash(
     text is assembled by hand (keys already in sorted order, detail embedded as is)
     because verifying a million records spends most of its time here.
     """
-    text = (
+    text = hash_text_head(event=event, actor=actor, client_id=client_id, detail=detail,
+                          personal=personal) + hash_text_tail(prev_hash, seq, occurred_at)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def hash_text_head(*, event: str, actor: str | None, client_id: str | None, detail: str,
+                   personal: str | None) -> str:
+    """The hashed text up to the chain's own fields, which only the appender knows.
+
+    PostgreSQL appends finish the text in the database (``audit_append`` in
+    hub/models/audit.py), which must build exactly what ``hash_text_tail`` builds.
+    """
+    return (
         '{"actor":' + _jstr(actor)
         + ',"client_id":' + _jstr(client_id)
         + ',"detail":' + detail
         + ',"event":' + _jstr(event)
         + ',"personal":' + _jstr(personal)
-        + ',"prev_hash":' + _jstr(prev_hash)
+        + ',"prev_hash":'
+    )  # fmt: skip
+
+
+def hash_text_tail(prev_hash: str, seq: int, occurred_at: datetime) -> str:
+    return (
+        _jstr(prev_hash)
         + ',"seq":' + str(int(seq))
         + ',"time":"' + format_time(occurred_at)
         + '"}'
     )  # fmt: skip
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def canonical_detail(detail: str) -> str | None:

@@ -126,8 +126,48 @@ def append_only_ddl(dialect: str) -> list[str]:
     return stmts
 
 
+# One round trip per append on PostgreSQL (hub/audit/log.py): lock, tail, hash and insert
+# run in the database, in the statement's own transaction. The caller sends the hashed text
+# up to the chain fields (hub.audit.chain.hash_text_head); the tail built here must equal
+# hash_text_tail: prev_hash is always 64 hex digits, times are UTC with microseconds.
+# VOLATILE, so the tail is read with a snapshot taken after the lock is granted.
+AUDIT_APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION audit_append(
+    lock_key bigint, now_at timestamptz, head text, event_name text, actor_id text,
+    client text, detail_text text, commitment_hex text,
+    subject_id text, salt_bytes bytea, personal_text text)
+RETURNS TABLE (appended_seq bigint, appended_hash text, appended_at timestamptz)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    tail_seq bigint; tail_hash text; tail_at timestamptz;
+    new_seq bigint; new_prev text; new_at timestamptz; new_hash text;
+BEGIN
+    PERFORM pg_advisory_xact_lock(lock_key);
+    SELECT r.seq, r.hash, r.occurred_at INTO tail_seq, tail_hash, tail_at
+        FROM audit_records r ORDER BY r.seq DESC LIMIT 1;
+    new_seq := coalesce(tail_seq, 0) + 1;
+    new_prev := coalesce(tail_hash, repeat('0', 64));
+    new_at := greatest(now_at, tail_at);
+    new_hash := encode(sha256(convert_to(
+        head || '"' || new_prev || '","seq":' || new_seq::text || ',"time":"'
+        || to_char(new_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"}',
+        'UTF8')), 'hex');
+    INSERT INTO audit_records (seq, occurred_at, event, actor, client_id, detail,
+                               personal_commitment, prev_hash, hash)
+        VALUES (new_seq, new_at, event_name, actor_id, client, detail_text,
+                commitment_hex, new_prev, new_hash);
+    IF personal_text IS NOT NULL THEN
+        INSERT INTO audit_personal_data (seq, subject, salt, data)
+            VALUES (new_seq, subject_id, salt_bytes, personal_text);
+    END IF;
+    RETURN QUERY SELECT new_seq, new_hash, new_at;
+END $$
+"""
+
 # create_all (tests, first start without Alembic) installs the same triggers.
 for _name in APPEND_ONLY_TABLES:
     for _dialect in ("postgresql", "sqlite"):
         for _stmt in _table_triggers(_name, _dialect):
             event.listen(Base.metadata.tables[_name], "after_create", DDL(_stmt).execute_if(dialect=_dialect))
+event.listen(Base.metadata.tables["audit_records"], "after_create",
+             DDL(AUDIT_APPEND_FUNCTION).execute_if(dialect="postgresql"))

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from hub.audit import AuditError, AuditEvent, UnknownEventError, append, verify_chain
 from hub.audit.chain import GENESIS_HASH, record_hash
-from hub.db import Database
+from hub.db import Database, utcnow
 from hub.models.audit import RECORDS, AuditPersonalData, AuditRecord
 
 from .helpers import T0
@@ -84,6 +84,33 @@ def test_times_never_go_backwards(db: Database) -> None:
     append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="d", occurred_at=T0)
     with pytest.raises(AuditError, match="earlier"):
         append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="d", occurred_at=T0 - timedelta(seconds=1))
+
+
+def test_a_record_appended_now_never_predates_the_tail(db: Database) -> None:
+    future = append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="d",
+                    occurred_at=utcnow() + timedelta(hours=1))
+    now = append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="d")
+    assert now.occurred_at == future.occurred_at
+    assert verify_chain(db).ok
+
+
+def test_every_writer_extends_the_same_verifiable_chain(db: Database) -> None:
+    # On PostgreSQL standalone appends run inside the database (hub/models/audit.py) while
+    # session and explicit-time appends build the record in Python; one chain either way.
+    append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1", detail={"note": "caf\u00e9 \"x\""})
+    with db.session() as s:
+        append(s, AuditEvent.DOCTOR_CONSENT_GRANT, actor="doctor:1", client_id="rp-1")
+    append(db, AuditEvent.AUTH_LOGIN_FAILURE, actor=None, address="203.0.113.9",
+           personal={"email": "a@example.nl"}, subject="doctor:1")
+    append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1",
+           occurred_at=utcnow() + timedelta(seconds=1))
+    last = append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1", client_id="rp-2")
+    with db.session() as s:
+        row = s.get(AuditRecord, last.seq)
+    assert row is not None and (row.seq, row.hash, row.occurred_at) == (
+        last.seq, last.hash, last.occurred_at)
+    report = verify_chain(db)
+    assert report.ok and report.records == 5, str(report)
 
 
 @pytest.mark.parametrize(
