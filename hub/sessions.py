@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from hub.crypto import new_token, sha256_hex
 from hub.store import Store
@@ -49,12 +49,25 @@ class Sessions:
         return cookie, session
 
     def _save(self, cookie: str, session: SSOSession) -> None:
-        self.store.put(SSO_KIND, sha256_hex(cookie), json.dumps(asdict(session)).encode(), ttl=self.ttl)
+        kind, key, value, ttl = self.entry(cookie, session)
+        self.store.put(kind, key, value, ttl=ttl)
 
-    def load(self, cookie: str | None) -> SSOSession | None:
+    def entry(self, cookie: str, session: SSOSession) -> tuple[str, str, bytes, int]:
+        """The Store write (kind, key, value, ttl) that saves ``session``, for batching."""
+        return SSO_KIND, sha256_hex(cookie), json.dumps(session.__dict__).encode(), self.ttl
+
+    def lookup_key(self, cookie: str | None) -> tuple[str, str] | None:
+        """The Store (kind, key) a cookie's session is read from; None for a malformed cookie."""
         if not cookie or len(cookie) > 100:
             return None
-        raw = self.store.get(SSO_KIND, sha256_hex(cookie))
+        return SSO_KIND, sha256_hex(cookie)
+
+    def load(self, cookie: str | None) -> SSOSession | None:
+        key = self.lookup_key(cookie)
+        return self.from_stored(self.store.get(*key)) if key else None
+
+    def from_stored(self, raw: bytes | None) -> SSOSession | None:
+        """The live session from what the Store held under ``lookup_key``, if any."""
         if raw is None:
             return None
         try:
@@ -74,14 +87,13 @@ class Sessions:
         """
         self.store.put(CUTOFF_KIND, doctor_id, str(time.time()).encode(), ttl=self.ttl)
 
-    def add_client(self, cookie: str, session: SSOSession, client_id: str) -> SSOSession:
-        """Remember which networks this session signed into (for logout)."""
+    def joined(self, session: SSOSession, client_id: str) -> SSOSession | None:
+        """The session remembering it signed into ``client_id`` (for logout), or None if it
+        already does; the caller saves it (``entry``)."""
         if client_id in session.clients:
-            return session
-        updated = SSOSession(session.doctor_id, session.auth_time, session.amr, session.sid,
-                             [*session.clients, client_id], session.created)
-        self._save(cookie, updated)
-        return updated
+            return None
+        return SSOSession(session.doctor_id, session.auth_time, session.amr, session.sid,
+                          [*session.clients, client_id], session.created)
 
     def end(self, cookie: str | None) -> SSOSession | None:
         if not cookie or len(cookie) > 100:

@@ -153,10 +153,12 @@ class AuthorizeFlow:
             return error_page(e.title, e.detail, e.status)
         except OAuth2Error as e:
             return self._fail(params, e, req)
-        if pending_id:
-            hub.store.delete(AUTHZ_KIND, pending_id)
-        if cookie and sso is not None:
-            hub.sessions.add_client(cookie, sso, params["client_id"])
+        # One Store round trip: the finished request goes, the session notes the network.
+        joined = hub.sessions.joined(sso, params["client_id"]) if cookie and sso else None
+        puts = [hub.sessions.entry(cookie, joined)] if cookie and joined else []
+        deletes = [(AUTHZ_KIND, pending_id)] if pending_id else []
+        if puts or deletes:
+            hub.store.write_many(puts=puts, deletes=deletes)
         return add_iss(hub, resp)
 
     # -- decisions ----------------------------------------------------------------------
@@ -251,7 +253,19 @@ class AuthorizeFlow:
     def load_pending(self, pending_id: str) -> Pending | None:
         if not pending_id or len(pending_id) > 64:
             return None
-        raw = self.hub.store.get(AUTHZ_KIND, pending_id)
+        return self._pending_from(self.hub.store.get(AUTHZ_KIND, pending_id))
+
+    def load_pending_and_session(self, pending_id: str, cookie: str | None
+                                 ) -> tuple[Pending | None, SSOSession | None]:
+        """``load_pending`` and the SSO session behind ``cookie``, read in one round trip."""
+        pending_key = (AUTHZ_KIND, pending_id) if pending_id and len(pending_id) <= 64 else None
+        session_key = self.hub.sessions.lookup_key(cookie)
+        values = iter(self.hub.store.get_many([k for k in (pending_key, session_key) if k]))
+        raw_pending = next(values) if pending_key else None
+        raw_session = next(values) if session_key else None
+        return self._pending_from(raw_pending), self.hub.sessions.from_stored(raw_session)
+
+    def _pending_from(self, raw: bytes | None) -> Pending | None:
         if raw is None:
             return None
         p = Pending(**json.loads(raw))

@@ -6,6 +6,7 @@ conformance suite (tests/store): SQL (embedded default) and Redis.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -26,6 +27,19 @@ class Store(Protocol):
 
     def incr(self, kind: str, key: str, *, ttl: int) -> int:
         """Count within a fixed window that starts at the first increment and lasts ttl."""
+
+    # Several operations in one round trip where the backend allows it (a sign-in makes a
+    # dozen Store calls; each round trip costs about as much CPU as the work it carries).
+    # Each operation is atomic on its own, the batch is not.
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """``get`` for each (kind, key), in order."""
+
+    def incr_many(self, items: Sequence[tuple[str, str]], *, ttl: int) -> list[int]:
+        """``incr`` for each (kind, key), in order."""
+
+    def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
+                   deletes: Sequence[tuple[str, str]] = ()) -> None:
+        """``put`` for each (kind, key, value, ttl), then ``delete`` for each (kind, key)."""
 
     def ping(self) -> None:
         """Raise if the backing service is unreachable."""

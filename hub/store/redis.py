@@ -8,6 +8,7 @@ about as much CPU again as the command itself, and a sign-in runs about fifteen.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -45,6 +46,27 @@ class RedisStore:
         k = self._k(kind, key)
         count, _ = self._call(("INCR", k), ("EXPIRE", k, max(ttl, 1), "NX"))
         return int(count)
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        if not items:
+            return []
+        return self._call(("MGET", *(self._k(kind, key) for kind, key in items)))[0]  # type: ignore[no-any-return]
+
+    def incr_many(self, items: Sequence[tuple[str, str]], *, ttl: int) -> list[int]:
+        commands: list[tuple[Any, ...]] = []
+        for kind, key in items:
+            k = self._k(kind, key)
+            commands += [("INCR", k), ("EXPIRE", k, max(ttl, 1), "NX")]
+        return [int(n) for n in self._call(*commands)[::2]] if commands else []
+
+    def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
+                   deletes: Sequence[tuple[str, str]] = ()) -> None:
+        commands: list[tuple[Any, ...]] = [
+            ("SET", self._k(kind, key), value, "EX", max(ttl, 1)) for kind, key, value, ttl in puts]
+        if deletes:
+            commands.append(("DEL", *(self._k(kind, key) for kind, key in deletes)))
+        if commands:
+            self._call(*commands)
 
     def ping(self) -> None:
         self.client.ping()

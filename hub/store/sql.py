@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Sequence
 
 from sqlalchemy import Engine, text
 
@@ -84,6 +85,29 @@ class SQLStore:
             n = conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"", "exp": now + ttl,
                                      "now": now}).scalar_one()
         return int(n)
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        now = time.time()
+        with self.engine.connect() as conn:
+            values = [conn.execute(_GET, {"kind": kind, "key": key, "now": now}).scalar()
+                      for kind, key in items]
+        return [bytes(v) if v is not None else None for v in values]
+
+    def incr_many(self, items: Sequence[tuple[str, str]], *, ttl: int) -> list[int]:
+        now = time.time()
+        with self.engine.connect() as conn:
+            return [int(conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"",
+                                             "exp": now + ttl, "now": now}).scalar_one())
+                    for kind, key in items]
+
+    def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
+                   deletes: Sequence[tuple[str, str]] = ()) -> None:
+        now = time.time()
+        with self.engine.connect() as conn:
+            for kind, key, value, ttl in puts:
+                conn.execute(_PUT, {"kind": kind, "key": key, "value": value, "exp": now + ttl})
+            for kind, key in deletes:
+                conn.execute(_DELETE, {"kind": kind, "key": key})
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -88,8 +88,9 @@ def login() -> Response:
         if not email or not password:
             return again("Enter your email address and password.", 400)
         window = hub.settings.login_window
-        per_account = hub.store.incr("throttle-acct", sha256_hex(email), ttl=window)
-        per_address = hub.store.incr("throttle-addr", _client_address(), ttl=window)
+        per_account, per_address = hub.store.incr_many(
+            [("throttle-acct", sha256_hex(email)), ("throttle-addr", _client_address())],
+            ttl=window)
         if per_account > hub.settings.login_max_per_account or \
                 per_address > hub.settings.login_max_per_address:
             hub.audit_event("auth:login:failure", address=_client_address(), reason="throttled")
@@ -144,8 +145,8 @@ def _signed_in(pending: Pending, doctor_id: str, amr: list[str]) -> Response:
 def consent() -> Response:
     hub = _hub()
     flow = _flow()
-    pending = flow.load_pending(_form("pending", 64))
-    cookie, sso = _session()
+    cookie = request.cookies.get(hub.sessions.cookie_name)
+    pending, sso = flow.load_pending_and_session(_form("pending", 64), cookie)
     if pending is None or sso is None or cookie is None:
         return error_page("Your consent page expired",
                           "Go back to the network you came from and start the sign-in again.")

@@ -70,6 +70,25 @@ def test_incr_counts_within_a_window(store: Store) -> None:
     assert store.incr("rate", "ip", ttl=1) == 1
 
 
+def test_batched_calls_act_like_the_single_ones(store: Store) -> None:
+    store.write_many(puts=[("k", "b1", b"1", 30), ("k", "b2", b"2", 1), ("other", "b1", b"3", 30)])
+    assert store.get_many([("other", "b1"), ("k", "missing"), ("k", "b1"), ("k", "b2")]) == [
+        b"3", None, b"1", b"2"]
+    store.write_many(puts=[("k", "b3", b"4", 30)], deletes=[("k", "b1"), ("k", "missing")])
+    assert store.get_many([("k", "b1"), ("k", "b3")]) == [None, b"4"]
+    assert store.get_many([]) == []
+    time.sleep(1.2)
+    assert store.get_many([("k", "b2"), ("other", "b1")]) == [None, b"3"]
+
+
+def test_incr_many_counts_each_key_in_its_own_window(store: Store) -> None:
+    assert store.incr_many([("rate", "acct"), ("rate", "addr")], ttl=1) == [1, 1]
+    assert store.incr("rate", "addr", ttl=1) == 2
+    assert store.incr_many([("rate", "acct"), ("rate", "addr")], ttl=1) == [2, 3]
+    time.sleep(1.2)
+    assert store.incr_many([("rate", "addr")], ttl=1) == [1]
+
+
 def test_delete_and_ping(store: Store) -> None:
     store.put("k", "d", b"1", ttl=30)
     store.delete("k", "d")
