@@ -112,13 +112,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if not code or len(code) > 256:
             return None
         key = sha256_hex(code)
-        # consume: of two concurrent redemptions only one can win (RFC 6749 §4.1.2).
-        raw = hub.store.consume(CODE_KIND, key)
+        # consume: of two concurrent redemptions only one can win (RFC 6749 §4.1.2). The
+        # winner leaves the code's record behind as a replay marker, in the same step.
+        raw = hub.store.consume_and_mark(
+            CODE_KIND, key, mark=USED_CODE_KIND,
+            mark_ttl=hub.settings.authorization_code_ttl + hub.settings.access_token_ttl)
         if raw is None:
             used = hub.store.get(USED_CODE_KIND, key)
             if used is not None:
                 # A replayed code: revoke every token issued from it.
-                hub.tokens.revoke_grant(used.decode(), reason="code_replay")
+                hub.tokens.revoke_grant(json.loads(used)["grant_id"], reason="code_replay")
                 hub.audit_event("oidc:grant:revoke", client_id=client.get_client_id(),
                                 reason="code_replay")
             return None
@@ -126,8 +129,6 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         stored = StoredCode(**{**p, "user": EndUser(**p["user"])})
         if stored.client_id != client.get_client_id():
             return None
-        hub.store.put(USED_CODE_KIND, key, stored.grant_id.encode(),
-                      ttl=hub.settings.authorization_code_ttl + hub.settings.access_token_ttl)
         self.request.stored_code = stored
         return stored
 

@@ -89,6 +89,9 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         elif grant_type == "refresh_token":
             g = request.refresh_token.grant
             grant_id, release = g.id, g.claims
+        # Authlib adds the ID token (and its at_hash) after this call, so the final access
+        # token string is set here.
+        token["access_token"] = hub.tokens.access_token_for(token["access_token"], grant_id)
         hub.tokens.save_access_token(
             token["access_token"], client_id=client.client_id, scope=token.get("scope", ""),
             grant_id=grant_id, doctor_id=user.doctor_id if user else None, claims=release)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, has_request_context, make_response, render_template, request
+from flask import Flask, Response, make_response, render_template
 
 from hub.relying.policy import decide_for, store
 from policies import Decision, Reason, Remedy
@@ -75,13 +75,13 @@ def consent_scope(hub: Hub, client_id: str, wanted: set[str]) -> tuple[set[str],
 
 # -- token and userinfo time -------------------------------------------------------------
 def _denied_now(hub: Hub, client_id: str, doctor_id: str, acr: str | None, amr: list[str],
-                claims: set[str]) -> bool:
+                claims: set[str], *, at: str) -> bool:
     found = decide_for(hub, client_id, doctor_id, acr=acr, amr=amr, claims=claims)
     if found is None or found[1].allowed:
         return False
     hub.audit_event("oidc:access:refused", doctor_id=doctor_id, client_id=client_id,
                     reasons=[str(r) for r in found[1].reasons], policy_version=found[0].version,
-                    at=request.path if has_request_context() else "/token")
+                    at=at)
     return True
 
 
@@ -97,7 +97,7 @@ def refresh_guard(hub: Hub, view: Any) -> str | None:
     if store(hub).current(g.client_id) is None:
         return None
     released = set((g.claims or {}).get("released") or ())
-    if _denied_now(hub, g.client_id, g.doctor_id, g.acr, list(g.amr or []), released):
+    if _denied_now(hub, g.client_id, g.doctor_id, g.acr, list(g.amr or []), released, at="/token"):
         return REFUSED_NOW
     return None
 
@@ -114,7 +114,7 @@ def userinfo_guard(hub: Hub, token: Any) -> str | None:
         g = s.get(Grant, token.grant_id)
         acr, amr = (g.acr, list(g.amr or [])) if g is not None else (None, [])
     released = set((token.claims or {}).get("released") or ())
-    if _denied_now(hub, token.client_id, token.doctor_id, acr, amr, released):
+    if _denied_now(hub, token.client_id, token.doctor_id, acr, amr, released, at="/userinfo"):
         return REFUSED_NOW
     return None
 

@@ -20,6 +20,10 @@ class Store(Protocol):
     def consume(self, kind: str, key: str) -> bytes | None:
         """Atomically get and delete: of two concurrent callers only one gets the value."""
 
+    def consume_and_mark(self, kind: str, key: str, *, mark: str, mark_ttl: int) -> bytes | None:
+        """``consume``; a value taken is also left under (``mark``, key) for ``mark_ttl``
+        seconds, so a second attempt can be told apart from a key that never existed."""
+
     def delete(self, kind: str, key: str) -> None: ...
 
     def add_once(self, kind: str, key: str, *, ttl: int, value: bytes = b"1") -> bool:

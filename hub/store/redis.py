@@ -14,6 +14,11 @@ from typing import Any
 import redis
 
 MAX_IDLE = 64
+_CONSUME_AND_MARK = (
+    "local v = redis.call('GETDEL', KEYS[1]) "
+    "if v then redis.call('SET', KEYS[2], v, 'EX', ARGV[1]) end "
+    "return v"
+)
 
 
 class RedisStore:
@@ -34,6 +39,12 @@ class RedisStore:
 
     def consume(self, kind: str, key: str) -> bytes | None:
         return self._call(("GETDEL", self._k(kind, key)))[0]  # type: ignore[no-any-return]
+
+    def consume_and_mark(self, kind: str, key: str, *, mark: str, mark_ttl: int) -> bytes | None:
+        # One script, so the take and the mark are one atomic step and one round trip.
+        reply = self._call(("EVAL", _CONSUME_AND_MARK, 2, self._k(kind, key), self._k(mark, key),
+                            max(mark_ttl, 1)))[0]
+        return reply  # type: ignore[no-any-return]
 
     def delete(self, kind: str, key: str) -> None:
         self._call(("DEL", self._k(kind, key)))

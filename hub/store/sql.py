@@ -68,6 +68,12 @@ class SQLStore:
             return None
         return bytes(row[0])
 
+    def consume_and_mark(self, kind: str, key: str, *, mark: str, mark_ttl: int) -> bytes | None:
+        value = self.consume(kind, key)
+        if value is not None:  # only the caller that took the value writes the mark
+            self.put(mark, key, value, ttl=mark_ttl)
+        return value
+
     def delete(self, kind: str, key: str) -> None:
         with self.engine.connect() as conn:
             conn.execute(_DELETE, {"kind": kind, "key": key})

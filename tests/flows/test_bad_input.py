@@ -191,7 +191,7 @@ def test_client_credentials_refuses_user_scopes(rp: RelyingParty) -> None:
 
 
 def test_token_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty) -> None:
-    """The token endpoint skips Flask (hub/oidc/token_lane.py) but answers like every endpoint."""
+    """The token endpoint skips Flask (hub/oidc/lane.py) but answers like every endpoint."""
     nul = _token(rp, {"grant_type": "client_credentials", "scope": "a\x00b"})
     assert nul.status_code == 400 and nul.json()["error"] == "invalid_request"
     ok = _token(rp, {"grant_type": "client_credentials"})
@@ -204,4 +204,26 @@ def test_token_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty) -
         assert resp.headers["Cache-Control"] == "no-store"
         assert resp.headers["Access-Control-Allow-Origin"] == "*"
     wrong_method = requests.get(rp.meta["token_endpoint"], timeout=5)
+    assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "invalid_request"
+
+
+def test_userinfo_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty, browser: Browser) -> None:
+    """Userinfo skips Flask too (hub/oidc/lane.py): same headers, NUL refusal and errors."""
+    token = rp.exchange(_code(rp, browser))["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    url = rp.meta["userinfo_endpoint"]
+    ok_get = requests.get(url, headers=bearer, timeout=5)
+    ok_post = requests.post(url, headers=bearer, data={"x": "1"}, timeout=5)
+    assert ok_get.status_code == ok_post.status_code == 200
+    assert ok_get.json() == ok_post.json() and ok_get.json()["sub"]
+    nul = requests.post(url, headers=bearer, data={"x": "a\x00b"}, timeout=5)
+    assert nul.status_code == 400 and nul.json()["error"] == "invalid_request"
+    empty = requests.get(url, headers={"Authorization": "Bearer "}, timeout=5)
+    assert empty.status_code in (400, 401) and "error" in empty.json()
+    for resp in (ok_get, ok_post, nul, empty):
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        assert resp.headers["Content-Type"].startswith("application/json")
+    wrong_method = requests.delete(url, headers=bearer, timeout=5)
     assert wrong_method.status_code == 405 and wrong_method.json()["error"] == "invalid_request"

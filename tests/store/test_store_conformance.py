@@ -57,6 +57,17 @@ def test_consume_is_atomic_under_concurrency(store: Store) -> None:
     assert store.get("code", "c1") is None
 
 
+def test_consume_and_mark_leaves_a_trace_of_what_was_taken(store: Store) -> None:
+    store.put("code", "c2", b"payload", ttl=30)
+    assert store.consume_and_mark("code", "c2", mark="used", mark_ttl=1) == b"payload"
+    assert store.get("code", "c2") is None and store.get("used", "c2") == b"payload"
+    assert store.consume_and_mark("code", "c2", mark="used", mark_ttl=30) is None
+    assert store.consume_and_mark("code", "never", mark="used", mark_ttl=30) is None
+    assert store.get("used", "never") is None
+    time.sleep(1.2)
+    assert store.get("used", "c2") is None  # the second, failed attempt did not extend it
+
+
 def test_add_once_detects_replay_and_frees_after_ttl(store: Store) -> None:
     assert store.add_once("jti", "j1", ttl=1) is True
     assert store.add_once("jti", "j1", ttl=1) is False

@@ -1,12 +1,12 @@
-"""POST /token answered without Flask's per-request machinery.
+"""POST /token and GET/POST /userinfo answered without Flask's per-request machinery.
 
-The token endpoint carries every partner back-end's traffic (client_credentials, refresh)
-and one request of every sign-in. Flask's request and app contexts, URL matching and
-response hooks cost ~0.1-0.15 ms of the ~1 ms a token request costs under gunicorn here
-(docs/benchmarks.md), and Authlib needs none of them: it takes a werkzeug request. The lane
-gives /token what the app gives every endpoint (size limits, NUL refusal, the base security
-headers, CORS, JSON errors that never leak internals); everything else, including the CORS
-preflight and wrong methods on /token, goes on to Flask.
+The token endpoint carries every partner back-end's traffic (client_credentials, refresh),
+and both carry one request of every sign-in. Flask's request and app contexts, URL
+matching and response hooks cost ~0.1-0.15 ms of the ~1 ms a token request costs under
+gunicorn here (docs/benchmarks.md), and neither endpoint needs them: Authlib takes a
+werkzeug request. The lane gives these endpoints what the app gives every endpoint (size
+limits, NUL refusal, the base security headers, CORS, JSON errors that never leak
+internals); everything else, including CORS preflights and wrong methods, goes on to Flask.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from hub.http_guards import BASE_HEADERS, NUL_REFUSAL, contains_nul, malformed_authorization
+from hub.oidc.userinfo import userinfo_response
 
 log = logging.getLogger("hub")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -49,33 +50,46 @@ def refuse_malformed_auth(request: Request) -> Response | None:
     return resp
 
 
-class TokenLane:
-    def __init__(self, flask_app: WSGIApp, provider: Any) -> None:
+class ProtocolLane:
+    def __init__(self, flask_app: WSGIApp, hub: Any, provider: Any, protector: Any) -> None:
         self.flask_app = flask_app
+        self.hub = hub
         self.provider = provider
+        self.protector = protector
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") != "/token" or environ.get("REQUEST_METHOD") != "POST":
+        path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
+        if path == "/token" and method == "POST":
+            answer = self._token
+        elif path == "/userinfo" and method in ("GET", "POST"):
+            answer = self._userinfo
+        else:
             return self.flask_app(environ, start_response)
-        resp = self._answer(_LimitedRequest(environ))
+        resp = self._guarded(answer, _LimitedRequest(environ))
         for name, value in BASE_HEADERS.items():
             resp.headers.setdefault(name, value)
         resp.headers["Access-Control-Allow-Origin"] = "*"  # as hub/oidc/views.py's CORS
         return resp(environ, start_response)
 
-    def _answer(self, request: Request) -> Response:
+    def _token(self, request: Request) -> Response:
+        refusal = refuse_malformed_auth(request)
+        if refusal is not None:
+            return refusal
+        return self.provider.create_token_response(FlaskOAuth2Request(request))  # type: ignore[no-any-return]
+
+    def _userinfo(self, request: Request) -> Response:
+        return userinfo_response(self.hub, self.protector, request)
+
+    def _guarded(self, answer: Callable[[Request], Response], request: Request) -> Response:
         try:
             if contains_nul(request):
                 return json_error(400, "invalid_request", NUL_REFUSAL)
-            refusal = refuse_malformed_auth(request)
-            if refusal is not None:
-                return refusal
-            return self.provider.create_token_response(FlaskOAuth2Request(request))  # type: ignore[no-any-return]
+            return answer(request)
         except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
             status = e.code or 400
             return json_error(status, "invalid_request",
                               "The request is too large." if status == 413
                               else (e.description or "").split("\n")[0][:200])
         except Exception:
-            log.exception("unhandled error on POST /token")
+            log.exception("unhandled error on %s %s", request.method, request.path)
             return json_error(500, "server_error", "The server hit an error.")
