@@ -153,9 +153,12 @@ class AuthorizeFlow:
             return error_page(e.title, e.detail, e.status)
         except OAuth2Error as e:
             return self._fail(params, e, req)
-        # One Store round trip: the finished request goes, the session notes the network.
+        # One Store round trip: the code is saved, the finished request goes, the session
+        # notes the network. Nothing reaches the client before this write succeeds.
         joined = hub.sessions.joined(sso, params["client_id"]) if cookie and sso else None
-        puts = [hub.sessions.entry(cookie, joined)] if cookie and joined else []
+        puts = list(req.store_writes)
+        if cookie and joined:
+            puts.append(hub.sessions.entry(cookie, joined))
         deletes = [(AUTHZ_KIND, pending_id)] if pending_id else []
         if puts or deletes:
             hub.store.write_many(puts=puts, deletes=deletes)
@@ -254,6 +257,13 @@ class AuthorizeFlow:
         if not pending_id or len(pending_id) > 64:
             return None
         return self._pending_from(self.hub.store.get(AUTHZ_KIND, pending_id))
+
+    def load_pending_counting(self, pending_id: str, counters: list[tuple[str, str]], *,
+                              window: int) -> tuple[Pending | None, list[int]]:
+        """``load_pending``, and ``counters`` (throttles) incremented, in one round trip."""
+        key = (AUTHZ_KIND, pending_id) if pending_id and len(pending_id) <= 64 else None
+        raws, counted = self.hub.store.read_and_count([key] if key else [], counters, ttl=window)
+        return self._pending_from(raws[0] if raws else None), counted
 
     def load_pending_and_session(self, pending_id: str, cookie: str | None
                                  ) -> tuple[Pending | None, SSOSession | None]:

@@ -99,8 +99,13 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "user": user.__dict__,
             "grant_id": new_token(16),
         }
-        hub.store.put(CODE_KIND, sha256_hex(code), json.dumps(payload).encode(),
-                      ttl=hub.settings.authorization_code_ttl)
+        entry = (CODE_KIND, sha256_hex(code), json.dumps(payload).encode(),
+                 hub.settings.authorization_code_ttl)
+        writes = getattr(request, "store_writes", None)
+        if writes is not None:
+            writes.append(entry)  # written by the caller with its own (AuthorizeFlow.run)
+        else:
+            hub.store.write_many(puts=[entry])
 
     def generate_authorization_code(self) -> str:
         # 256 bits from the OS in one call; Authlib's default draws 48 characters one by one

@@ -36,6 +36,9 @@ class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
         super().__init__("GET", uri)
         self.payload = BasicOAuth2Payload(params)
         self._params = params
+        # Store writes the grant makes while answering (the authorization code), which the
+        # caller sends with its own in one round trip (AuthorizeFlow.run).
+        self.store_writes: list[tuple[str, str, bytes, int]] = []
 
     @property
     def args(self) -> dict[str, str]:

@@ -38,8 +38,9 @@ class Store(Protocol):
     def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
         """``get`` for each (kind, key), in order."""
 
-    def incr_many(self, items: Sequence[tuple[str, str]], *, ttl: int) -> list[int]:
-        """``incr`` for each (kind, key), in order."""
+    def read_and_count(self, reads: Sequence[tuple[str, str]], counts: Sequence[tuple[str, str]],
+                       *, ttl: int) -> tuple[list[bytes | None], list[int]]:
+        """``get`` for each of ``reads`` and ``incr`` for each of ``counts``, in order."""
 
     def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
                    deletes: Sequence[tuple[str, str]] = ()) -> None:

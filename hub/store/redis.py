@@ -63,12 +63,14 @@ class RedisStore:
             return []
         return self._call(("MGET", *(self._k(kind, key) for kind, key in items)))[0]  # type: ignore[no-any-return]
 
-    def incr_many(self, items: Sequence[tuple[str, str]], *, ttl: int) -> list[int]:
-        commands: list[tuple[Any, ...]] = []
-        for kind, key in items:
+    def read_and_count(self, reads: Sequence[tuple[str, str]], counts: Sequence[tuple[str, str]],
+                       *, ttl: int) -> tuple[list[bytes | None], list[int]]:
+        commands: list[tuple[Any, ...]] = [("GET", self._k(kind, key)) for kind, key in reads]
+        for kind, key in counts:
             k = self._k(kind, key)
             commands += [("INCR", k), ("EXPIRE", k, max(ttl, 1), "NX")]
-        return [int(n) for n in self._call(*commands)[::2]] if commands else []
+        replies = self._call(*commands) if commands else []
+        return replies[:len(reads)], [int(n) for n in replies[len(reads)::2]]
 
     def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
                    deletes: Sequence[tuple[str, str]] = ()) -> None:

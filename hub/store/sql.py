@@ -99,12 +99,16 @@ class SQLStore:
                       for kind, key in items]
         return [bytes(v) if v is not None else None for v in values]
 
-    def incr_many(self, items: Sequence[tuple[str, str]], *, ttl: int) -> list[int]:
+    def read_and_count(self, reads: Sequence[tuple[str, str]], counts: Sequence[tuple[str, str]],
+                       *, ttl: int) -> tuple[list[bytes | None], list[int]]:
         now = time.time()
         with self.engine.connect() as conn:
-            return [int(conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"",
-                                             "exp": now + ttl, "now": now}).scalar_one())
-                    for kind, key in items]
+            values = [conn.execute(_GET, {"kind": kind, "key": key, "now": now}).scalar()
+                      for kind, key in reads]
+            counted = [int(conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"",
+                                                "exp": now + ttl, "now": now}).scalar_one())
+                       for kind, key in counts]
+        return [bytes(v) if v is not None else None for v in values], counted
 
     def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
                    deletes: Sequence[tuple[str, str]] = ()) -> None:

@@ -68,7 +68,14 @@ def _form(name: str, limit: int = 1024) -> str:
 def login() -> Response:
     hub = _hub()
     flow = _flow()
-    pending = flow.load_pending(_form("pending", 64))
+    email = _form("email", 254).strip().lower()
+    password = _form("password")
+    # A password attempt counts against both throttles, read with the pending request in
+    # one round trip (an attempt on an expired page counts too: nothing is checked for it).
+    counters = [("throttle-acct", sha256_hex(email)),
+                ("throttle-addr", _client_address())] if email and password else []
+    pending, counted = flow.load_pending_counting(_form("pending", 64), counters,
+                                                  window=hub.settings.login_window)
     if pending is None:
         return error_page("Your sign-in page expired",
                           "Go back to the network you came from and start the sign-in again.")
@@ -83,14 +90,9 @@ def login() -> Response:
         return resp
 
     if pending.doctor_id is None:  # step 1: password
-        email = _form("email", 254).strip().lower()
-        password = _form("password")
-        if not email or not password:
+        if not counted:
             return again("Enter your email address and password.", 400)
-        window = hub.settings.login_window
-        per_account, per_address = hub.store.incr_many(
-            [("throttle-acct", sha256_hex(email)), ("throttle-addr", _client_address())],
-            ttl=window)
+        per_account, per_address = counted
         if per_account > hub.settings.login_max_per_account or \
                 per_address > hub.settings.login_max_per_address:
             hub.audit_event("auth:login:failure", address=_client_address(), reason="throttled")

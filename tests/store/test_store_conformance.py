@@ -92,12 +92,15 @@ def test_batched_calls_act_like_the_single_ones(store: Store) -> None:
     assert store.get_many([("k", "b2"), ("other", "b1")]) == [None, b"3"]
 
 
-def test_incr_many_counts_each_key_in_its_own_window(store: Store) -> None:
-    assert store.incr_many([("rate", "acct"), ("rate", "addr")], ttl=1) == [1, 1]
+def test_read_and_count_reads_and_counts_each_key_in_its_own_window(store: Store) -> None:
+    store.put("k", "r", b"v", ttl=30)
+    assert store.read_and_count([("k", "r"), ("k", "none")], [("rate", "acct"), ("rate", "addr")],
+                                ttl=1) == ([b"v", None], [1, 1])
     assert store.incr("rate", "addr", ttl=1) == 2
-    assert store.incr_many([("rate", "acct"), ("rate", "addr")], ttl=1) == [2, 3]
+    assert store.read_and_count([], [("rate", "acct"), ("rate", "addr")], ttl=1) == ([], [2, 3])
     time.sleep(1.2)
-    assert store.incr_many([("rate", "addr")], ttl=1) == [1]
+    assert store.read_and_count([("k", "r")], [("rate", "addr")], ttl=1) == ([b"v"], [1])
+    assert store.read_and_count([], [], ttl=1) == ([], [])
 
 
 def test_delete_and_ping(store: Store) -> None:
