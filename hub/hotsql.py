@@ -74,6 +74,19 @@ class HotSQL:
                 return ConnectionExecutor(conn).execute(stmt, params)
         return self._single(lambda tx: tx.execute(stmt, params))  # type: ignore[no-any-return]
 
+    def first_after(self, prior: ClauseElement, prior_params: Mapping[str, Any],
+                    stmt: ClauseElement, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Run the data-modifying ``prior``, then ``stmt``, in one transaction: on
+        PostgreSQL in one round trip, ``prior`` becoming a writable CTE of ``stmt``."""
+        if prior_params.keys() & params.keys():
+            raise ValueError("first_after: the two statements' parameter names must differ")
+        if not self.raw:
+            with self._engine.begin() as conn:
+                executor = ConnectionExecutor(conn)
+                executor.execute(prior, prior_params)
+                return executor.first(stmt, params)
+        return self._single(lambda tx: tx.first_after(prior, prior_params, stmt, params))  # type: ignore[no-any-return]
+
     def _single(self, run: Callable[[_RawTx], Any]) -> Any:
         conn, reused = self._checkout()
         try:
@@ -176,7 +189,8 @@ class _RawTx:
         self.hot = hot
         self.conn = conn
 
-    def _run(self, stmt: ClauseElement, params: Mapping[str, Any] | None) -> Any:
+    def _bound(self, stmt: ClauseElement, params: Mapping[str, Any] | None
+               ) -> tuple[_Compiled, dict[str, Any]]:
         params = params or {}
         c = self.hot.compiled(stmt, params)
         if c is None:
@@ -186,17 +200,36 @@ class _RawTx:
         for name, fn in c.binds:
             if name in values:
                 values[name] = fn(values[name])
+        return c, values
+
+    def _run(self, stmt: ClauseElement, params: Mapping[str, Any] | None) -> Any:
+        c, values = self._bound(stmt, params)
+        return c, self._cursor(c.sql, values)
+
+    def _cursor(self, sql: str, values: dict[str, Any]) -> Any:
         cur = self.conn.cursor()
         try:
-            cur.execute(c.sql, values)
+            cur.execute(sql, values)
         except self.hot._psycopg.Error as e:
             cur.close()
-            raise _translate(e, c.sql, values) from e
-        return c, cur
+            raise _translate(e, sql, values) from e
+        return cur
+
+    def first_after(self, prior: ClauseElement, prior_params: Mapping[str, Any],
+                    stmt: ClauseElement, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        p, prior_values = self._bound(prior, prior_params)
+        c, values = self._bound(stmt, params)
+        if prior_values.keys() & values.keys():
+            raise ValueError("first_after: the two statements' parameter names must differ")
+        return self._fetch_first(c, self._cursor(f"WITH prior AS ({p.sql}) {c.sql}",
+                                                 {**prior_values, **values}))
 
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None
               ) -> dict[str, Any] | None:
         c, cur = self._run(stmt, params)
+        return self._fetch_first(c, cur)
+
+    def _fetch_first(self, c: _Compiled, cur: Any) -> dict[str, Any] | None:
         with cur:
             values = cur.fetchone() if cur.pgresult and cur.pgresult.nfields else None
             if values is None:

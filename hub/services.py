@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,13 +96,16 @@ class Hub:
 
     def audit_event(self, event: str, *, actor: str | None = None, doctor_id: str | None = None,
                     client_id: str | None = None, address: str | None = None,
+                    audited_write: tuple[Any, Mapping[str, Any]] | None = None,
                     **detail: Any) -> None:
         """Append a security event to the hash-chained audit log (hub/audit).
 
         ``doctor_id`` is both the actor (unless another is named) and the erasure subject;
-        ``address`` is personal data, kept outside the chain.
+        ``address`` is personal data, kept outside the chain. ``audited_write`` is the
+        statement the event records, committed with it (hub.audit.append's ``after``).
         """
         from hub.audit import append
 
         append(self.db, event, actor=actor or doctor_id, client_id=client_id, address=address,
-               subject=doctor_id, detail={k: v for k, v in detail.items() if v is not None} or None)
+               subject=doctor_id, after=audited_write,
+               detail={k: v for k, v in detail.items() if v is not None} or None)

@@ -77,6 +77,23 @@ def _kill_idle_hot_connection(db: Database) -> None:
         assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
 
 
+def test_a_write_and_a_read_after_it_commit_together_or_not_at_all(db: Database) -> None:
+    count = sa.text("SELECT count(*) AS rows FROM hotsql_probe WHERE id LIKE :prefix")
+    row = {"id": "w1", "data": None, "at": None, "n": 1}
+    assert db.hot.first_after(INSERT, row, count, {"prefix": "w%"}) is not None
+    assert db.hot.first(BY_ID, {"id": "w1"})["n"] == 1  # type: ignore[index]
+    # The write fails: nothing of it stays, and the error is SQLAlchemy's.
+    with pytest.raises(sa.exc.IntegrityError):
+        db.hot.first_after(INSERT, row, count, {"prefix": "w%"})
+    # The read fails after the write: the write is rolled back with it.
+    broken = sa.text("SELECT no_such_column FROM hotsql_probe WHERE id = :key")
+    with pytest.raises(sa.exc.DBAPIError):
+        db.hot.first_after(INSERT, {**row, "id": "w2"}, broken, {"key": "w2"})
+    assert db.hot.first(BY_ID, {"id": "w2"}) is None
+    with pytest.raises(ValueError, match="must differ"):
+        db.hot.first_after(INSERT, {**row, "id": "w3"}, BY_ID, {"id": "w3"})
+
+
 def test_a_connection_the_server_closed_is_replaced_without_an_error(db: Database) -> None:
     if db.is_sqlite:  # in-process: no server can close a connection; SQLAlchemy runs it all
         assert not db.hot.raw

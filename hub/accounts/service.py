@@ -68,6 +68,11 @@ class Accounts:
     def get(self, doctor_id: str) -> Doctor | None:
         return self._one(_BY_ID, {"v": doctor_id}) if doctor_id and len(doctor_id) <= 32 else None
 
+    def get_after(self, write: tuple[Any, dict[str, Any]], doctor_id: str) -> Doctor | None:
+        """``write`` (a statement and its parameters), then ``get``: one round trip."""
+        row = self.db.hot.first_after(write[0], write[1], _BY_ID, {"v": doctor_id})
+        return Doctor(**row) if row is not None else None
+
     def by_email(self, email: str) -> Doctor | None:
         return self._one(_BY_EMAIL, {"v": normalise_email(email)})
 

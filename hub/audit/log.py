@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text
+from sqlalchemy import Connection, Executable, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.types import DateTime, LargeBinary, String
@@ -106,6 +106,7 @@ def append(
     personal: Mapping[str, str | None] | None = None,
     subject: str | None = None,
     occurred_at: datetime | None = None,
+    after: tuple[Executable, Mapping[str, Any]] | None = None,
 ) -> AppendedRecord:
     """Append one record and return its seq and hash.
 
@@ -118,11 +119,16 @@ def append(
     erasable; ``subject`` is the doctor's account id they belong to (the erasure key).
     ``detail`` is a small JSON object that must hold no secrets, tokens, document contents
     or personal data (see hub/audit/detail.py). ``occurred_at`` defaults to now.
+    ``after`` is a data-modifying statement (and its parameters) that the record audits:
+    it commits with the record or not at all (with a ``Database``, in the same round trip
+    on PostgreSQL).
     """
     prepared = _prepare(event, actor, client_id, address, detail, personal, subject, occurred_at)
     if isinstance(target, Session):
         conn = target.connection()
         try:
+            if after is not None:
+                conn.execute(after[0], dict(after[1]))
             # A savepoint would not help: the lock and the tail belong to the outer transaction.
             acquire_append_lock(conn)
             return _append_locked(ConnectionExecutor(conn), prepared)
@@ -134,11 +140,15 @@ def append(
     for _ in range(STANDALONE_ATTEMPTS):
         try:
             if target.hot.raw and prepared.occurred_at is None:
-                return _append_in_database(target, prepared)
+                return _append_in_database(target, prepared, after)
             with target.hot.transaction() as tx:
+                if after is not None:
+                    tx.execute(*after)
                 _lock(tx)
                 return _append_locked(tx, prepared)
         except IntegrityError as exc:
+            if after is not None:
+                raise  # most likely the audited statement's own constraint: not a lost race
             last_error = exc
     raise AuditConflictError("could not append to the audit log after retries") from last_error
 
@@ -219,7 +229,8 @@ def _append_locked(conn: Executor, p: _Prepared) -> AppendedRecord:
     return AppendedRecord(seq=seq, hash=digest, occurred_at=when)
 
 
-def _append_in_database(db: Database, p: _Prepared) -> AppendedRecord:
+def _append_in_database(db: Database, p: _Prepared,
+                        after: tuple[Executable, Mapping[str, Any]] | None) -> AppendedRecord:
     """The same append as ``_append_locked``, in one statement (PostgreSQL's raw path).
 
     Six round trips (begin, lock, tail, two inserts, commit) become one, and the lock is
@@ -228,11 +239,13 @@ def _append_in_database(db: Database, p: _Prepared) -> AppendedRecord:
     """
     head = hash_text_head(event=p.event, actor=p.actor, client_id=p.client_id,
                           detail=p.detail, personal=p.commitment)
-    row = db.hot.first(_APPEND_PG, {
+    params = {
         "lock_key": APPEND_LOCK_KEY, "now_at": utcnow(), "head": head,
         "event_name": p.event, "actor_id": p.actor, "client": p.client_id,
         "detail_text": p.detail, "commitment_hex": p.commitment, "subject_id": p.subject,
         "salt_bytes": p.salt, "personal_text": p.personal,
-    })
+    }
+    row = (db.hot.first(_APPEND_PG, params) if after is None
+           else db.hot.first_after(after[0], after[1], _APPEND_PG, params))
     assert row is not None  # the function always returns the appended record
     return AppendedRecord(seq=row["seq"], hash=row["hash"], occurred_at=row["occurred_at"])

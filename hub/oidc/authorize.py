@@ -295,12 +295,13 @@ class AuthorizeFlow:
         from hub.relying import enforce
 
         wanted, policy_version = enforce.consent_scope(self.hub, client_id, wanted)
-        self.hub.db.hot.execute(_INSERT_CONSENT, {
-            "doctor_id": doctor_id, "client_id": client_id, "scopes": scopes,
-            "claims": sorted(wanted), "policy_version": policy_version, "granted_at": utcnow(),
-            "revoked_at": None})
+        receipt = {"doctor_id": doctor_id, "client_id": client_id, "scopes": scopes,
+                   "claims": sorted(wanted), "policy_version": policy_version,
+                   "granted_at": utcnow(), "revoked_at": None}
+        # The receipt is stored with its audit record or not at all.
         self.hub.audit_event("doctor:consent:grant", doctor_id=doctor_id, client_id=client_id,
-                             released=sorted(wanted), scopes=scopes, policy_version=policy_version)
+                             audited_write=(_INSERT_CONSENT, receipt), released=sorted(wanted),
+                             scopes=scopes, policy_version=policy_version)
 
     def deny(self, params: dict[str, str]) -> Response:
         return self._fail(params, AccessDeniedError("The doctor declined."))

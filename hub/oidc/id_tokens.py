@@ -35,10 +35,12 @@ class IdTokens:
         names = claimset.released(release, scope, "id_token")
         vc_request = claimset.verified_claims_request(release, scope, "id_token")
         return self.build(client, user, names, nonce=nonce, access_token=token.get("access_token"),
-                          verified_request=vc_request)
+                          verified_request=vc_request, doctor=getattr(request, "doctor", None))
 
     def build(self, client: Any, user: Any, names: set[str], *, nonce: str | None,
-              access_token: str | None, verified_request: Any = None) -> str:
+              access_token: str | None, verified_request: Any = None,
+              doctor: Any = None) -> str:
+        """``doctor`` is the account when the caller has just read it (else read here)."""
         hub = self.hub
         now = int(time.time())
         alg = client.id_token_signed_response_alg
@@ -61,7 +63,8 @@ class IdTokens:
         if access_token:
             payload["at_hash"] = half_hash(access_token, alg)
         if names:
-            doctor = hub.accounts.get(user.doctor_id)
+            if doctor is None or doctor.id != user.doctor_id:
+                doctor = hub.accounts.get(user.doctor_id)
             if doctor is not None:
                 payload.update(claimset.doctor_claims(doctor, names))
         # Re-read at every issue, never copied from the grant: a withdrawn licence or a

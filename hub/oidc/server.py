@@ -85,10 +85,12 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         if grant_type == "authorization_code":
             code = request.stored_code
             grant_id, release = code.grant_id, code.claims
-            hub.tokens.create_grant({
+            # The doctor is read with the grant's insert; the ID token, built next by
+            # Authlib's process_token hook, takes the claims from it (IdTokens).
+            request.doctor = hub.accounts.get_after(hub.tokens.grant_insert({
                 "id": grant_id, "client_id": client.client_id, "doctor_id": user.doctor_id,
                 "scope": code.scope, "claims": release, "sid": user.sid,
-                "auth_time": user.auth_time, "acr": user.acr, "amr": user.amr})
+                "auth_time": user.auth_time, "acr": user.acr, "amr": user.amr}), user.doctor_id)
         elif grant_type == "refresh_token":
             g = request.refresh_token.grant
             grant_id, release = g.id, g.claims

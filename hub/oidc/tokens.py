@@ -161,8 +161,13 @@ class TokenService:
 
     # -- grants and refresh tokens -----------------------------------------------------
     def create_grant(self, values: dict[str, Any]) -> None:
-        self.db.hot.execute(_INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
-                                            "revoked_reason": None, **values})
+        self.db.hot.execute(*self.grant_insert(values))
+
+    @staticmethod
+    def grant_insert(values: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        """The statement that stores a grant, for callers that send it with a read."""
+        return _INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
+                               "revoked_reason": None, **values}
 
     def save_refresh_token(self, token: str, grant_id: str, *, rotates: str | None = None) -> None:
         """Store a new refresh token; ``rotates`` marks its predecessor used, atomically."""

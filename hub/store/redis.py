@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import hiredis
 import redis
 
 MAX_IDLE = 64
@@ -131,7 +132,8 @@ class RedisStore:
 
 
 def _roundtrip(conn: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
-    conn.send_packed_command(conn.pack_commands(commands))
+    # hiredis packs each command in C; redis-py's packer wraps the same call in Python.
+    conn.send_packed_command([b"".join(map(hiredis.pack_command, commands))], check_health=False)
     replies = []
     error: redis.ResponseError | None = None
     for _ in commands:

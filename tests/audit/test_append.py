@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub.audit import AuditError, AuditEvent, UnknownEventError, append, verify_chain
 from hub.audit.chain import GENESIS_HASH, record_hash
@@ -111,6 +111,21 @@ def test_every_writer_extends_the_same_verifiable_chain(db: Database) -> None:
         last.seq, last.hash, last.occurred_at)
     report = verify_chain(db)
     assert report.ok and report.records == 5, str(report)
+
+
+def test_an_audited_write_commits_with_its_record_or_not_at_all(db: Database) -> None:
+    write = text("INSERT INTO store_entries (kind, key, value, counter, expires_at) "
+                 "VALUES ('audit-test', :key, :value, 0, 0)")
+    stored = text("SELECT count(*) FROM store_entries WHERE kind = 'audit-test'")
+    append(db, AuditEvent.DOCTOR_CONSENT_GRANT, actor="doctor:1",
+           after=(write, {"key": "k1", "value": b"x"}))
+    with pytest.raises(IntegrityError):  # the same key again: the write fails...
+        append(db, AuditEvent.DOCTOR_CONSENT_GRANT, actor="doctor:1",
+               after=(write, {"key": "k1", "value": b"y"}))
+    with db.engine.connect() as conn:
+        assert conn.execute(stored).scalar_one() == 1
+    report = verify_chain(db)
+    assert report.ok and report.records == 1  # ...and leaves no record behind
 
 
 @pytest.mark.parametrize(
