@@ -277,16 +277,31 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, Any]) -> list[floa
     return lat
 
 
+def _rss_mib(root_pid: int) -> float:
+    """Resident memory of the gunicorn master and its workers, from /proc."""
+    total = 0
+    for pid in [root_pid, *_children(root_pid)]:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
 def _cpu_seconds(root_pid: int) -> float:
     """User+system CPU of the gunicorn master and its workers, from /proc."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK")
-    pids = [root_pid]
-    try:
-        pids += [int(p) for p in Path(f"/proc/{root_pid}/task/{root_pid}/children").read_text().split()]
-    except OSError:
-        pass
-    for pid in pids:
+    for pid in [root_pid, *_children(root_pid)]:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
@@ -375,7 +390,7 @@ def main() -> None:
             f"argon2id t={args.argon2_time} m={args.argon2_memory}KiB"
         )
         print(f"{'scenario':<20}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}"
-              f"{'server CPU ms/op':>18}{'=> per core/s':>15}")
+              f"{'server CPU ms/op':>18}{'=> per core/s':>15}{'server RSS MiB':>16}")
         for scenario in args.only or [
             "discovery",
             "jwks",
@@ -386,7 +401,7 @@ def main() -> None:
             rate, p50, p99, cpu_ms = measure(scenario, port, creds, seconds=args.seconds, procs=args.procs,
                                              threads=args.conc, server_pid=server.pid)
             print(f"{scenario:<20}{rate:>12.0f}{p50:>10.1f}{p99:>10.1f}{cpu_ms:>18.2f}"
-                  f"{1000 / cpu_ms:>15.0f}", flush=True)
+                  f"{1000 / cpu_ms:>15.0f}{_rss_mib(server.pid):>16.0f}", flush=True)
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
