@@ -42,7 +42,10 @@ class Sessions:
         self.secure = secure
 
     def create(self, doctor_id: str, amr: list[str]) -> tuple[str, SSOSession]:
-        cookie = new_token(32)
+        # The cookie names its doctor (an opaque account id), so the session and the
+        # doctor's cut-off are read together; the session is found only by the hash of all
+        # of it, and the name must match the session it finds.
+        cookie = f"{doctor_id}.{new_token(32)}"
         now = time.time()
         session = SSOSession(doctor_id, int(now), amr, new_token(16), created=now)
         self._save(cookie, session)
@@ -56,25 +59,35 @@ class Sessions:
         """The Store write (kind, key, value, ttl) that saves ``session``, for batching."""
         return SSO_KIND, sha256_hex(cookie), json.dumps(session.__dict__).encode(), self.ttl
 
-    def lookup_key(self, cookie: str | None) -> tuple[str, str] | None:
-        """The Store (kind, key) a cookie's session is read from; None for a malformed cookie."""
+    def lookup_keys(self, cookie: str | None) -> list[tuple[str, str]]:
+        """The Store reads behind a cookie, for batching: its session, then its doctor's
+        cut-off when the cookie names the doctor. Empty for a malformed cookie."""
         if not cookie or len(cookie) > 100:
-            return None
-        return SSO_KIND, sha256_hex(cookie)
+            return []
+        doctor_id, dot, rest = cookie.partition(".")
+        keys = [(SSO_KIND, sha256_hex(cookie))]
+        if dot and doctor_id and rest:
+            keys.append((CUTOFF_KIND, doctor_id))
+        return keys
 
     def load(self, cookie: str | None) -> SSOSession | None:
-        key = self.lookup_key(cookie)
-        return self.from_stored(self.store.get(*key)) if key else None
+        keys = self.lookup_keys(cookie)
+        return self.from_stored(cookie, self.store.get_many(keys)) if keys else None
 
-    def from_stored(self, raw: bytes | None) -> SSOSession | None:
-        """The live session from what the Store held under ``lookup_key``, if any."""
-        if raw is None:
+    def from_stored(self, cookie: str | None, values: list[bytes | None]) -> SSOSession | None:
+        """The live session from what the Store held under ``lookup_keys(cookie)``."""
+        if not cookie or not values or values[0] is None:
             return None
         try:
-            session = SSOSession(**json.loads(raw))
+            session = SSOSession(**json.loads(values[0]))
         except (TypeError, ValueError):
             return None
-        cutoff = self.store.get(CUTOFF_KIND, session.doctor_id)
+        if len(values) > 1:
+            if cookie.partition(".")[0] != session.doctor_id:
+                return None
+            cutoff = values[1]
+        else:  # a cookie from before cookies named their doctor
+            cutoff = self.store.get(CUTOFF_KIND, session.doctor_id)
         if cutoff is not None and session.created <= float(cutoff):
             return None  # ended by end_all_for (admin, licence withdrawal, the doctor)
         return session

@@ -268,12 +268,12 @@ class AuthorizeFlow:
     def load_pending_and_session(self, pending_id: str, cookie: str | None
                                  ) -> tuple[Pending | None, SSOSession | None]:
         """``load_pending`` and the SSO session behind ``cookie``, read in one round trip."""
-        pending_key = (AUTHZ_KIND, pending_id) if pending_id and len(pending_id) <= 64 else None
-        session_key = self.hub.sessions.lookup_key(cookie)
-        values = iter(self.hub.store.get_many([k for k in (pending_key, session_key) if k]))
-        raw_pending = next(values) if pending_key else None
-        raw_session = next(values) if session_key else None
-        return self._pending_from(raw_pending), self.hub.sessions.from_stored(raw_session)
+        pending_keys = [(AUTHZ_KIND, pending_id)] if pending_id and len(pending_id) <= 64 else []
+        session_keys = self.hub.sessions.lookup_keys(cookie)
+        values = self.hub.store.get_many(pending_keys + session_keys)
+        raw_pending = values[0] if pending_keys else None
+        return (self._pending_from(raw_pending),
+                self.hub.sessions.from_stored(cookie, values[len(pending_keys):]))
 
     def _pending_from(self, raw: bytes | None) -> Pending | None:
         if raw is None:

@@ -75,3 +75,22 @@ def test_ending_all_sessions_of_a_doctor_kills_sso_and_tokens(running_hub: Runni
     # A new sign-in after the cut-off works again.
     time.sleep(0.01)
     assert rp.sign_in(browser, doctor.email)["access_token"]
+
+
+def test_the_cut_off_ends_sessions_behind_either_cookie_format(running_hub: RunningHub) -> None:
+    """Cookies name their doctor (one Store read for session and cut-off); cookies issued
+    before that, without the name, still load and still die at the cut-off."""
+    import time
+
+    sessions = running_hub.hub.sessions
+    doctor = running_hub.doctor()
+    cookie, session = sessions.create(doctor.id, ["pwd"])
+    assert cookie.startswith(f"{doctor.id}.")
+    unnamed = cookie.partition(".")[2]
+    kind, key, value, ttl = sessions.entry(unnamed, session)
+    running_hub.hub.store.put(kind, key, value, ttl=ttl)
+    assert sessions.load(cookie) == sessions.load(unnamed) == session
+    assert sessions.load(f"{running_hub.doctor().id}.{unnamed}") is None  # another name: no session
+    time.sleep(0.01)
+    sessions.end_all_for(doctor.id)
+    assert sessions.load(cookie) is None and sessions.load(unnamed) is None
