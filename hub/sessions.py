@@ -1,4 +1,5 @@
-"""The SSO session: one random cookie value, the state kept in the Store under its hash.
+"""The SSO session: a cookie (the doctor's account id and 256 random bits), the state kept
+in the Store under the cookie's hash.
 
 The cookie is HttpOnly, Secure (``__Host-`` prefixed) outside local demos, and SameSite=Lax:
 Lax, not Strict, because a relying party sends the doctor to /authorize by a top-level
