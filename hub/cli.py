@@ -178,10 +178,16 @@ def keys_list(c: Context) -> None:
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--workers", default=2, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@pass_ctx
+def serve(c: Context, host: str, port: int, workers: int) -> None:
     """Serve the hub under gunicorn."""
+    from hub.schema import SchemaOutOfDate, require_current
     from hub.server import run_gunicorn
 
+    try:
+        require_current(c.db)  # here as a plain message; each worker checks again
+    except SchemaOutOfDate as e:
+        raise click.ClickException(str(e)) from None
     run_gunicorn(f"{host}:{port}", workers=workers)
 
 

@@ -33,3 +33,23 @@ def current(db: Database) -> str | None:
 
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is not at the schema this code needs (see ``require_current``)."""
+
+
+def require_current(db: Database) -> None:
+    """Refuse to serve on a database that ``hub db upgrade`` has not brought up to date.
+
+    New code on an old schema would fail request by request (a sign-in needs the audit
+    function of migration 0005, for instance); failing at start says what to do instead.
+    """
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
+    found = current(db)
+    if found != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at {found or 'nothing'}, this hub needs {head}: "
+            "run 'hub db upgrade' with the same CURBSIDE_DATABASE_URL, then start again")

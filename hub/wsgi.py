@@ -3,8 +3,10 @@
 import gc
 
 from hub import create_app
+from hub.schema import require_current
 
 app = create_app()
+require_current(app.extensions["curbside"].db)  # never serve on a schema behind the code
 
 # Tuning the cyclic garbage collector for a request server (measured: docs/benchmarks.md).
 # Everything built at start-up (SQLAlchemy, Authlib, Jinja, keys) lives as long as the

@@ -50,3 +50,9 @@ def test_bad_input_gets_readable_errors(env: dict[str, str]) -> None:
     assert r.exit_code == 1 and "unknown setting CURBSIDE_ISSUR" in r.output
     r = run({**env, "CURBSIDE_ISSUER": "http://id.example"}, "keys", "list")
     assert r.exit_code == 1 and "https" in r.output
+
+
+def test_serve_refuses_a_database_behind_the_code_with_a_plain_message(env: dict[str, str]) -> None:
+    r = run(env, "serve", "--port", "1")
+    assert r.exit_code == 1 and "run 'hub db upgrade'" in r.output
+    assert "Traceback" not in r.output

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import hub.models  # noqa: F401
 from hub.db import Base, Database
-from hub.schema import upgrade
+from hub.schema import SchemaOutOfDate, require_current, upgrade
 
 
 def test_migrations_match_the_models(backend: Any, tmp_path: Any) -> None:
@@ -33,3 +34,17 @@ def test_migrations_match_the_models(backend: Any, tmp_path: Any) -> None:
         if backend.name != "sqlite":
             with admin.begin() as c:
                 c.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def test_a_hub_refuses_to_serve_on_a_schema_behind_its_code(tmp_path: Any) -> None:
+    db = Database(f"sqlite:///{tmp_path}/old.db")
+    try:
+        with pytest.raises(SchemaOutOfDate, match="nothing.*run 'hub db upgrade'"):
+            require_current(db)
+        upgrade(db, "0004")
+        with pytest.raises(SchemaOutOfDate, match=r"at 0004, this hub needs \w+"):
+            require_current(db)
+        upgrade(db)
+        require_current(db)
+    finally:
+        db.engine.dispose()
