@@ -126,7 +126,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             used = hub.store.get(USED_CODE_KIND, key)
             if used is not None:
                 # A replayed code: revoke every token issued from it.
-                hub.tokens.revoke_grant(json.loads(used)["grant_id"], reason="code_replay")
+                hub.tokens.revoke_grant(_replayed_grant(used), reason="code_replay")
                 hub.audit_event("oidc:grant:revoke", client_id=client.get_client_id(),
                                 reason="code_replay")
             return None
@@ -157,6 +157,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # with a challenge, so a token request without a verifier is refused.
         if not self.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'")
+
+
+def _replayed_grant(marker: bytes) -> str:
+    """The grant id a replay marker names: the code's record, or (markers written before
+    the record was kept) the bare id."""
+    try:
+        return str(json.loads(marker)["grant_id"])
+    except (ValueError, TypeError, KeyError):
+        return marker.decode("utf-8", "replace")
 
 
 class RequireS256(CodeChallenge):
