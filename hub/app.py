@@ -60,20 +60,27 @@ def _install_input_guard(app: Flask) -> None:
             abort(400, NUL_REFUSAL)
 
 
+# No script is needed to sign in, so none is allowed; framing is refused to stop
+# clickjacking of the login and consent pages.
+PAGE_HEADERS = {
+    **BASE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self' http: https:; frame-ancestors 'none'; "
+                               "base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
 def _install_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(resp: Response) -> Response:
+        # Each header unless the view set its own (one pass: setdefault scans every time).
         h = resp.headers
-        for name, value in BASE_HEADERS.items():
-            h.setdefault(name, value)
-        if resp.mimetype == "text/html":
-            # No script is needed to sign in, so none is allowed; framing is refused
-            # to stop clickjacking of the login and consent pages.
-            h.setdefault("Content-Security-Policy",
-                         "default-src 'none'; style-src 'self'; img-src 'self'; "
-                         "form-action 'self' http: https:; frame-ancestors 'none'; base-uri 'none'")
-            h.setdefault("X-Frame-Options", "DENY")
-            h.setdefault("Cache-Control", "no-store")
+        present = {name.lower() for name in h.keys()}
+        for name, value in (PAGE_HEADERS if resp.mimetype == "text/html" else BASE_HEADERS).items():
+            if name.lower() not in present:
+                h.add(name, value)
         return resp
 
 
