@@ -1,0 +1,90 @@
+"""Compare two checkouts of the hub on one core, in the same minutes.
+
+This machine's speed drifts by a quarter or more from minute to minute, so figures taken
+one after the other cannot tell a 10 % change from the drift. This script runs both trees
+at once, as two gunicorn servers pinned to core 0 on one database, and alternates the load
+between them in short rounds; it prints each round and the median ratio of B's server CPU
+per operation to A's (below 1: B is cheaper).
+
+    git worktree add /tmp/base HEAD~1
+    python bench/oidc_ab.py --a /tmp/base --b . --scenario sign_in --rounds 8
+
+Both trees must accept the same schema (B's migrations are applied; A must run on them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import oidc_load  # noqa: E402  (the sibling script: same setup, load and CPU accounting)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--a", required=True, help="checkout A (the baseline)")
+    ap.add_argument("--b", required=True, help="checkout B (the change)")
+    ap.add_argument("--scenario", default="sign_in",
+                    choices=["discovery", "jwks", "client_credentials", "refresh", "sign_in"])
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=4, help="load per server per round")
+    ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per server")
+    ap.add_argument("--pg-url",
+                    default="postgresql+psycopg://postgres@127.0.0.1:5432/curbside_bench")
+    ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    args = ap.parse_args()
+    setup = argparse.Namespace(backend="pg-redis", argon2_time=1, argon2_memory=8,
+                               pg_url=args.pg_url, redis_url=args.redis_url)
+
+    tmp = Path(tempfile.mkdtemp(prefix="curbside-ab-"))
+    port = 18000 + secrets.randbelow(500)
+    env = oidc_load._env(setup, tmp, port)
+    oidc_load._ensure_pg_db(args.pg_url)
+    oidc_load._reset_pg(args.pg_url)
+    creds = oidc_load._setup(env)
+    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    try:
+        for name, root, p in (("A", args.a, port), ("B", args.b, port + 500)):
+            server_env = {**env, "CURBSIDE_ISSUER": f"http://127.0.0.1:{p}"}
+            cmd = ["taskset", "-c", "0", sys.executable, "-m", "gunicorn", "hub.wsgi:app",
+                   "-b", f"127.0.0.1:{p}", "-w", "1", "-k", "gthread", "--threads",
+                   str(args.threads), "--keep-alive", "30", "--log-level", "warning"]
+            servers[name] = (subprocess.Popen(cmd, env=server_env, cwd=Path(root).resolve()), p)
+        for server, p in servers.values():
+            oidc_load._wait(p)
+            oidc_load.measure(args.scenario, p, creds, seconds=1.5, procs=2, threads=8,
+                              server_pid=server.pid)  # warm-up
+        cpu: dict[str, list[float]] = {"A": [], "B": []}
+        for r in range(args.rounds):
+            for name in ("A", "B") if r % 2 == 0 else ("B", "A"):
+                server, p = servers[name]
+                rate, _, _, ms = oidc_load.measure(args.scenario, p, creds, seconds=args.seconds,
+                                                   procs=2, threads=8, server_pid=server.pid)
+                cpu[name].append(ms)
+            print(f"round {r}: A {cpu['A'][-1]:.3f} ms/op   B {cpu['B'][-1]:.3f} ms/op   "
+                  f"B/A {cpu['B'][-1] / cpu['A'][-1]:.3f}", flush=True)
+        ratios = [b / a for a, b in zip(cpu["A"], cpu["B"], strict=True)]
+        print(f"{args.scenario}: median A {statistics.median(cpu['A']):.3f} ms/op, "
+              f"B {statistics.median(cpu['B']):.3f} ms/op, "
+              f"median B/A {statistics.median(ratios):.3f}")
+    finally:
+        for server, _ in servers.values():
+            server.send_signal(signal.SIGTERM)
+        for server, _ in servers.values():
+            server.wait(timeout=30)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    mp.freeze_support()
+    main()
