@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pyotp
 from sqlalchemy import func, select
 
 from hub.accounts.passwords import Passwords
+from hub.accounts.service import TotpEnrolment
 from hub.crypto import HubSecrets
 from hub.db import Database, utcnow
 from hub.models.admin import ROLES, AdminAccount
@@ -20,12 +19,6 @@ ISSUER_NAME = "Curbside admin"
 
 class AdminAccountError(ValueError):
     """A readable reason why an admin account operation was refused."""
-
-
-@dataclass(frozen=True)
-class TotpEnrolment:
-    secret: str
-    uri: str
 
 
 def normalise_email(email: str) -> str:
