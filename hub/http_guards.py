@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from werkzeug.wrappers import Request
+import json
+from typing import Any
+
+from werkzeug.wrappers import Request, Response
 
 NUL_REFUSAL = "The request contains a NUL character."
 # On every answer; HTML pages add their own (CSP, framing) in hub/app.py.
@@ -35,3 +38,11 @@ def contains_nul(request: Request) -> bool:
 def malformed_authorization(header: str | None) -> bool:
     """An Authorization header that is not '<scheme> <credentials>' (Authlib fails on it)."""
     return header is not None and len(header.split(None, 1)) != 2
+
+
+def no_store_json(status: int, body: dict[str, Any]) -> Response:
+    """A JSON answer of the protocol endpoints: compact, never cached (RFC 6749 §5.1)."""
+    resp = Response(json.dumps(body, separators=(",", ":")), status=status,
+                    mimetype="application/json")
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

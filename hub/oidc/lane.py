@@ -11,7 +11,6 @@ internals); everything else, including CORS preflights and wrong methods, goes o
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -20,7 +19,13 @@ from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from hub.http_guards import BASE_HEADERS, NUL_REFUSAL, contains_nul, malformed_authorization
+from hub.http_guards import (
+    BASE_HEADERS,
+    NUL_REFUSAL,
+    contains_nul,
+    malformed_authorization,
+    no_store_json,
+)
 from hub.oidc.userinfo import userinfo_response
 
 log = logging.getLogger("hub")
@@ -35,10 +40,7 @@ class _LimitedRequest(Request):
 
 
 def json_error(status: int, error: str, description: str) -> Response:
-    body = json.dumps({"error": error, "error_description": description}, separators=(",", ":"))
-    resp = Response(body, status=status, mimetype="application/json")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
+    return no_store_json(status, {"error": error, "error_description": description})
 
 
 def refuse_malformed_auth(request: Request) -> Response | None:

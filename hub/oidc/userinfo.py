@@ -7,13 +7,13 @@ reached only without the lane, calls the same function.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from werkzeug.wrappers import Request, Response
 
+from hub.http_guards import no_store_json
 from hub.oidc import claims as claimset
 
 if TYPE_CHECKING:
@@ -29,15 +29,15 @@ def userinfo_response(hub: Hub, protector: Any, request: Request) -> Response:
     doctor = hub.accounts.get(token.doctor_id) if token.doctor_id else None
     refusal = next((r for g in hub.userinfo_guards if (r := g(hub, token)) is not None), None)
     if client is None or doctor is None or doctor.disabled or refusal is not None:
-        resp = _json(401, {"error": "invalid_token",
-                           "error_description": refusal or "The token is not valid."})
+        resp = no_store_json(401, {"error": "invalid_token",
+                                   "error_description": refusal or "The token is not valid."})
         resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside", error="invalid_token"'
         return resp
     names = claimset.released(token.claims, token.scope, "userinfo")
     body = {"sub": hub.subject(doctor.id, client), **claimset.doctor_claims(doctor, names)}
     vc_request = claimset.verified_claims_request(token.claims, token.scope, "userinfo")
     body.update(claimset.verification_claims(hub.db, doctor.id, names, vc_request, "userinfo"))
-    return _json(200, body)
+    return no_store_json(200, body)
 
 
 def bearer_error(error: OAuth2Error) -> Response:
@@ -45,19 +45,13 @@ def bearer_error(error: OAuth2Error) -> Response:
     gets no error code (§3.1), one with a bad token gets invalid_token."""
     status, body, headers = error()
     if error.error == "missing_authorization":
-        resp = _json(status, {"error": "invalid_request",
-                              "error_description": "A bearer access token is required."})
+        resp = no_store_json(status, {"error": "invalid_request",
+                                      "error_description": "A bearer access token is required."})
         resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside"'
         return resp
-    resp = _json(status, dict(body))
+    resp = no_store_json(status, dict(body))
     for k, v in headers:
         resp.headers[k] = v
     resp.headers.setdefault("WWW-Authenticate", f'Bearer realm="curbside", error="{error.error}"')
     return resp
 
-
-def _json(status: int, body: dict[str, Any]) -> Response:
-    resp = Response(json.dumps(body, separators=(",", ":")), status=status,
-                    mimetype="application/json")
-    resp.headers["Cache-Control"] = "no-store"
-    return resp
