@@ -78,9 +78,9 @@ class HotSQL:
                     stmt: ClauseElement, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """Run the data-modifying ``prior``, then ``stmt``, in one transaction: on
         PostgreSQL in one round trip, ``prior`` becoming a writable CTE of ``stmt``."""
-        if prior_params.keys() & params.keys():
-            raise ValueError("first_after: the two statements' parameter names must differ")
         if not self.raw:
+            if prior_params.keys() & params.keys():  # the raw path checks with its defaults
+                raise ValueError("first_after: the two statements' parameter names must differ")
             with self._engine.begin() as conn:
                 executor = ConnectionExecutor(conn)
                 executor.execute(prior, prior_params)

@@ -254,21 +254,20 @@ class AuthorizeFlow:
         return self._respond(html, set_cookie)
 
     def load_pending(self, pending_id: str) -> Pending | None:
-        if not pending_id or len(pending_id) > 64:
-            return None
-        return self._pending_from(self.hub.store.get(AUTHZ_KIND, pending_id))
+        keys = _pending_keys(pending_id)
+        return self._pending_from(self.hub.store.get(*keys[0])) if keys else None
 
     def load_pending_counting(self, pending_id: str, counters: list[tuple[str, str]], *,
                               window: int) -> tuple[Pending | None, list[int]]:
         """``load_pending``, and ``counters`` (throttles) incremented, in one round trip."""
-        key = (AUTHZ_KIND, pending_id) if pending_id and len(pending_id) <= 64 else None
-        raws, counted = self.hub.store.read_and_count([key] if key else [], counters, ttl=window)
+        raws, counted = self.hub.store.read_and_count(_pending_keys(pending_id), counters,
+                                                      ttl=window)
         return self._pending_from(raws[0] if raws else None), counted
 
     def load_pending_and_session(self, pending_id: str, cookie: str | None
                                  ) -> tuple[Pending | None, SSOSession | None]:
         """``load_pending`` and the SSO session behind ``cookie``, read in one round trip."""
-        pending_keys = [(AUTHZ_KIND, pending_id)] if pending_id and len(pending_id) <= 64 else []
+        pending_keys = _pending_keys(pending_id)
         session_keys = self.hub.sessions.lookup_keys(cookie)
         values = self.hub.store.get_many(pending_keys + session_keys)
         raw_pending = values[0] if pending_keys else None
@@ -324,6 +323,11 @@ class AuthorizeFlow:
         error.state = state[: self.hub.settings.max_param_length] if state else None
         req = req or StoredAuthorizationRequest(f"{self.hub.settings.issuer}/authorize", {})
         return add_iss(self.hub, self.server.handle_error_response(req, error))
+
+
+def _pending_keys(pending_id: str) -> list[tuple[str, str]]:
+    """The Store read of a pending request; none for an id no request could have."""
+    return [(AUTHZ_KIND, pending_id)] if pending_id and len(pending_id) <= 64 else []
 
 
 def _redirect_error(code: str, description: str, grant: Any) -> OAuth2Error:

@@ -55,9 +55,7 @@ class RedisStore:
         return reply is not None
 
     def incr(self, kind: str, key: str, *, ttl: int) -> int:
-        k = self._k(kind, key)
-        count, _ = self._call(("INCR", k), ("EXPIRE", k, max(ttl, 1), "NX"))
-        return int(count)
+        return self.read_and_count((), ((kind, key),), ttl=ttl)[1][0]
 
     def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
         if not items:

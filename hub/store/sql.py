@@ -86,11 +86,7 @@ class SQLStore:
         return row is not None
 
     def incr(self, kind: str, key: str, *, ttl: int) -> int:
-        now = time.time()
-        with self.engine.connect() as conn:
-            n = conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"", "exp": now + ttl,
-                                     "now": now}).scalar_one()
-        return int(n)
+        return self.read_and_count((), ((kind, key),), ttl=ttl)[1][0]
 
     def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
         now = time.time()
