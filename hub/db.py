@@ -71,9 +71,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        # No pre-ping: it costs a round trip per checkout on every request; recycling old
-        # connections and SQLAlchemy's invalidation on disconnect errors cover restarts.
-        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+        # Pre-ping: a connection PostgreSQL dropped (a restart, a failover) is replaced at
+        # checkout instead of failing the request that drew it. It costs a round trip per
+        # ORM session; the request hot paths use HotSQL, which retries on its own.
+        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800,
+                             pool_pre_ping=True)
     return create_engine(url, poolclass=NullPool)
 
 
