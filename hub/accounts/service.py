@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, func, select
 from hub.accounts.passwords import Passwords
 from hub.crypto import HubSecrets
 from hub.db import Database
-from hub.models.accounts import Doctor
+from hub.models.accounts import Doctor, DoctorRecord
 
 RECOVERY_PURPOSE = "recovery-code"
 MIN_PASSWORD_LENGTH = 10
@@ -63,24 +63,24 @@ class Accounts:
             s.add(doctor)
         return doctor
 
-    # Reads on the sign-in and userinfo paths use a prebuilt Core statement and a detached
-    # Doctor: an ORM session per lookup cost more than the query itself.
-    def get(self, doctor_id: str) -> Doctor | None:
+    # Reads on the sign-in and userinfo paths use a prebuilt Core statement and a plain
+    # record: an ORM session per lookup cost more than the query itself.
+    def get(self, doctor_id: str) -> DoctorRecord | None:
         return self._one(_BY_ID, {"v": doctor_id}) if doctor_id and len(doctor_id) <= 32 else None
 
-    def get_after(self, write: tuple[Any, dict[str, Any]], doctor_id: str) -> Doctor | None:
+    def get_after(self, write: tuple[Any, dict[str, Any]], doctor_id: str) -> DoctorRecord | None:
         """``write`` (a statement and its parameters), then ``get``: one round trip."""
         row = self.db.hot.first_after(write[0], write[1], _BY_ID, {"v": doctor_id})
-        return Doctor(**row) if row is not None else None
+        return DoctorRecord(**row) if row is not None else None
 
-    def by_email(self, email: str) -> Doctor | None:
+    def by_email(self, email: str) -> DoctorRecord | None:
         return self._one(_BY_EMAIL, {"v": normalise_email(email)})
 
-    def _one(self, stmt: Any, params: dict[str, str]) -> Doctor | None:
+    def _one(self, stmt: Any, params: dict[str, str]) -> DoctorRecord | None:
         row = self.db.hot.first(stmt, params)
-        return Doctor(**row) if row is not None else None
+        return DoctorRecord(**row) if row is not None else None
 
-    def check_password(self, email: str, password: str) -> Doctor | None:
+    def check_password(self, email: str, password: str) -> DoctorRecord | None:
         if len(password) > MAX_PASSWORD_LENGTH or len(email) > 254:
             return None
         doctor = self.by_email(email)
@@ -95,7 +95,7 @@ class Accounts:
         return doctor
 
     # -- TOTP (RFC 6238) -----------------------------------------------------------------
-    def begin_totp(self, doctor: Doctor) -> TotpEnrolment:
+    def begin_totp(self, doctor: DoctorRecord) -> TotpEnrolment:
         secret = pyotp.random_base32()
         uri = pyotp.TOTP(secret).provisioning_uri(name=doctor.email, issuer_name=self.issuer_name)
         return TotpEnrolment(secret, uri)
@@ -120,7 +120,7 @@ class Accounts:
                 d.totp_secret_enc = None
                 d.recovery_code_hashes = []
 
-    def check_second_factor(self, doctor: Doctor, code: str) -> str | None:
+    def check_second_factor(self, doctor: DoctorRecord, code: str) -> str | None:
         """Return the RFC 8176 method used ("otp"), "recovery", or None if the code is wrong."""
         code = code.strip().replace(" ", "")
         if not code or len(code) > 64 or doctor.totp_secret_enc is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, String
@@ -31,6 +32,35 @@ class Doctor(Base):
     recovery_code_hashes: Mapped[list[str]] = mapped_column(JSON, default=list)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_secret_enc is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorRecord:
+    """A read-only snapshot of one ``doctors`` row, for the sign-in and userinfo paths.
+
+    Building an ORM ``Doctor`` outside a session costs ~10x a plain record (SQLAlchemy's
+    attribute instrumentation), and those paths only read. Changes go through a session.
+    """
+
+    id: str
+    email: str
+    email_verified: bool
+    password_hash: str | None
+    given_name: str
+    family_name: str
+    locale: str | None
+    totp_secret_enc: str | None
+    recovery_code_hashes: list[str]
+    disabled: bool
+    created_at: datetime
 
     @property
     def name(self) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
 from sqlalchemy import select
 
-from hub.models.accounts import Doctor
+from hub.models.accounts import DoctorRecord
 from hub.verification.claims import DEFAULT_REQUEST
 from hub.verification.schemas import InvalidClaimsRequest, validate_verified_claims_request
 from hub.verification.vocabulary import SELF_DECLARED_CLAIM
@@ -101,7 +101,7 @@ def member_claims(claims_request: dict[str, Any] | None, member: str) -> set[str
             if n in STANDARD_CLAIMS or n in EXTENSION_CLAIMS}
 
 
-def doctor_claims(doctor: Doctor, names: set[str]) -> dict[str, Any]:
+def doctor_claims(doctor: DoctorRecord, names: set[str]) -> dict[str, Any]:
     values: dict[str, Any] = {
         "name": doctor.name or None,
         "given_name": doctor.given_name or None,
