@@ -10,6 +10,8 @@ per operation to A's (below 1: B is cheaper).
     python bench/oidc_ab.py --a /tmp/base --b . --scenario sign_in --rounds 8
 
 Both trees must accept the same schema (B's migrations are applied; A must run on them).
+``--a reference`` runs the reference provider of bench/reference_load.py (panva's
+oidc-provider on node) as A instead, so the hub is compared with it in the same minutes.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import oidc_load  # noqa: E402  (the sibling script: same setup, load and CPU accounting)
+import reference_load  # noqa: E402
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--a", required=True, help="checkout A (the baseline)")
+    ap.add_argument("--a", required=True, help="checkout A (the baseline), or 'reference'")
     ap.add_argument("--b", required=True, help="checkout B (the change)")
     ap.add_argument("--scenario", default="sign_in",
                     choices=["discovery", "jwks", "client_credentials", "refresh", "sign_in"])
@@ -52,24 +55,30 @@ def main() -> None:
     oidc_load._ensure_pg_db(args.pg_url)
     oidc_load._reset_pg(args.pg_url)
     creds = oidc_load._setup(env)
-    servers: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
+    servers: dict[str, tuple[subprocess.Popen[bytes], int, dict[str, str], str]] = {}
     try:
         for name, root, p in (("A", args.a, port), ("B", args.b, port + 500)):
+            if root == "reference":
+                ref_creds = reference_load.new_client()
+                servers[name] = (reference_load.start(p, ref_creds), p, ref_creds, "reference")
+                continue
             server_env = {**env, "CURBSIDE_ISSUER": f"http://127.0.0.1:{p}"}
             cmd = ["taskset", "-c", "0", sys.executable, "-m", "gunicorn", "hub.wsgi:app",
                    "-b", f"127.0.0.1:{p}", "-w", "1", "-k", "gthread", "--threads",
                    str(args.threads), "--keep-alive", "30", "--log-level", "warning"]
-            servers[name] = (subprocess.Popen(cmd, env=server_env, cwd=Path(root).resolve()), p)
-        for server, p in servers.values():
+            servers[name] = (subprocess.Popen(cmd, env=server_env, cwd=Path(root).resolve()), p,
+                             creds, "hub")
+        for server, p, server_creds, kind in servers.values():
             oidc_load._wait(p)
-            oidc_load.measure(args.scenario, p, creds, seconds=1.5, procs=2, threads=8,
-                              server_pid=server.pid)  # warm-up
+            oidc_load.measure(args.scenario, p, server_creds, seconds=1.5, procs=2, threads=8,
+                              server_pid=server.pid, server_kind=kind)  # warm-up
         cpu: dict[str, list[float]] = {"A": [], "B": []}
         for r in range(args.rounds):
             for name in ("A", "B") if r % 2 == 0 else ("B", "A"):
-                server, p = servers[name]
-                rate, _, _, ms = oidc_load.measure(args.scenario, p, creds, seconds=args.seconds,
-                                                   procs=2, threads=8, server_pid=server.pid)
+                server, p, server_creds, kind = servers[name]
+                rate, _, _, ms = oidc_load.measure(args.scenario, p, server_creds,
+                                                   seconds=args.seconds, procs=2, threads=8,
+                                                   server_pid=server.pid, server_kind=kind)
                 cpu[name].append(ms)
             print(f"round {r}: A {cpu['A'][-1]:.3f} ms/op   B {cpu['B'][-1]:.3f} ms/op   "
                   f"B/A {cpu['B'][-1] / cpu['A'][-1]:.3f}", flush=True)
@@ -78,9 +87,9 @@ def main() -> None:
               f"B {statistics.median(cpu['B']):.3f} ms/op, "
               f"median B/A {statistics.median(ratios):.3f}")
     finally:
-        for server, _ in servers.values():
+        for server, *_ in servers.values():
             server.send_signal(signal.SIGTERM)
-        for server, _ in servers.values():
+        for server, *_ in servers.values():
             server.wait(timeout=30)
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -222,11 +222,17 @@ def sign_in(
     return tok
 
 
-def _worker(args: tuple[str, int, dict[str, Any], float, int, Any]) -> list[float]:
+def _worker(args: tuple[str, int, dict[str, Any], float, int, str]) -> list[float]:
     import threading
 
-    scenario, port, creds, seconds, threads, out_q = args
+    scenario, port, creds, seconds, threads, server_kind = args
     from joserfc.jwk import KeySet
+
+    # The browser part of a sign-in is each provider's own: ours, or the reference's
+    # (bench/reference_load.py); everything after the code is the same client.
+    flow = sign_in
+    if server_kind == "reference":
+        from reference_load import sign_in as flow
 
     issuer = f"http://127.0.0.1:{port}"
     lat: list[float] = []
@@ -238,7 +244,7 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, Any]) -> list[floa
         jwks = KeySet.import_key_set(json.loads(conn.req("GET", "/jwks")[2]))
         rt = None
         if scenario == "refresh":
-            rt = sign_in(conn, creds, jwks, issuer, scope="openid offline_access")["refresh_token"]
+            rt = flow(conn, creds, jwks, issuer, scope="openid offline_access")["refresh_token"]
         mine: list[float] = []
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
@@ -260,9 +266,11 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, Any]) -> list[floa
                     {"grant_type": "refresh_token", "refresh_token": rt},
                     {"Authorization": _basic(creds)},
                 )
-                rt = json.loads(body)["refresh_token"]
+                new = json.loads(body)["refresh_token"]
+                assert new != rt  # rotated on use
+                rt = new
             else:
-                sign_in(conn, creds, jwks, issuer)
+                flow(conn, creds, jwks, issuer)
                 st = 200
             assert st == 200, st
             mine.append(time.perf_counter() - t0)
@@ -311,10 +319,11 @@ def _cpu_seconds(root_pid: int) -> float:
 
 
 def measure(scenario: str, port: int, creds: dict[str, Any], *, seconds: float, procs: int,
-            threads: int, server_pid: int) -> tuple[float, float, float, float]:
+            threads: int, server_pid: int, server_kind: str = "hub"
+            ) -> tuple[float, float, float, float]:
     with mp.get_context("spawn").Pool(procs, initializer=_pin_load) as pool:
         cpu0 = _cpu_seconds(server_pid)
-        parts = pool.map(_worker, [(scenario, port, creds, seconds, threads, None)] * procs)
+        parts = pool.map(_worker, [(scenario, port, creds, seconds, threads, server_kind)] * procs)
         cpu = _cpu_seconds(server_pid) - cpu0
     lat = sorted(x for p in parts for x in p)
     n = len(lat)
