@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -70,6 +70,12 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             return request
         return super().create_oauth2_request(request)
 
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as e:
+            raise ClientAuthenticationFailed(status_code=e.status_code) from None
+
     def query_client(self, client_id: str) -> Any:
         client = self.hub.clients.get(client_id)
         # A pending or suspended network is unknown to the protocol until approved.
@@ -105,6 +111,29 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             hub.tokens.save_refresh_token(token["refresh_token"], grant_id, rotates=old)
 
 
+class ClientAuthenticationFailed(InvalidClientError):  # type: ignore[misc]
+    """invalid_client without naming the methods tried (Authlib lists them as a Python
+    list), and, on a 401, the Basic challenge with the realm RFC 7617 requires."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(description="Client authentication failed.", status_code=status_code)
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        headers = [(k, v) for k, v in super().get_headers() if k.lower() != "www-authenticate"]
+        if self.status_code == 401:
+            headers.append(("WWW-Authenticate", 'Basic realm="curbside", error="invalid_client"'))
+        return headers
+
+
+class _IgnoresUnknownHints:
+    """RFC 7009 §2.1 and RFC 7662 §2.1: an unknown token_type_hint is ignored (the search
+    covers every token type), not refused as Authlib does."""
+
+    def check_params(self, request: Any, client: Any) -> None:
+        if "token" not in request.form:
+            raise InvalidRequestError()
+
+
 def _find_any_token(hub: Hub, token: str, hint: str | None) -> AccessToken | RefreshTokenView | None:
     if hint != "refresh_token":
         at = hub.tokens.find_access_token(token)
@@ -118,7 +147,7 @@ def _find_any_token(hub: Hub, token: str, hint: str | None) -> AccessToken | Ref
     return None
 
 
-class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+class Introspection(_IgnoresUnknownHints, IntrospectionEndpoint):  # type: ignore[misc]
     """RFC 7662. A client may introspect only its own tokens: telling any caller which
     doctor a token belongs to would let networks correlate doctors."""
 
@@ -142,15 +171,15 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
                        exp=token.expires_at, iat=token.issued_at, aud=token.client_id)
             doctor_id = token.doctor_id
         else:
-            out.update(scope=token.grant.scope, client_id=token.grant.client_id,
-                       token_type="refresh_token")
+            # No token_type: RFC 7662 §2.2 means an access token type (RFC 6749 §7.1).
+            out.update(scope=token.grant.scope, client_id=token.grant.client_id)
             doctor_id = token.grant.doctor_id
         if doctor_id and client is not None:
             out["sub"] = hub.subject(doctor_id, client)
         return out
 
 
-class Revocation(RevocationEndpoint):  # type: ignore[misc]
+class Revocation(_IgnoresUnknownHints, RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009. Public clients revoke with their client_id only (§2.1)."""
 
     CLIENT_AUTH_METHODS = AUTH_METHODS

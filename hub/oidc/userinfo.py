@@ -21,8 +21,11 @@ if TYPE_CHECKING:
 
 
 def userinfo_response(hub: Hub, protector: Any, request: Request) -> Response:
+    request_or_refusal = _form_token_as_header(request)
+    if isinstance(request_or_refusal, Response):
+        return request_or_refusal
     try:
-        token = protector.validate_request(["openid"], FlaskJsonRequest(request))
+        token = protector.validate_request(["openid"], FlaskJsonRequest(request_or_refusal))
     except OAuth2Error as error:
         return bearer_error(error)
     client = hub.clients.get(token.client_id)
@@ -55,3 +58,20 @@ def bearer_error(error: OAuth2Error) -> Response:
     resp.headers.setdefault("WWW-Authenticate", f'Bearer realm="curbside", error="{error.error}"')
     return resp
 
+
+
+def _form_token_as_header(request: Request) -> Request | Response:
+    """RFC 6750 §2.2: a POST may carry the token as the form field ``access_token`` (the
+    default of some certified libraries, e.g. pyoidc). It is checked exactly like a token
+    in the header; sending both is refused (§3.1, more than one method)."""
+    if request.method != "POST" or request.mimetype != "application/x-www-form-urlencoded":
+        return request
+    in_body = request.form.get("access_token")
+    if in_body is None:
+        return request
+    if "Authorization" in request.headers:
+        resp = no_store_json(400, {"error": "invalid_request", "error_description":
+                                   "Send the access token once: in the header or in the body."})
+        resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside", error="invalid_request"'
+        return resp
+    return Request({**request.environ, "HTTP_AUTHORIZATION": f"Bearer {in_body}"})

@@ -34,7 +34,9 @@ def _code(rp: RelyingParty, browser: Browser) -> dict[str, str]:
 def test_wrong_client_secret(rp: RelyingParty) -> None:
     r = _token(rp, {"grant_type": "client_credentials"}, (rp.creds["client_id"], "wrong"))
     assert r.status_code == 401 and r.json()["error"] == "invalid_client"
-    assert "WWW-Authenticate" in r.headers
+    # RFC 6749 §5.2: the challenge of the scheme the client used; RFC 7617: with a realm.
+    assert r.headers["WWW-Authenticate"] == 'Basic realm="curbside", error="invalid_client"'
+    assert r.json()["error_description"] == "Client authentication failed."
 
 
 def test_unknown_client(rp: RelyingParty, browser: Browser) -> None:

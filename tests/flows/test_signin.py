@@ -39,6 +39,16 @@ def test_full_sign_in_with_pkce_id_token_and_userinfo(running_hub: RunningHub, b
     post = requests.post(rp.meta["userinfo_endpoint"],
                          headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=5)
     assert post.json() == ui
+    # RFC 6750 §2.2, the token in the form body (pyoidc's default): the same answer...
+    in_body = requests.post(rp.meta["userinfo_endpoint"],
+                            data={"access_token": token["access_token"]}, timeout=5)
+    assert in_body.status_code == 200 and in_body.json() == ui
+    # ...but not in both places at once (§3.1), and a bad one is a bad token.
+    both = requests.post(rp.meta["userinfo_endpoint"], data={"access_token": token["access_token"]},
+                         headers={"Authorization": f"Bearer {token['access_token']}"}, timeout=5)
+    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+    bad = requests.post(rp.meta["userinfo_endpoint"], data={"access_token": "nope"}, timeout=5)
+    assert bad.status_code == 401 and bad.json()["error"] == "invalid_token"
 
 
 def test_consent_is_remembered_and_silent_sso_works(running_hub: RunningHub, browser: Browser) -> None:

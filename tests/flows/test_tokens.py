@@ -117,6 +117,16 @@ def test_introspection_of_user_tokens_gives_the_pairwise_subject(running_hub: Ru
     rt = _post(rp.meta["introspection_endpoint"], {"token": token["refresh_token"],
                                                    "token_type_hint": "refresh_token"}, auth).json()
     assert rt["active"] and rt["sub"] == sub
+    assert "token_type" not in rt  # RFC 7662 §2.2 means an access token type; a refresh token has none
+    # RFC 7662 §2.1 / RFC 7009 §2.1: a hint the server does not know is ignored, not refused.
+    odd = _post(rp.meta["introspection_endpoint"], {"token": token["access_token"],
+                                                    "token_type_hint": "id_token"}, auth)
+    assert odd.status_code == 200 and odd.json()["active"]
+    gone = _post(rp.meta["revocation_endpoint"], {"token": token["refresh_token"],
+                                                  "token_type_hint": "foo"}, auth)
+    assert gone.status_code == 200
+    assert _post(rp.meta["introspection_endpoint"], {"token": token["refresh_token"]}, auth).json() == {"active": False}
+    token = rp.sign_in(browser, running_hub.doctor().email)
     _post(rp.meta["revocation_endpoint"], {"token": token["refresh_token"]}, auth)
     assert _post(rp.meta["introspection_endpoint"], {"token": token["refresh_token"]}, auth).json() == {"active": False}
 
