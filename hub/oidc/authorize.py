@@ -69,6 +69,30 @@ def error_page(title: str, detail: str, status: int = 400) -> Response:
     return make_response(render_template("error.html", title=title, detail=detail), status)
 
 
+# Below gunicorn's request-line limit (4094 bytes) with room for the path.
+MAX_SAME_SITE_QUERY = 3500
+
+
+def as_same_site_get(path: str, cookie_name: str) -> Response | None:
+    """A POST that arrives without the SSO cookie, as the same request by GET, or None.
+
+    The SSO cookie is SameSite=Lax: a partner network's cross-site form POST (OIDC Core
+    §3.1.2.1 and RP-Initiated Logout §2 both allow POST) does not carry it, so the hub
+    would not see the doctor's session. A 303 to the same parameters on our own path is a
+    top-level GET navigation, which does carry it. Our own forms, and requests too long
+    for a URL, are answered as they came.
+    """
+    if request.method != "POST" or cookie_name in request.cookies or "confirm" in request.form:
+        return None
+    query = urlencode(list(request.values.items(multi=True)))
+    if len(query) > MAX_SAME_SITE_QUERY:
+        return None
+    resp = make_response("", 303)
+    resp.headers["Location"] = f"{path}?{query}"
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
 def add_iss(hub: Hub, resp: Response) -> Response:
     """RFC 9207 §2: every authorization response, errors included, names the issuer."""
     loc = resp.headers.get("Location")
@@ -86,6 +110,9 @@ class AuthorizeFlow:
 
     # -- entry points ---------------------------------------------------------------------
     def start(self) -> Response:
+        bounced = as_same_site_get("/authorize", self.hub.sessions.cookie_name)
+        if bounced is not None:
+            return bounced
         params = {k: v for k, v in request.values.items()}
         if len(request.values) != len(params) or any(
             len(request.values.getlist(k)) > 1 for k in params

@@ -23,7 +23,7 @@ from sqlalchemy import select, update
 from hub.crypto import sha256_hex
 from hub.db import utcnow
 from hub.models.grants import Consent
-from hub.oidc.authorize import AuthorizeFlow, Pending, error_page
+from hub.oidc.authorize import AuthorizeFlow, Pending, as_same_site_get, error_page
 from hub.sessions import SSOSession
 
 bp = Blueprint("web", __name__)
@@ -167,6 +167,9 @@ def consent() -> Response:
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Response:
     hub = _hub()
+    bounced = as_same_site_get("/logout", hub.sessions.cookie_name)
+    if bounced is not None:
+        return bounced
     provider = current_app.extensions["curbside.provider"]
     try:
         req = provider.validate_endpoint_request("end_session")

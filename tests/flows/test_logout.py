@@ -94,3 +94,23 @@ def test_the_cut_off_ends_sessions_behind_either_cookie_format(running_hub: Runn
     time.sleep(0.01)
     sessions.end_all_for(doctor.id)
     assert sessions.load(cookie) is None and sessions.load(unnamed) is None
+
+
+def test_a_cross_site_post_logout_ends_the_session(running_hub: RunningHub, browser: Browser) -> None:
+    """RP-Initiated Logout §2 allows POST; a partner's cross-site form POST carries no
+    SameSite=Lax cookie, so the hub answers it as a top-level GET, which does."""
+    import requests
+
+    rp = RelyingParty(running_hub, running_hub.client())
+    token = rp.sign_in(browser, running_hub.doctor().email)
+    form = {"id_token_hint": token["id_token"], "post_logout_redirect_uri": "https://network.example/bye",
+            "state": "st-2"}
+    cross_site = requests.post(rp.meta["end_session_endpoint"], data=form, allow_redirects=False, timeout=5)
+    assert cross_site.status_code == 303
+    back = browser.get(running_hub.issuer + cross_site.headers["Location"])  # the browser follows it
+    assert back.status_code == 302
+    loc = urlsplit(back.headers["Location"])
+    assert f"{loc.scheme}://{loc.netloc}{loc.path}" == "https://network.example/bye"
+    assert parse_qs(loc.query)["state"] == ["st-2"]
+    url, _ = rp.authorization_url(prompt="none")
+    assert callback_params(browser.get(url))["error"] == "login_required"

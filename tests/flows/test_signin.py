@@ -89,3 +89,24 @@ def test_browser_clients_may_call_token_and_userinfo_cross_origin(running_hub: R
     # The sign-in pages are not readable cross-origin.
     page = requests.get(f"{running_hub.issuer}/account", headers={"Origin": "https://spa.example"}, timeout=5)
     assert "Access-Control-Allow-Origin" not in page.headers
+
+
+def test_a_cross_site_post_authorization_request_sees_the_sso_session(
+        running_hub: RunningHub, browser: Browser) -> None:
+    """OIDC Core §3.1.2.1: the OP accepts POST. A partner's cross-site form POST carries no
+    SameSite=Lax cookie; answered as a top-level GET, silent SSO still works."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    doctor = running_hub.doctor()
+    rp = RelyingParty(running_hub, running_hub.client())
+    rp.sign_in(browser, doctor.email)
+    url, _ = rp.authorization_url(prompt="none")
+    form = dict(parse_qsl(urlsplit(url).query))
+    cross_site = requests.post(rp.meta["authorization_endpoint"], data=form, allow_redirects=False, timeout=5)
+    assert cross_site.status_code == 303 and cross_site.headers["Location"].startswith("/authorize?")
+    token = rp.exchange(callback_params(browser.get(running_hub.issuer + cross_site.headers["Location"])))
+    assert rp.validate_id_token(token["id_token"])["email"] == doctor.email
+    # A same-site POST (the cookie comes along) is answered directly.
+    url, _ = rp.authorization_url(prompt="none")
+    same_site = browser.post(rp.meta["authorization_endpoint"], dict(parse_qsl(urlsplit(url).query)))
+    assert "code" in callback_params(same_site)
