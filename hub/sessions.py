@@ -43,14 +43,18 @@ class Sessions:
         self.secure = secure
 
     def create(self, doctor_id: str, amr: list[str]) -> tuple[str, SSOSession]:
+        cookie, session = self.new(doctor_id, amr)
+        self._save(cookie, session)
+        return cookie, session
+
+    def new(self, doctor_id: str, amr: list[str]) -> tuple[str, SSOSession]:
+        """A session not yet saved: ``entry`` gives its Store write, for batching."""
         # The cookie names its doctor (an opaque account id), so the session and the
         # doctor's cut-off are read together; the session is found only by the hash of all
         # of it, and the name must match the session it finds.
         cookie = f"{doctor_id}.{new_token(32)}"
         now = time.time()
-        session = SSOSession(doctor_id, int(now), amr, new_token(16), created=now)
-        self._save(cookie, session)
-        return cookie, session
+        return cookie, SSOSession(doctor_id, int(now), amr, new_token(16), created=now)
 
     def _save(self, cookie: str, session: SSOSession) -> None:
         kind, key, value, ttl = self.entry(cookie, session)

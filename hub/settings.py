@@ -55,7 +55,7 @@ class Settings:
 
     # Sign-in throttling: attempts per window, per account and per client address.
     login_max_per_account: int = 10
-    login_max_per_address: int = 50
+    login_max_per_address: int = 1000  # one hospital's NAT is one address
     login_window: int = 900
 
     # Identity documents uploaded for manual review: kept this long after the decision

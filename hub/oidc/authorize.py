@@ -52,6 +52,12 @@ class Pending:
     params: dict[str, str]
     browser: str
     doctor_id: str | None = None  # set after the password step when a second factor is due
+    started: int = 0  # when the doctor was first shown a page for it (whole seconds)
+
+    def signed_in_since(self, sso: SSOSession) -> bool:
+        """Whether ``sso`` began after this request did: a login it asked for (prompt=login,
+        max_age) has happened, and consent must not ask for another."""
+        return bool(self.started) and sso.auth_time >= self.started
 
     def dump(self) -> bytes:
         return json.dumps(self.__dict__).encode()
@@ -252,7 +258,7 @@ class AuthorizeFlow:
         set_cookie = None
         if not browser or len(browser) > 100:
             browser = set_cookie = new_token(24)
-        p = Pending(pending_id or new_token(24), params, sha256_hex(browser))
+        p = Pending(pending_id or new_token(24), params, sha256_hex(browser), started=int(time.time()))
         if pending_id is None or set_cookie is not None:
             # A resumed request is already saved, bound to this browser: no second write.
             self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)

@@ -28,6 +28,7 @@ from hub.sessions import SSOSession
 
 bp = Blueprint("web", __name__)
 ACCOUNT_NEXT = "__account"
+ACCOUNT_THROTTLE = "throttle-acct"  # password attempts per account (keyed by the email's hash)
 
 
 def _hub() -> Any:
@@ -72,7 +73,7 @@ def login() -> Response:
     password = _form("password")
     # A password attempt counts against both throttles, read with the pending request in
     # one round trip (an attempt on an expired page counts too: nothing is checked for it).
-    counters = [("throttle-acct", sha256_hex(email)),
+    counters = [(ACCOUNT_THROTTLE, sha256_hex(email)),
                 ("throttle-addr", _client_address())] if email and password else []
     pending, counted = flow.load_pending_counting(_form("pending", 64), counters,
                                                   window=hub.settings.login_window)
@@ -105,7 +106,7 @@ def login() -> Response:
             pending.doctor_id = doctor.id
             flow.save_pending(pending)
             return again("", 200, "otp.html")
-        return _signed_in(pending, doctor.id, ["pwd"])
+        return _signed_in(pending, doctor.id, ["pwd"], forgive=doctor.email)
 
     # step 2: second factor
     doctor = hub.accounts.get(pending.doctor_id)
@@ -122,15 +123,21 @@ def login() -> Response:
     if method is None:
         hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=_client_address())
         return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
-    return _signed_in(pending, doctor.id, ["pwd", "otp", "mfa"])
+    return _signed_in(pending, doctor.id, ["pwd", "otp", "mfa"], forgive=doctor.email)
 
 
-def _signed_in(pending: Pending, doctor_id: str, amr: list[str]) -> Response:
+def _signed_in(pending: Pending, doctor_id: str, amr: list[str], *,
+               forgive: str | None = None) -> Response:
+    """Start the SSO session and go on with the authorization request. ``forgive`` (the
+    account's email) clears its attempt count: a doctor who signs in often, or after a
+    typo, is never locked out by their own successes."""
     hub = _hub()
     old = request.cookies.get(hub.sessions.cookie_name)
     if old:
         hub.sessions.end(old)
-    cookie, sso = hub.sessions.create(doctor_id, amr)
+    cookie, sso = hub.sessions.new(doctor_id, amr)
+    hub.store.write_many(puts=[hub.sessions.entry(cookie, sso)],
+                         deletes=[(ACCOUNT_THROTTLE, sha256_hex(forgive))] if forgive else [])
     hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_client_address())
     if pending.params.get(ACCOUNT_NEXT):
         hub.store.delete("authz", pending.id)
@@ -160,7 +167,7 @@ def consent() -> Response:
     except OAuth2Error:
         return flow.deny(pending.params)
     return flow.run(pending.params, consent_given=True, pending_id=pending.id,
-                    session=(cookie, sso))
+                    session=(cookie, sso), fresh_login=pending.signed_in_since(sso))
 
 
 # -- sign-out (RP-Initiated Logout 1.0) ---------------------------------------------------------

@@ -178,6 +178,22 @@ def test_sign_in_is_throttled_per_account(rp: RelyingParty, running_hub: Running
     assert parse_qs(urlsplit(url).query)  # the flow itself stayed valid
 
 
+def test_successful_sign_ins_never_lock_a_doctor_out(rp: RelyingParty, running_hub: RunningHub,
+                                                     browser: Browser) -> None:
+    doctor = running_hub.doctor()
+    limit = running_hub.hub.settings.login_max_per_account
+    for _ in range(limit - 1):  # a typo or few...
+        url, _ = rp.authorization_url(prompt="login")
+        assert browser.login(browser.get(url), doctor.email, "wrong password!").status_code == 401
+    for _ in range(limit + 2):  # ...then more sign-ins than the limit, each one successful
+        url, _ = rp.authorization_url(prompt="login")
+        assert "code" in callback_params(browser.through(browser.get(url), doctor.email))
+    url, _ = rp.authorization_url(prompt="login")  # and the count starts again from zero
+    page = browser.get(url)
+    assert [browser.login(page, doctor.email, "wrong password!").status_code
+            for _ in range(limit)] == [401] * limit
+
+
 def test_unsupported_response_mode_is_refused(rp: RelyingParty, browser: Browser) -> None:
     url, _ = rp.authorization_url()
     for mode in ("form_post", "fragment", "jwt"):

@@ -140,3 +140,17 @@ def test_connected_networks_page_lists_sessions_and_disconnect_revokes(running_h
                                                           "refresh_token": token["refresh_token"]},
                          auth=(rp.creds["client_id"], rp.creds["client_secret"]), timeout=5)
     assert dead.json()["error"] == "invalid_grant"
+
+
+def test_prompt_login_or_max_age_zero_on_a_first_visit_asks_consent_once(
+        running_hub: RunningHub, browser: Browser) -> None:
+    """The login the request asked for happens before the consent page; consenting must
+    then finish the request, not ask for yet another login."""
+    doctor = running_hub.doctor()
+    for extra in ({"prompt": "login"}, {"max_age": "0"}):
+        rp = RelyingParty(running_hub, running_hub.client())  # a network not consented to yet
+        url, _ = rp.authorization_url(**extra)
+        consent_page = browser.login(browser.get(url), doctor.email)
+        assert 'action="/consent"' in consent_page.text
+        token = rp.exchange(callback_params(browser.consent(consent_page)))
+        assert rp.validate_id_token(token["id_token"])["email"] == doctor.email
