@@ -65,7 +65,8 @@ def main() -> None:
             server_env = {**env, "CURBSIDE_ISSUER": f"http://127.0.0.1:{p}"}
             cmd = ["taskset", "-c", "0", sys.executable, "-m", "gunicorn", "hub.wsgi:app",
                    "-b", f"127.0.0.1:{p}", "-w", "1", "-k", "gthread", "--threads",
-                   str(args.threads), "--keep-alive", "30", "--log-level", "warning"]
+                   str(args.threads), "--keep-alive", "30", "--log-level", "warning",
+                   "--no-control-socket"]
             servers[name] = (subprocess.Popen(cmd, env=server_env, cwd=Path(root).resolve()), p,
                              creds, "hub")
         for server, p, server_creds, kind in servers.values():

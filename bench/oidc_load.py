@@ -389,6 +389,7 @@ def main() -> None:
         "30",
         "--log-level",
         "warning",
+        "--no-control-socket",
     ]
     server = subprocess.Popen(cmd, env=env, cwd=ROOT)
     try:

@@ -18,3 +18,4 @@ accesslog = "-"
 # Sign-in pages and tokens are sensitive: never log query strings (codes, states).
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 forwarded_allow_ips = os.environ.get("CURBSIDE_FORWARDED_ALLOW_IPS", "127.0.0.1")
+control_socket_disable = True  # unused by the hub; one less socket to secure
