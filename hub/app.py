@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, abort, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from hub.http_guards import BASE_HEADERS, NUL_REFUSAL, contains_nul
+from hub.http_guards import NUL_REFUSAL, add_security_headers, contains_nul
 from hub.services import Hub
 from hub.settings import Settings
+from hub.web.pages import Pages, error_title, short_description
 
 log = logging.getLogger("hub")
 API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api",
@@ -29,11 +30,13 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     )
     hub = Hub.build(settings, store_prefix=store_prefix)
     app.extensions["curbside"] = hub
+    app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
+    app.extensions["curbside.pages"] = Pages(app.jinja_env)
 
     from hub.admin import init_app as init_admin
     from hub.oidc import views as oidc_views
     from hub.relying import init_app as init_relying
-    from hub.web import links_views, verification_views
+    from hub.web import links_views, signin, verification_views
     from hub.web import views as web_views
 
     oidc_views.init_app(app, hub)
@@ -42,6 +45,7 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     app.register_blueprint(verification_views.bp)
     init_admin(app, hub)
     init_relying(app, hub)
+    signin.install(app, hub)
     _install_input_guard(app)
     _install_headers(app)
     _install_errors(app)
@@ -60,28 +64,8 @@ def _install_input_guard(app: Flask) -> None:
             abort(400, NUL_REFUSAL)
 
 
-# No script is needed to sign in, so none is allowed; framing is refused to stop
-# clickjacking of the login and consent pages.
-PAGE_HEADERS = {
-    **BASE_HEADERS,
-    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
-                               "form-action 'self' http: https:; frame-ancestors 'none'; "
-                               "base-uri 'none'",
-    "X-Frame-Options": "DENY",
-    "Cache-Control": "no-store",
-}
-
-
 def _install_headers(app: Flask) -> None:
-    @app.after_request
-    def security_headers(resp: Response) -> Response:
-        # Each header unless the view set its own (one pass: setdefault scans every time).
-        h = resp.headers
-        present = {name.lower() for name in h.keys()}
-        for name, value in (PAGE_HEADERS if resp.mimetype == "text/html" else BASE_HEADERS).items():
-            if name.lower() not in present:
-                h.add(name, value)
-        return resp
+    app.after_request(add_security_headers)
 
 
 def _wants_json() -> bool:
@@ -96,10 +80,11 @@ def _install_errors(app: Flask) -> None:
             err = "invalid_request" if status < 500 else "server_error"
             if status == 404:
                 err = "not_found"
-            resp = jsonify(error=err, error_description=_short(e))
+            resp = jsonify(error=err, error_description=short_description(e))
             resp.status_code = status
             return resp
-        return render_template("error.html", title=_title(status), detail=_short(e)), status
+        return render_template("error.html", title=error_title(status),
+                               detail=short_description(e)), status
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Any:
@@ -111,14 +96,3 @@ def _install_errors(app: Flask) -> None:
             return resp
         return render_template("error.html", title="Something went wrong",
                                detail="Please try again in a moment."), 500
-
-
-def _short(e: HTTPException) -> str:
-    if e.code == 413:
-        return "The request is too large."
-    return (e.description or "").split("\n")[0][:200]
-
-
-def _title(status: int) -> str:
-    return {404: "Page not found", 405: "Not allowed", 413: "Request too large",
-            429: "Too many requests"}.get(status, "This request cannot be completed")

@@ -8,8 +8,28 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 NUL_REFUSAL = "The request contains a NUL character."
-# On every answer; HTML pages add their own (CSP, framing) in hub/app.py.
+# On every answer; HTML pages add PAGE_HEADERS.
 BASE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+# No script is needed to sign in, so none is allowed; framing is refused to stop
+# clickjacking of the login and consent pages.
+PAGE_HEADERS = {
+    **BASE_HEADERS,
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+                               "form-action 'self' http: https:; frame-ancestors 'none'; "
+                               "base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def add_security_headers(resp: Response) -> Response:
+    """PAGE_HEADERS on HTML, BASE_HEADERS on the rest; a header the answer set stays."""
+    h = resp.headers
+    present = {name.lower() for name in h.keys()}  # one pass: setdefault scans every time
+    for name, value in (PAGE_HEADERS if resp.mimetype == "text/html" else BASE_HEADERS).items():
+        if name.lower() not in present:
+            h.add(name, value)
+    return resp
 
 
 def contains_nul(request: Request) -> bool:

@@ -32,6 +32,9 @@ def _paths(client: Any) -> list[tuple[str, set[str]]]:
             continue
         path = re.sub(r"<(?:int:)?[^>]+>", lambda m: "1" if m.group(0).startswith("<int:") else "x'\"<y>", rule.rule)
         out.append((path, set(rule.methods or ()) - {"HEAD", "OPTIONS"}))
+    from hub.web.signin import SignInLane  # the sign-in pages, answered before Flask routes
+
+    out += [(path, set(methods) - {"HEAD"}) for path, methods in SignInLane.ROUTES.items()]
     return out
 
 

@@ -17,8 +17,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Response, make_response, render_template, request
 from sqlalchemy import bindparam, insert, select
+from werkzeug.wrappers import Request, Response
 
 from hub.crypto import new_token, sha256_hex
 from hub.db import utcnow
@@ -30,6 +30,7 @@ from hub.sessions import ACR_MFA, SSOSession
 
 if TYPE_CHECKING:
     from hub.services import Hub
+    from hub.web.pages import Pages
 
 _C = Consent.__table__
 _INSERT_CONSENT = insert(_C)
@@ -71,15 +72,11 @@ class FlowError(Exception):
         self.title, self.detail, self.status = title, detail, status
 
 
-def error_page(title: str, detail: str, status: int = 400) -> Response:
-    return make_response(render_template("error.html", title=title, detail=detail), status)
-
-
 # Below gunicorn's request-line limit (4094 bytes) with room for the path.
 MAX_SAME_SITE_QUERY = 3500
 
 
-def as_same_site_get(path: str, cookie_name: str) -> Response | None:
+def as_same_site_get(request: Request, path: str, cookie_name: str) -> Response | None:
     """A POST that arrives without the SSO cookie, as the same request by GET, or None.
 
     The SSO cookie is SameSite=Lax: a partner network's cross-site form POST (OIDC Core
@@ -93,7 +90,7 @@ def as_same_site_get(path: str, cookie_name: str) -> Response | None:
     query = urlencode(list(request.values.items(multi=True)))
     if len(query) > MAX_SAME_SITE_QUERY:
         return None
-    resp = make_response("", 303)
+    resp = Response("", 303)
     resp.headers["Location"] = f"{path}?{query}"
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -110,13 +107,19 @@ def add_iss(hub: Hub, resp: Response) -> Response:
 
 
 class AuthorizeFlow:
-    def __init__(self, hub: Hub, server: OpenIDProvider) -> None:
+    """One browser request's part of an authorization: ``request`` is werkzeug's (the
+    sign-in lane's, or Flask's), ``pages`` renders the HTML answers."""
+
+    def __init__(self, hub: Hub, server: OpenIDProvider, request: Request, pages: Pages) -> None:
         self.hub = hub
         self.server = server
+        self.request = request
+        self.pages = pages
 
     # -- entry points ---------------------------------------------------------------------
     def start(self) -> Response:
-        bounced = as_same_site_get("/authorize", self.hub.sessions.cookie_name)
+        request = self.request
+        bounced = as_same_site_get(request, "/authorize", self.hub.sessions.cookie_name)
         if bounced is not None:
             return bounced
         params = {k: v for k, v in request.values.items()}
@@ -136,7 +139,7 @@ class AuthorizeFlow:
         if any(len(k) > 64 or len(v) > limit for k, v in params.items()) or len(params) > 40:
             return self._fail(params, InvalidRequestError("A parameter is too long."))
         if session is None:
-            cookie = request.cookies.get(hub.sessions.cookie_name)
+            cookie = self.request.cookies.get(hub.sessions.cookie_name)
             sso = hub.sessions.load(cookie)
         else:
             cookie, sso = session
@@ -183,7 +186,7 @@ class AuthorizeFlow:
             resp = self.server.create_authorization_response(request=req, grant_user=end_user,
                                                              grant=grant)
         except FlowError as e:
-            return error_page(e.title, e.detail, e.status)
+            return self.pages.error(e.title, e.detail, e.status)
         except OAuth2Error as e:
             return self._fail(params, e, req)
         # One Store round trip: the code is saved, the finished request goes, the session
@@ -216,7 +219,7 @@ class AuthorizeFlow:
             raise AccessDeniedError(verdict.message or "The network's policy refused access.")
         if pending_id:
             self.hub.store.delete(AUTHZ_KIND, pending_id)
-        return enforce.refused_page(client, verdict), wanted
+        return enforce.refused_page(self.pages, client, verdict), wanted
 
     def _end_user(self, sso: SSOSession | None) -> EndUser | None:
         if sso is None:
@@ -253,8 +256,9 @@ class AuthorizeFlow:
         return not (wanted <= set(claims) and scopes <= set(consented_scopes) | {"openid"})
 
     # -- pages ----------------------------------------------------------------------------
-    def _pending(self, params: dict[str, str], pending_id: str | None) -> tuple[Pending, str | None]:
-        browser = request.cookies.get(BROWSER_COOKIE)
+    def pending(self, params: dict[str, str], pending_id: str | None) -> tuple[Pending, str | None]:
+        """The request saved for the doctor's next page, and a browser cookie to set."""
+        browser = self.request.cookies.get(BROWSER_COOKIE)
         set_cookie = None
         if not browser or len(browser) > 100:
             browser = set_cookie = new_token(24)
@@ -264,8 +268,9 @@ class AuthorizeFlow:
             self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
         return p, set_cookie
 
-    def _respond(self, html: str, set_cookie: str | None, status: int = 200) -> Response:
-        resp = make_response(html, status)
+    def respond(self, html: str, set_cookie: str | None, status: int = 200) -> Response:
+        """A page of the flow, not cached; ``set_cookie`` binds the flow to this browser."""
+        resp = Response(html, status, mimetype="text/html")
         if set_cookie:
             resp.set_cookie(BROWSER_COOKIE, set_cookie, httponly=True, samesite="Strict",
                             secure=self.hub.sessions.secure, path="/")
@@ -273,18 +278,19 @@ class AuthorizeFlow:
         return resp
 
     def _show_login(self, params: dict[str, str], pending_id: str | None) -> Response:
-        p, set_cookie = self._pending(params, pending_id)
+        p, set_cookie = self.pending(params, pending_id)
         client = self.hub.clients.get(params.get("client_id"))
-        html = render_template("login.html", pending=p.id, client_name=client.name if client else "",
-                               login_hint=params.get("login_hint", "")[:254], error=None)
-        return self._respond(html, set_cookie)
+        html = self.pages.render("login.html", pending=p.id,
+                                 client_name=client.name if client else "",
+                                 login_hint=params.get("login_hint", "")[:254], error=None)
+        return self.respond(html, set_cookie)
 
     def _show_consent(self, params: dict[str, str], pending_id: str | None, client: Any,
                       scopes: set[str], wanted: set[str]) -> Response:
-        p, set_cookie = self._pending(params, pending_id)
-        html = render_template("consent.html", pending=p.id, client_name=client.name,
-                               claims=sorted(wanted), offline="offline_access" in scopes)
-        return self._respond(html, set_cookie)
+        p, set_cookie = self.pending(params, pending_id)
+        html = self.pages.render("consent.html", pending=p.id, client_name=client.name,
+                                 claims=sorted(wanted), offline="offline_access" in scopes)
+        return self.respond(html, set_cookie)
 
     def load_pending(self, pending_id: str) -> Pending | None:
         keys = _pending_keys(pending_id)
@@ -311,7 +317,7 @@ class AuthorizeFlow:
         if raw is None:
             return None
         p = Pending(**json.loads(raw))
-        browser = request.cookies.get(BROWSER_COOKIE, "")
+        browser = self.request.cookies.get(BROWSER_COOKIE, "")
         # The form must come from the browser that started the flow (login CSRF defence).
         if not browser or sha256_hex(browser) != p.browser:
             return None
@@ -349,8 +355,8 @@ class AuthorizeFlow:
             if client is not None and uri and client.check_redirect_uri(uri):
                 redirect_uri = uri
         if not redirect_uri:
-            return error_page("This sign-in request cannot be completed",
-                              _public_description(error))
+            return self.pages.error("This sign-in request cannot be completed",
+                                    _public_description(error))
         error.redirect_uri = redirect_uri
         state = params.get("state")
         error.state = state[: self.hub.settings.max_param_length] if state else None

@@ -32,7 +32,7 @@ log = logging.getLogger("hub")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class _LimitedRequest(Request):
+class LimitedRequest(Request):
     # The same limits the Flask app sets (hub/app.py).
     max_content_length = 64 * 1024
     max_form_memory_size = 64 * 1024
@@ -67,7 +67,7 @@ class ProtocolLane:
             answer = self._userinfo
         else:
             return self.flask_app(environ, start_response)
-        resp = self._guarded(answer, _LimitedRequest(environ))
+        resp = self._guarded(answer, LimitedRequest(environ))
         for name, value in BASE_HEADERS.items():
             resp.headers.setdefault(name, value)
         resp.headers["Access-Control-Allow-Origin"] = "*"  # as hub/oidc/views.py's CORS

@@ -7,7 +7,6 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from hub.oidc.authorize import AuthorizeFlow
 from hub.oidc.discovery import provider_metadata
 from hub.oidc.lane import ProtocolLane, refuse_malformed_auth
 from hub.oidc.server import OpenIDProvider, resource_protector
@@ -47,11 +46,6 @@ def discovery() -> Response:
 def jwks() -> Response:
     # Short enough that a key published as "next" reaches every cache long before it signs.
     return _cached_json(_hub().keys.jwks(), 300)
-
-
-@bp.route("/authorize", methods=["GET", "POST"])
-def authorize() -> Response:
-    return AuthorizeFlow(_hub(), _provider()).start()
 
 
 @bp.post("/token")

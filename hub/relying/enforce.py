@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Response, make_response, render_template
+from flask import Flask
+from werkzeug.wrappers import Response
 
 from hub.relying.policy import decide_for, store
 from policies import Decision, Reason, Remedy
@@ -18,6 +19,7 @@ from policies import Decision, Reason, Remedy
 if TYPE_CHECKING:
     from hub.services import Hub
     from hub.sessions import SSOSession
+    from hub.web.pages import Pages
 
 # Where the refusal page sends the doctor for each remedy (label, link).
 REMEDY_LINKS: dict[str, tuple[str, str]] = {
@@ -52,12 +54,11 @@ def can_step_up(hub: Hub, sso: SSOSession, decision: Decision) -> bool:
     return bool(doctor and doctor.mfa_enabled)
 
 
-def refused_page(client: Any, decision: Decision) -> Response:
+def refused_page(pages: Pages, client: Any, decision: Decision) -> Response:
     action = REMEDY_LINKS.get(decision.remedy) if decision.remedy else None
-    html = render_template("refused.html", client_name=client.name,
-                           message=decision.message or "This network's rules do not admit you yet.",
-                           action=action, reasons=[str(r) for r in decision.reasons])
-    resp = make_response(html, 403)
+    resp = pages.html("refused.html", 403, client_name=client.name,
+                      message=decision.message or "This network's rules do not admit you yet.",
+                      action=action, reasons=[str(r) for r in decision.reasons])
     resp.headers["Cache-Control"] = "no-store"
     return resp
 

@@ -27,9 +27,10 @@ from hub.links.jobs import INGEST, PULL, item_data
 from hub.links.networks import KIND_LABELS
 from hub.links.service import LinkError
 from hub.models.links import AccountLink
-from hub.oidc.authorize import AUTHZ_KIND, Pending, error_page
+from hub.oidc.authorize import AUTHZ_KIND, Pending
 from hub.sessions import SSOSession
-from hub.web.views import _session, _signed_in, csrf_token, doctor_view
+from hub.web.signin import signed_in
+from hub.web.views import _flow, _session, csrf_token, doctor_view, error_page
 
 log = logging.getLogger("hub.links.web")
 bp = Blueprint("links", __name__)
@@ -48,16 +49,20 @@ def _callback_uri() -> str:
     return f"{_hub().settings.issuer}/links/callback"
 
 
-@bp.app_context_processor
-def _signin_networks() -> dict[str, Any]:
+@bp.record_once
+def _signin_networks(state: Any) -> None:
+    """The login page's brokered sign-in buttons: a template global, since the sign-in
+    lane renders that page without a Flask request."""
+    hub = state.app.extensions["curbside"]
+
     def signin_networks() -> list[tuple[str, str]]:
         try:
-            return _links().networks.signin_choices()
+            return links_for(hub).networks.signin_choices()  # type: ignore[no-any-return]
         except Exception:  # noqa: BLE001 - the password form must render whatever happens
             log.exception("listing sign-in networks failed")
             return []
 
-    return {"signin_networks": signin_networks}
+    state.app.jinja_env.globals["signin_networks"] = signin_networks
 
 
 # -- account pages ----------------------------------------------------------------------------
@@ -147,7 +152,7 @@ def _finish_signin(done: Any) -> Response:
     if doctor is None or doctor.disabled:
         return error_page("Sign-in is not possible", "This account is not active.", 403)
     pending = Pending(**json.loads(raw))
-    resp = _signed_in(pending, done.doctor_id, ["fed"])
+    resp = signed_in(_flow(), pending, done.doctor_id, ["fed"])
     resp.delete_cookie(LINK_COOKIE, path="/links/callback")
     return resp
 
@@ -155,8 +160,6 @@ def _finish_signin(done: Any) -> Response:
 @bp.post("/links/signin/<network>")
 def signin(network: str) -> Response:
     """Brokered sign-in from the login page (which posts its authorization request id)."""
-    from hub.web.views import _flow
-
     pending = _flow().load_pending(request.form.get("pending", "")[:64])
     if pending is None:
         return error_page("Your sign-in page expired",

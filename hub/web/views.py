@@ -10,7 +10,6 @@ from typing import Any
 from authlib.oauth2 import OAuth2Error
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     make_response,
@@ -19,16 +18,16 @@ from flask import (
     request,
 )
 from sqlalchemy import select, update
+from werkzeug.wrappers import Response  # Flask's and the sign-in lane's answers alike
 
 from hub.crypto import sha256_hex
 from hub.db import utcnow
 from hub.models.grants import Consent
-from hub.oidc.authorize import AuthorizeFlow, Pending, as_same_site_get, error_page
+from hub.oidc.authorize import AuthorizeFlow, as_same_site_get
 from hub.sessions import SSOSession
+from hub.web.signin import ACCOUNT_NEXT
 
 bp = Blueprint("web", __name__)
-ACCOUNT_NEXT = "__account"
-ACCOUNT_THROTTLE = "throttle-acct"  # password attempts per account (keyed by the email's hash)
 
 
 def _hub() -> Any:
@@ -36,7 +35,13 @@ def _hub() -> Any:
 
 
 def _flow() -> AuthorizeFlow:
-    return AuthorizeFlow(_hub(), current_app.extensions["curbside.provider"])
+    return AuthorizeFlow(_hub(), current_app.extensions["curbside.provider"],
+                         request._get_current_object(),  # type: ignore[attr-defined]
+                         current_app.extensions["curbside.pages"])
+
+
+def error_page(title: str, detail: str, status: int = 400) -> Response:
+    return current_app.extensions["curbside.pages"].error(title, detail, status)  # type: ignore[no-any-return]
 
 
 def _client_address() -> str:
@@ -64,117 +69,11 @@ def _form(name: str, limit: int = 1024) -> str:
     return value[:limit]
 
 
-# -- sign-in -------------------------------------------------------------------------------
-@bp.post("/login")
-def login() -> Response:
-    hub = _hub()
-    flow = _flow()
-    email = _form("email", 254).strip().lower()
-    password = _form("password")
-    # A password attempt counts against both throttles, read with the pending request in
-    # one round trip (an attempt on an expired page counts too: nothing is checked for it).
-    counters = [(ACCOUNT_THROTTLE, sha256_hex(email)),
-                ("throttle-addr", _client_address())] if email and password else []
-    pending, counted = flow.load_pending_counting(_form("pending", 64), counters,
-                                                  window=hub.settings.login_window)
-    if pending is None:
-        return error_page("Your sign-in page expired",
-                          "Go back to the network you came from and start the sign-in again.")
-    client = hub.clients.get(pending.params.get("client_id"))
-    client_name = client.name if client else ""
-
-    def again(message: str, status: int, template: str = "login.html") -> Response:
-        html = render_template(template, pending=pending.id, client_name=client_name,
-                               login_hint=_form("email", 254), error=message)
-        resp = make_response(html, status)
-        resp.headers["Cache-Control"] = "no-store"
-        return resp
-
-    if pending.doctor_id is None:  # step 1: password
-        if not counted:
-            return again("Enter your email address and password.", 400)
-        per_account, per_address = counted
-        if per_account > hub.settings.login_max_per_account or \
-                per_address > hub.settings.login_max_per_address:
-            hub.audit_event("auth:login:failure", address=_client_address(), reason="throttled")
-            return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
-        doctor = hub.accounts.check_password(email, password)
-        if doctor is None:
-            hub.audit_event("auth:login:failure", address=_client_address(), reason="bad_credentials")
-            return again("That email address and password do not match.", 401)
-        if doctor.mfa_enabled:
-            pending.doctor_id = doctor.id
-            flow.save_pending(pending)
-            return again("", 200, "otp.html")
-        return _signed_in(pending, doctor.id, ["pwd"], forgive=doctor.email)
-
-    # step 2: second factor
-    doctor = hub.accounts.get(pending.doctor_id)
-    if doctor is None or doctor.disabled:
-        return error_page("Sign-in is not possible", "This account is not active.", 403)
-    code = _form("otp", 64)
-    tries = hub.store.incr("throttle-otp", doctor.id, ttl=hub.settings.login_window)
-    if tries > hub.settings.login_max_per_account:
-        return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
-    method = hub.accounts.check_second_factor(doctor, code)
-    # A TOTP code is single-use (RFC 6238 §5.2): refuse it if seen in the last 90 seconds.
-    if method == "otp" and not hub.store.add_once("totp-used", f"{doctor.id}:{code.strip()}", ttl=90):
-        method = None
-    if method is None:
-        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=_client_address())
-        return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
-    return _signed_in(pending, doctor.id, ["pwd", "otp", "mfa"], forgive=doctor.email)
-
-
-def _signed_in(pending: Pending, doctor_id: str, amr: list[str], *,
-               forgive: str | None = None) -> Response:
-    """Start the SSO session and go on with the authorization request. ``forgive`` (the
-    account's email) clears its attempt count: a doctor who signs in often, or after a
-    typo, is never locked out by their own successes."""
-    hub = _hub()
-    old = request.cookies.get(hub.sessions.cookie_name)
-    if old:
-        hub.sessions.end(old)
-    cookie, sso = hub.sessions.new(doctor_id, amr)
-    hub.store.write_many(puts=[hub.sessions.entry(cookie, sso)],
-                         deletes=[(ACCOUNT_THROTTLE, sha256_hex(forgive))] if forgive else [])
-    hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_client_address())
-    if pending.params.get(ACCOUNT_NEXT):
-        hub.store.delete("authz", pending.id)
-        resp: Response = redirect("/account", 303)
-    else:
-        resp = _flow().run(pending.params, fresh_login=True, pending_id=pending.id,
-                           session=(cookie, sso))
-    resp.set_cookie(hub.sessions.cookie_name, cookie, httponly=True, samesite="Lax",
-                    secure=hub.sessions.secure, path="/")
-    return resp
-
-
-@bp.post("/consent")
-def consent() -> Response:
-    hub = _hub()
-    flow = _flow()
-    cookie = request.cookies.get(hub.sessions.cookie_name)
-    pending, sso = flow.load_pending_and_session(_form("pending", 64), cookie)
-    if pending is None or sso is None or cookie is None:
-        return error_page("Your consent page expired",
-                          "Go back to the network you came from and start the sign-in again.")
-    if _form("decision", 16) != "allow":
-        hub.store.delete("authz", pending.id)
-        return flow.deny(pending.params)
-    try:
-        flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params)
-    except OAuth2Error:
-        return flow.deny(pending.params)
-    return flow.run(pending.params, consent_given=True, pending_id=pending.id,
-                    session=(cookie, sso), fresh_login=pending.signed_in_since(sso))
-
-
 # -- sign-out (RP-Initiated Logout 1.0) ---------------------------------------------------------
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Response:
     hub = _hub()
-    bounced = as_same_site_get("/logout", hub.sessions.cookie_name)
+    bounced = as_same_site_get(request, "/logout", hub.sessions.cookie_name)
     if bounced is not None:
         return bounced
     provider = current_app.extensions["curbside.provider"]
@@ -236,10 +135,10 @@ def _require_session() -> tuple[str, SSOSession] | Response:
     cookie, sso = _session()
     if cookie is None or sso is None:
         flow = _flow()
-        pending, set_cookie = flow._pending({ACCOUNT_NEXT: "1"}, None)
-        html = render_template("login.html", pending=pending.id, client_name="",
-                               login_hint="", error=None)
-        return flow._respond(html, set_cookie)
+        pending, set_cookie = flow.pending({ACCOUNT_NEXT: "1"}, None)
+        html = flow.pages.render("login.html", pending=pending.id, client_name="",
+                                 login_hint="", error=None)
+        return flow.respond(html, set_cookie)
     return cookie, sso
 
 

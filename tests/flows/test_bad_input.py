@@ -194,6 +194,21 @@ def test_successful_sign_ins_never_lock_a_doctor_out(rp: RelyingParty, running_h
             for _ in range(limit)] == [401] * limit
 
 
+def test_the_sign_in_pages_refuse_bad_requests_with_a_page(running_hub: RunningHub) -> None:
+    base = running_hub.issuer
+    wrong = requests.get(f"{base}/login", timeout=5)
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    assert "Not allowed" in wrong.text and wrong.headers["X-Frame-Options"] == "DENY"
+    nul = requests.get(f"{base}/authorize?client_id=a%00b", timeout=5)
+    assert nul.status_code == 400 and "NUL" in nul.text
+    assert "default-src 'none'" in nul.headers["Content-Security-Policy"]
+    huge = requests.post(f"{base}/consent", data={"pending": "x" * 70_000}, timeout=5)
+    assert huge.status_code == 413 and "too large" in huge.text
+    assert requests.options(f"{base}/authorize", timeout=5).headers["Allow"] == "GET, HEAD, POST, OPTIONS"
+    head = requests.head(f"{base}/authorize?client_id=nobody", timeout=5)
+    assert head.status_code == 400 and head.text == ""
+
+
 def test_unsupported_response_mode_is_refused(rp: RelyingParty, browser: Browser) -> None:
     url, _ = rp.authorization_url()
     for mode in ("form_post", "fragment", "jwt"):

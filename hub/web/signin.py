@@ -1,0 +1,186 @@
+"""The sign-in pages: /authorize, the password and second-factor form, and consent.
+
+Every sign-in passes through these three requests, so they are answered without Flask's
+per-request machinery (request and app contexts, URL matching, hooks, template context
+processors), which cost about a fifth of their time here (docs/benchmarks.md). Like the
+protocol lane (hub/oidc/lane.py), this lane gives them what the app gives every page: the
+size limits, NUL refusal, the page security headers, and error pages that never show
+internals. Every other path goes on to Flask.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2 import OAuth2Error
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+
+from hub.crypto import sha256_hex
+from hub.http_guards import NUL_REFUSAL, add_security_headers, contains_nul
+from hub.oidc.authorize import AUTHZ_KIND, AuthorizeFlow, Pending
+from hub.oidc.lane import LimitedRequest
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from hub.services import Hub
+
+log = logging.getLogger("hub")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
+ACCOUNT_THROTTLE = "throttle-acct"  # password attempts per account (keyed by the email's hash)
+EXPIRED = ("Your sign-in page expired",
+           "Go back to the network you came from and start the sign-in again.")
+
+
+def install(app: Flask, hub: Hub) -> None:
+    app.wsgi_app = SignInLane(app.wsgi_app, hub,  # type: ignore[method-assign]
+                              app.extensions["curbside.provider"],
+                              app.extensions["curbside.pages"])
+
+
+class SignInLane:
+    ROUTES = {"/authorize": ("GET", "HEAD", "POST"), "/login": ("POST",), "/consent": ("POST",)}
+
+    def __init__(self, app: WSGIApp, hub: Hub, provider: Any, pages: Any) -> None:
+        self.app = app
+        self.hub = hub
+        self.provider = provider
+        self.pages = pages
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        methods = self.ROUTES.get(path)
+        if methods is None:
+            return self.app(environ, start_response)
+        request = LimitedRequest(environ)
+        resp = add_security_headers(self._answer(request, path, methods))
+        return resp(environ, start_response)
+
+    def _answer(self, request: Request, path: str, methods: tuple[str, ...]) -> Response:
+        try:
+            if request.method == "OPTIONS":
+                return Response("", 200, headers={"Allow": ", ".join((*methods, "OPTIONS"))})
+            if request.method not in methods:
+                raise MethodNotAllowed(valid_methods=[*methods, "OPTIONS"])
+            if contains_nul(request):
+                raise BadRequest(NUL_REFUSAL)
+            flow = AuthorizeFlow(self.hub, self.provider, request, self.pages)
+            if path == "/authorize":
+                return flow.start()
+            return login(flow) if path == "/login" else consent(flow)
+        except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
+            return self.pages.http_error(e)
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return self.pages.error("Something went wrong", "Please try again in a moment.", 500)
+
+
+def _form(request: Request, name: str, limit: int = 1024) -> str:
+    return request.form.get(name, "")[:limit]
+
+
+def _address(request: Request) -> str:
+    return request.remote_addr or "unknown"
+
+
+def login(flow: AuthorizeFlow) -> Response:
+    hub, request = flow.hub, flow.request
+    email = _form(request, "email", 254).strip().lower()
+    password = _form(request, "password")
+    # A password attempt counts against both throttles, read with the pending request in
+    # one round trip (an attempt on an expired page counts too: nothing is checked for it).
+    counters = [(ACCOUNT_THROTTLE, sha256_hex(email)),
+                ("throttle-addr", _address(request))] if email and password else []
+    pending, counted = flow.load_pending_counting(_form(request, "pending", 64), counters,
+                                                  window=hub.settings.login_window)
+    if pending is None:
+        return flow.pages.error(*EXPIRED)
+    client = hub.clients.get(pending.params.get("client_id"))
+    client_name = client.name if client else ""
+
+    def again(message: str, status: int, template: str = "login.html") -> Response:
+        html = flow.pages.render(template, pending=pending.id, client_name=client_name,
+                                 login_hint=_form(request, "email", 254), error=message)
+        return flow.respond(html, None, status)
+
+    if pending.doctor_id is None:  # step 1: password
+        if not counted:
+            return again("Enter your email address and password.", 400)
+        per_account, per_address = counted
+        if per_account > hub.settings.login_max_per_account or \
+                per_address > hub.settings.login_max_per_address:
+            hub.audit_event("auth:login:failure", address=_address(request), reason="throttled")
+            return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
+        doctor = hub.accounts.check_password(email, password)
+        if doctor is None:
+            hub.audit_event("auth:login:failure", address=_address(request),
+                            reason="bad_credentials")
+            return again("That email address and password do not match.", 401)
+        if doctor.mfa_enabled:
+            pending.doctor_id = doctor.id
+            flow.save_pending(pending)
+            return again("", 200, "otp.html")
+        return signed_in(flow, pending, doctor.id, ["pwd"], forgive=doctor.email)
+
+    # step 2: second factor
+    doctor = hub.accounts.get(pending.doctor_id)
+    if doctor is None or doctor.disabled:
+        return flow.pages.error("Sign-in is not possible", "This account is not active.", 403)
+    code = _form(request, "otp", 64)
+    tries = hub.store.incr("throttle-otp", doctor.id, ttl=hub.settings.login_window)
+    if tries > hub.settings.login_max_per_account:
+        return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
+    method = hub.accounts.check_second_factor(doctor, code)
+    # A TOTP code is single-use (RFC 6238 §5.2): refuse it if seen in the last 90 seconds.
+    if method == "otp" and not hub.store.add_once("totp-used", f"{doctor.id}:{code.strip()}", ttl=90):
+        method = None
+    if method is None:
+        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=_address(request))
+        return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
+    return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"], forgive=doctor.email)
+
+
+def signed_in(flow: AuthorizeFlow, pending: Pending, doctor_id: str, amr: list[str], *,
+              forgive: str | None = None) -> Response:
+    """Start the SSO session and go on with the authorization request. ``forgive`` (the
+    account's email) clears its attempt count: a doctor who signs in often, or after a
+    typo, is never locked out by their own successes."""
+    hub, request = flow.hub, flow.request
+    old = request.cookies.get(hub.sessions.cookie_name)
+    if old:
+        hub.sessions.end(old)
+    cookie, sso = hub.sessions.new(doctor_id, amr)
+    hub.store.write_many(puts=[hub.sessions.entry(cookie, sso)],
+                         deletes=[(ACCOUNT_THROTTLE, sha256_hex(forgive))] if forgive else [])
+    hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_address(request))
+    if pending.params.get(ACCOUNT_NEXT):
+        hub.store.delete(AUTHZ_KIND, pending.id)
+        resp: Response = redirect("/account", 303)
+    else:
+        resp = flow.run(pending.params, fresh_login=True, pending_id=pending.id,
+                        session=(cookie, sso))
+    resp.set_cookie(hub.sessions.cookie_name, cookie, httponly=True, samesite="Lax",
+                    secure=hub.sessions.secure, path="/")
+    return resp
+
+
+def consent(flow: AuthorizeFlow) -> Response:
+    hub, request = flow.hub, flow.request
+    cookie = request.cookies.get(hub.sessions.cookie_name)
+    pending, sso = flow.load_pending_and_session(_form(request, "pending", 64), cookie)
+    if pending is None or sso is None or cookie is None:
+        return flow.pages.error("Your consent page expired", EXPIRED[1])
+    if _form(request, "decision", 16) != "allow":
+        hub.store.delete(AUTHZ_KIND, pending.id)
+        return flow.deny(pending.params)
+    try:
+        flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params)
+    except OAuth2Error:
+        return flow.deny(pending.params)
+    return flow.run(pending.params, consent_given=True, pending_id=pending.id,
+                    session=(cookie, sso), fresh_login=pending.signed_in_since(sso))
