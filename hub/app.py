@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hub.http_guards import NUL_REFUSAL, add_security_headers, contains_nul
 from hub.services import Hub
@@ -49,6 +50,9 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     _install_input_guard(app)
     _install_headers(app)
     _install_errors(app)
+    if settings.trusted_proxies:  # outermost, so every lane sees the client's address
+        app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
+                                x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
     return app
 
 

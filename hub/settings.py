@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 PREFIX = "CURBSIDE_"
+# Read by deploy/gunicorn.conf.py (the server's, not the app's): known, so not refused.
+SERVER_SETTINGS = frozenset({"CURBSIDE_BIND", "CURBSIDE_WORKERS", "CURBSIDE_THREADS",
+                             "CURBSIDE_FORWARDED_ALLOW_IPS"})
 
 
 class SettingsError(ValueError):
@@ -53,6 +56,11 @@ class Settings:
     argon2_memory_cost: int = 19456
     argon2_parallelism: int = 1
 
+    # Reverse proxies in front of the hub (TLS terminators, load balancers) whose
+    # X-Forwarded-For/-Proto to believe: the client address of throttling and the audit
+    # log is the one the nearest trusted proxy saw. 0 believes no such header.
+    trusted_proxies: int = 0
+
     # Sign-in throttling: attempts per window, per account and per client address.
     login_max_per_account: int = 10
     login_max_per_address: int = 1000  # one hospital's NAT is one address
@@ -82,7 +90,7 @@ class Settings:
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {}
         for key, raw in env.items():
-            if not key.startswith(PREFIX) or key.startswith(PREFIX + "TEST_"):
+            if not key.startswith(PREFIX) or key.startswith(PREFIX + "TEST_") or key in SERVER_SETTINGS:
                 continue
             name = key[len(PREFIX) :].lower()
             if name not in known:

@@ -56,3 +56,39 @@ def test_serve_refuses_a_database_behind_the_code_with_a_plain_message(env: dict
     r = run(env, "serve", "--port", "1")
     assert r.exit_code == 1 and "run 'hub db upgrade'" in r.output
     assert "Traceback" not in r.output
+
+
+def test_the_deploy_gunicorn_config_serves_with_its_documented_settings(
+        env: dict[str, str], tmp_path: Path) -> None:
+    """deploy/gunicorn.conf.py reads CURBSIDE_BIND/WORKERS/THREADS/FORWARDED_ALLOW_IPS; the
+    app must not refuse them as unknown settings."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    assert run(env, "db", "upgrade").exit_code == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    root = Path(__file__).resolve().parents[1]
+    server_env = {**os.environ, **env, "CURBSIDE_BIND": f"127.0.0.1:{port}", "CURBSIDE_WORKERS": "1",
+                  "CURBSIDE_THREADS": "2", "CURBSIDE_FORWARDED_ALLOW_IPS": "127.0.0.1"}
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(root / "deploy/gunicorn.conf.py"),
+                               "hub.wsgi:app"], env=server_env, cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            try:
+                r = requests.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=10)
+                break
+            except requests.ConnectionError:
+                assert server.poll() is None, server.stderr.read().decode()[-2000:]  # type: ignore[union-attr]
+                time.sleep(0.1)
+        assert r.status_code == 200 and r.json()["issuer"] == env["CURBSIDE_ISSUER"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

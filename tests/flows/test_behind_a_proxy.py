@@ -1,0 +1,49 @@
+"""Behind a reverse proxy (CURBSIDE_TRUSTED_PROXIES), the client address is the one the
+proxy saw: throttling per address and the audit log see doctors, not the proxy."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.flows.conftest import make_settings
+
+PENDING = re.compile(r'name="pending" value="([^"]+)"')
+
+
+def _attempts(backend: Any, tmp: Any, trusted: int) -> list[int]:
+    from hub import create_app
+
+    app = create_app(make_settings(backend, tmp, issuer="http://127.0.0.1:9", trusted_proxies=trusted,
+                                   login_max_per_address=2),
+                     store_prefix=f"px{trusted}{backend.redis_prefix}:")
+    hub = app.extensions["curbside"]
+    creds = hub.clients.create({"client_name": "P", "redirect_uris": ["https://p.example/cb"],
+                                "grant_types": ["authorization_code"]}, status="active")
+    query = urlencode({"response_type": "code", "client_id": creds["client_id"], "scope": "openid",
+                       "redirect_uri": "https://p.example/cb", "code_challenge": "x" * 43,
+                       "code_challenge_method": "S256"})
+    statuses = []
+    for forwarded in ("198.51.100.1", "198.51.100.1", "198.51.100.1", "203.0.113.9"):
+        client = app.test_client()
+        headers = {"X-Forwarded-For": forwarded}
+        page = client.get(f"/authorize?{query}", headers=headers)
+        pending = PENDING.search(page.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
+        r = client.post("/login", data={"pending": pending, "email": "nobody@example.org",
+                                         "password": "wrong password!"}, headers=headers,
+                        environ_base={"REMOTE_ADDR": "10.0.0.2"})  # the proxy
+        statuses.append(r.status_code)
+    return statuses
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_throttling_sees_the_address_the_proxy_forwarded(backend: Any, database: Any, tmp_path: Any,
+                                                         trusted: int) -> None:
+    statuses = _attempts(backend, tmp_path, trusted)
+    if trusted:  # the third attempt from one doctor's address is throttled, not the next doctor
+        assert statuses == [401, 401, 429, 401]
+    else:  # the header is not believed: every attempt comes from the proxy
+        assert statuses == [401, 401, 429, 429]
