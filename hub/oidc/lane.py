@@ -15,7 +15,6 @@ import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
@@ -26,6 +25,7 @@ from hub.http_guards import (
     malformed_authorization,
     no_store_json,
 )
+from hub.oidc.server import IssuerOAuth2Request
 from hub.oidc.userinfo import userinfo_response
 
 log = logging.getLogger("hub")
@@ -77,7 +77,8 @@ class ProtocolLane:
         refusal = refuse_malformed_auth(request)
         if refusal is not None:
             return refusal
-        return self.provider.create_token_response(FlaskOAuth2Request(request))  # type: ignore[no-any-return]
+        return self.provider.create_token_response(  # type: ignore[no-any-return]
+            IssuerOAuth2Request(request, self.hub.settings.issuer))
 
     def _userinfo(self, request: Request) -> Response:
         return userinfo_response(self.hub, self.protector, request)

@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
+from authlib.integrations.flask_oauth2.requests import (
+    FlaskJsonPayload,
+    FlaskJsonRequest,
+    FlaskOAuth2Payload,
+    FlaskOAuth2Request,
+)
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, JsonRequest, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import request as flask_request
 
 from hub.crypto import new_token
 from hub.oidc.grants import (
@@ -27,6 +34,31 @@ from hub.oidc.tokens import AccessToken, RefreshTokenView
 
 if TYPE_CHECKING:
     from hub.services import Hub
+
+
+class IssuerOAuth2Request(FlaskOAuth2Request):  # type: ignore[misc]
+    """Authlib's view of an HTTP request, at the URI the issuer names.
+
+    Authlib refuses a plain-http request URI ("OAuth 2 MUST utilize https"), and behind the
+    TLS proxy every deployment has, gunicorn sees http unless it was told to trust that
+    proxy's headers: token, introspection and revocation failed that way. The issuer is
+    https (Settings insists) and is where clients reach the hub, so the URI is built from
+    it; werkzeug's ``request.url``, which this replaces, was a tenth of a token request.
+    """
+
+    def __init__(self, request: Any, issuer: str) -> None:
+        OAuth2Request.__init__(self, method=request.method, uri=issuer + request.path,
+                               headers=request.headers)
+        self._request = request
+        self.payload = FlaskOAuth2Payload(request)
+
+
+class IssuerJsonRequest(FlaskJsonRequest):  # type: ignore[misc]
+    """``IssuerOAuth2Request`` for the resource endpoints (userinfo)."""
+
+    def __init__(self, request: Any, issuer: str) -> None:
+        JsonRequest.__init__(self, request.method, issuer + request.path, request.headers)
+        self.payload = FlaskJsonPayload(request)
 
 
 class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
@@ -68,7 +100,10 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
             return request
-        return super().create_oauth2_request(request)
+        return IssuerOAuth2Request(flask_request, self.hub.settings.issuer)  # Flask's routes
+
+    def create_json_request(self, request: Any) -> JsonRequest:
+        return IssuerJsonRequest(flask_request, self.hub.settings.issuer)
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         try:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from werkzeug.wrappers import Request, Response
 
 from hub.http_guards import no_store_json
 from hub.oidc import claims as claimset
+from hub.oidc.server import IssuerJsonRequest
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -25,7 +25,8 @@ def userinfo_response(hub: Hub, protector: Any, request: Request) -> Response:
     if isinstance(request_or_refusal, Response):
         return request_or_refusal
     try:
-        token = protector.validate_request(["openid"], FlaskJsonRequest(request_or_refusal))
+        token = protector.validate_request(["openid"],
+                                           IssuerJsonRequest(request_or_refusal, hub.settings.issuer))
     except OAuth2Error as error:
         return bearer_error(error)
     client = hub.clients.get(token.client_id)

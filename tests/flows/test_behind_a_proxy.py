@@ -47,3 +47,30 @@ def test_throttling_sees_the_address_the_proxy_forwarded(backend: Any, database:
         assert statuses == [401, 401, 429, 401]
     else:  # the header is not believed: every attempt comes from the proxy
         assert statuses == [401, 401, 429, 429]
+
+
+def test_protocol_endpoints_work_behind_a_tls_proxy_the_server_does_not_trust(
+        backend: Any, database: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issuer is https; the proxy in front speaks http to the hub, and gunicorn was not
+    told to believe its X-Forwarded-Proto. Authlib refuses http request URIs, so the hub
+    hands it the issuer's."""
+    import base64
+
+    from hub import create_app
+
+    monkeypatch.delenv("AUTHLIB_INSECURE_TRANSPORT", raising=False)  # set by the demo hubs
+    app = create_app(make_settings(backend, tmp_path, issuer="https://id.example.org",
+                                   insecure_transport=False), store_prefix=f"tls{backend.redis_prefix}:")
+    creds = app.extensions["curbside"].clients.create(
+        {"client_name": "B", "redirect_uris": ["https://b.example/cb"],
+         "grant_types": ["client_credentials"]}, status="active")
+    basic = {"Authorization": "Basic " + base64.b64encode(
+        f"{creds['client_id']}:{creds['client_secret']}".encode()).decode()}
+    client = app.test_client()  # plain http to the hub's own name, as from the proxy
+    http = {"base_url": "http://hub.internal:5000"}  # not loopback, which Authlib lets through
+    token = client.post("/token", data={"grant_type": "client_credentials"}, headers=basic, **http)
+    assert token.status_code == 200, token.get_json()
+    seen = client.post("/introspect", data={"token": token.get_json()["access_token"]}, headers=basic,
+                       **http)
+    assert seen.status_code == 200 and seen.get_json()["active"] is True
+    assert client.post("/revoke", data={"token": "x"}, headers=basic, **http).status_code == 200
