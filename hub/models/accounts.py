@@ -16,7 +16,24 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-class Doctor(Base):
+class _DoctorDerived:
+    """What is derived from a doctor's row, for the ORM model and the read-only record."""
+
+    __slots__ = ()
+    given_name: str
+    family_name: str
+    totp_secret_enc: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.totp_secret_enc is not None
+
+
+class Doctor(_DoctorDerived, Base):
     __tablename__ = "doctors"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=_new_id)
@@ -33,17 +50,9 @@ class Doctor(Base):
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    @property
-    def name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
-
-    @property
-    def mfa_enabled(self) -> bool:
-        return self.totp_secret_enc is not None
-
 
 @dataclass(frozen=True, slots=True)
-class DoctorRecord:
+class DoctorRecord(_DoctorDerived):
     """A read-only snapshot of one ``doctors`` row, for the sign-in and userinfo paths.
 
     Building an ORM ``Doctor`` outside a session costs ~10x a plain record (SQLAlchemy's
@@ -61,11 +70,3 @@ class DoctorRecord:
     recovery_code_hashes: list[str]
     disabled: bool
     created_at: datetime
-
-    @property
-    def name(self) -> str:
-        return f"{self.given_name} {self.family_name}".strip()
-
-    @property
-    def mfa_enabled(self) -> bool:
-        return self.totp_secret_enc is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
@@ -13,11 +14,15 @@ def test_logout_with_id_token_hint_redirects_with_state_and_ends_sso(running_hub
     token = rp.sign_in(browser, doctor.email)
     q = urlencode({"id_token_hint": token["id_token"], "post_logout_redirect_uri": "https://network.example/bye",
                    "state": "st-1"})
-    r = browser.get(f"{rp.meta['end_session_endpoint']}?{q}")
-    assert r.status_code == 302
-    loc = urlsplit(r.headers["Location"])
+    _assert_signed_out_and_back(rp, browser, browser.get(f"{rp.meta['end_session_endpoint']}?{q}"), "st-1")
+
+
+def _assert_signed_out_and_back(rp: RelyingParty, browser: Browser, resp: Any, state: str) -> None:
+    """Back at the registered post-logout URI with the state, and the SSO session gone."""
+    assert resp.status_code == 302
+    loc = urlsplit(resp.headers["Location"])
     assert f"{loc.scheme}://{loc.netloc}{loc.path}" == "https://network.example/bye"
-    assert parse_qs(loc.query)["state"] == ["st-1"]
+    assert parse_qs(loc.query)["state"] == [state]
     url, _ = rp.authorization_url(prompt="none")
     assert callback_params(browser.get(url))["error"] == "login_required"
 
@@ -108,9 +113,4 @@ def test_a_cross_site_post_logout_ends_the_session(running_hub: RunningHub, brow
     cross_site = requests.post(rp.meta["end_session_endpoint"], data=form, allow_redirects=False, timeout=5)
     assert cross_site.status_code == 303
     back = browser.get(running_hub.issuer + cross_site.headers["Location"])  # the browser follows it
-    assert back.status_code == 302
-    loc = urlsplit(back.headers["Location"])
-    assert f"{loc.scheme}://{loc.netloc}{loc.path}" == "https://network.example/bye"
-    assert parse_qs(loc.query)["state"] == ["st-2"]
-    url, _ = rp.authorization_url(prompt="none")
-    assert callback_params(browser.get(url))["error"] == "login_required"
+    _assert_signed_out_and_back(rp, browser, back, "st-2")
