@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from werkzeug.wrappers import Request, Response
 
 from hub.oidc.claims import AUTH_CLAIMS, EXTENSION_CLAIMS, STANDARD_CLAIMS
 from hub.oidc.clients import SUPPORTED_SCOPES
@@ -51,3 +54,25 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
     if extra:
         meta.update(extra)
     return meta
+
+
+def discovery_response(hub: Any, request: Request) -> Response:
+    meta = hub.extra.get("metadata")
+    if meta is None:  # built once: the extensions registered their metadata at start-up
+        meta = hub.extra["metadata"] = provider_metadata(hub.settings.issuer,
+                                                         hub.extra.get("metadata_extra"))
+    return cached_json(request, meta, 3600)
+
+
+def jwks_response(hub: Any, request: Request) -> Response:
+    # Short enough that a key published as "next" reaches every cache long before it signs.
+    return cached_json(request, hub.keys.jwks(), 300)
+
+
+def cached_json(request: Request, data: Any, max_age: int) -> Response:
+    """A public, cacheable JSON document with an ETag; 304 to a matching If-None-Match."""
+    resp = Response(json.dumps(data, separators=(",", ":")), mimetype="application/json")
+    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
+    resp.headers["Access-Control-Allow-Origin"] = "*"
+    resp.add_etag()
+    return resp.make_conditional(request)

@@ -1,7 +1,8 @@
-"""POST /token and GET/POST /userinfo answered without Flask's per-request machinery.
+"""POST /token, GET/POST /userinfo, discovery and JWKS answered without Flask's machinery.
 
 The token endpoint carries every partner back-end's traffic (client_credentials, refresh),
-and both carry one request of every sign-in. Flask's request and app contexts, URL
+token and userinfo carry one request of every sign-in, and discovery and JWKS are what
+every relying party's library fetches first. Flask's request and app contexts, URL
 matching and response hooks cost ~0.1-0.15 ms of the ~1 ms a token request costs under
 gunicorn here (docs/benchmarks.md), and neither endpoint needs them: Authlib takes a
 werkzeug request. The lane gives these endpoints what the app gives every endpoint (size
@@ -25,6 +26,7 @@ from hub.http_guards import (
     malformed_authorization,
     no_store_json,
 )
+from hub.oidc.discovery import discovery_response, jwks_response
 from hub.oidc.server import IssuerOAuth2Request
 from hub.oidc.userinfo import userinfo_response
 
@@ -58,6 +60,12 @@ class ProtocolLane:
         self.hub = hub
         self.provider = provider
         self.protector = protector
+        # The public documents relying parties fetch (GET; HEAD and preflights go to Flask).
+        self.documents: dict[str, Callable[[Request], Response]] = {
+            "/.well-known/openid-configuration": self._discovery,
+            "/.well-known/oauth-authorization-server": self._discovery,
+            "/jwks": self._jwks,
+        }
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO"), environ.get("REQUEST_METHOD")
@@ -65,6 +73,8 @@ class ProtocolLane:
             answer = self._token
         elif path == "/userinfo" and method in ("GET", "POST"):
             answer = self._userinfo
+        elif path in self.documents and method == "GET":
+            answer = self.documents[path]
         else:
             return self.flask_app(environ, start_response)
         resp = self._guarded(answer, LimitedRequest(environ))
@@ -82,6 +92,12 @@ class ProtocolLane:
 
     def _userinfo(self, request: Request) -> Response:
         return userinfo_response(self.hub, self.protector, request)
+
+    def _discovery(self, request: Request) -> Response:
+        return discovery_response(self.hub, request)
+
+    def _jwks(self, request: Request) -> Response:
+        return jwks_response(self.hub, request)
 
     def _guarded(self, answer: Callable[[Request], Response], request: Request) -> Response:
         try:

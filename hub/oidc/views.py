@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
-from hub.oidc.discovery import provider_metadata
+from hub.oidc.discovery import discovery_response, jwks_response
 from hub.oidc.lane import ProtocolLane, refuse_malformed_auth
 from hub.oidc.server import OpenIDProvider, resource_protector
 from hub.oidc.userinfo import userinfo_response
@@ -23,29 +22,17 @@ def _provider() -> OpenIDProvider:
     return current_app.extensions["curbside.provider"]  # type: ignore[no-any-return]
 
 
-def _cached_json(data: Any, max_age: int) -> Response:
-    resp = Response(json.dumps(data, separators=(",", ":")), mimetype="application/json")
-    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
-    resp.headers["Access-Control-Allow-Origin"] = "*"
-    resp.add_etag()
-    return resp.make_conditional(request)
-
-
 @bp.get("/.well-known/openid-configuration")
 @bp.get("/.well-known/oauth-authorization-server")
 def discovery() -> Response:
-    hub = _hub()
-    meta = hub.extra.get("metadata")
-    if meta is None:
-        meta = hub.extra["metadata"] = provider_metadata(hub.settings.issuer,
-                                                         hub.extra.get("metadata_extra"))
-    return _cached_json(meta, 3600)
+    """Reached for HEAD, or without the protocol lane (init_app installs it)."""
+    return discovery_response(_hub(), request)
 
 
 @bp.get("/jwks")
 def jwks() -> Response:
-    # Short enough that a key published as "next" reaches every cache long before it signs.
-    return _cached_json(_hub().keys.jwks(), 300)
+    """Reached for HEAD, or without the protocol lane (init_app installs it)."""
+    return jwks_response(_hub(), request)
 
 
 @bp.post("/token")
