@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -61,18 +62,34 @@ def discovery_response(hub: Any, request: Request) -> Response:
     if meta is None:  # built once: the extensions registered their metadata at start-up
         meta = hub.extra["metadata"] = provider_metadata(hub.settings.issuer,
                                                          hub.extra.get("metadata_extra"))
-    return cached_json(request, meta, 3600)
+    return cached_json(request, "metadata", meta, 3600)
 
 
 def jwks_response(hub: Any, request: Request) -> Response:
     # Short enough that a key published as "next" reaches every cache long before it signs.
-    return cached_json(request, hub.keys.jwks(), 300)
+    return cached_json(request, "jwks", hub.keys.jwks(), 300)
 
 
-def cached_json(request: Request, data: Any, max_age: int) -> Response:
+def cached_json(request: Request, name: str, data: Any, max_age: int) -> Response:
     """A public, cacheable JSON document with an ETag; 304 to a matching If-None-Match."""
-    resp = Response(json.dumps(data, separators=(",", ":")), mimetype="application/json")
-    resp.headers["Cache-Control"] = f"public, max-age={max_age}"
-    resp.headers["Access-Control-Allow-Origin"] = "*"
-    resp.add_etag()
-    return resp.make_conditional(request)
+    body, etag = _serialised(name, data)
+    headers = {"Cache-Control": f"public, max-age={max_age}", "ETag": f'"{etag}"',
+               "Access-Control-Allow-Origin": "*"}
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=headers)
+    return Response(body, mimetype="application/json", headers=headers)
+
+
+# The documents change rarely (metadata never, the JWKS at a key rotation) and are the same
+# object until they do (KeyRing keeps its JWKS for its reload interval): serialise once.
+_LAST: dict[str, tuple[Any, bytes, str]] = {}
+
+
+def _serialised(name: str, data: Any) -> tuple[bytes, str]:
+    last = _LAST.get(name)
+    if last is not None and last[0] is data:
+        return last[1], last[2]
+    body = json.dumps(data, separators=(",", ":")).encode()
+    etag = hashlib.sha256(body).hexdigest()[:32]
+    _LAST[name] = (data, body, etag)
+    return body, etag
