@@ -11,7 +11,7 @@ internals. Every other path goes on to Flask.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2 import OAuth2Error
@@ -33,6 +33,7 @@ log = logging.getLogger("hub")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
 ACCOUNT_THROTTLE = "throttle-acct"  # password attempts per account (keyed by the email's hash)
+OTP_THROTTLE = "throttle-otp"  # second-factor attempts per account (keyed by its id)
 EXPIRED = ("Your sign-in page expired",
            "Go back to the network you came from and start the sign-in again.")
 
@@ -125,14 +126,15 @@ def login(flow: AuthorizeFlow) -> Response:
             pending.doctor_id = doctor.id
             flow.save_pending(pending)
             return again("", 200, "otp.html")
-        return signed_in(flow, pending, doctor.id, ["pwd"], forgive=doctor.email)
+        return signed_in(flow, pending, doctor.id, ["pwd"],
+                         forgive=[(ACCOUNT_THROTTLE, sha256_hex(doctor.email))])
 
     # step 2: second factor
     doctor = hub.accounts.get(pending.doctor_id)
     if doctor is None or doctor.disabled:
         return flow.pages.error("Sign-in is not possible", "This account is not active.", 403)
     code = _form(request, "otp", 64)
-    tries = hub.store.incr("throttle-otp", doctor.id, ttl=hub.settings.login_window)
+    tries = hub.store.incr(OTP_THROTTLE, doctor.id, ttl=hub.settings.login_window)
     if tries > hub.settings.login_max_per_account:
         return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
     method = hub.accounts.check_second_factor(doctor, code)
@@ -142,21 +144,21 @@ def login(flow: AuthorizeFlow) -> Response:
     if method is None:
         hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=_address(request))
         return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
-    return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"], forgive=doctor.email)
+    return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"],
+                     forgive=[(ACCOUNT_THROTTLE, sha256_hex(doctor.email)), (OTP_THROTTLE, doctor.id)])
 
 
 def signed_in(flow: AuthorizeFlow, pending: Pending, doctor_id: str, amr: list[str], *,
-              forgive: str | None = None) -> Response:
-    """Start the SSO session and go on with the authorization request. ``forgive`` (the
-    account's email) clears its attempt count: a doctor who signs in often, or after a
-    typo, is never locked out by their own successes."""
+              forgive: Sequence[tuple[str, str]] = ()) -> Response:
+    """Start the SSO session and go on with the authorization request. ``forgive`` are the
+    attempt counts (Store kind, key) the success clears: a doctor who signs in often, or
+    after a typo, is never locked out by their own successes."""
     hub, request = flow.hub, flow.request
     old = request.cookies.get(hub.sessions.cookie_name)
     if old:
         hub.sessions.end(old)
     cookie, sso = hub.sessions.new(doctor_id, amr)
-    hub.store.write_many(puts=[hub.sessions.entry(cookie, sso)],
-                         deletes=[(ACCOUNT_THROTTLE, sha256_hex(forgive))] if forgive else [])
+    hub.store.write_many(puts=[hub.sessions.entry(cookie, sso)], deletes=forgive)
     hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_address(request))
     if pending.params.get(ACCOUNT_NEXT):
         hub.store.delete(AUTHZ_KIND, pending.id)

@@ -154,3 +154,19 @@ def test_prompt_login_or_max_age_zero_on_a_first_visit_asks_consent_once(
         assert 'action="/consent"' in consent_page.text
         token = rp.exchange(callback_params(browser.consent(consent_page)))
         assert rp.validate_id_token(token["id_token"])["email"] == doctor.email
+
+
+def test_successful_second_factors_never_lock_a_doctor_out(running_hub: RunningHub, browser: Browser) -> None:
+    rp, doctor = _signed_in(running_hub, browser)
+    secret, recovery = _enrol_totp(running_hub, browser)
+    totp = pyotp.TOTP(secret)
+    # Each code works once: the previous, current and next TOTP windows, then recovery codes.
+    codes = [totp.at(time.time() + step * 30) for step in (-1, 1)] + recovery
+    limit = running_hub.hub.settings.login_max_per_account
+    assert len(codes) > limit
+    for code in codes[: limit + 1]:
+        b = Browser(running_hub)
+        url, _ = rp.authorization_url()
+        page = b.login(b.get(url), doctor.email)
+        assert 'name="otp"' in page.text
+        assert "code" in callback_params(b.post(f"{running_hub.issuer}/login", {**b.hidden(page), "otp": code}))
