@@ -80,6 +80,9 @@ def login() -> Response:
         append(h.db, "auth:login:failure", actor=None, address=client_address(),
                detail={**CONSOLE, "reason": "bad_credentials"})
         return _login_page("That email address and password do not match.", 401, email)
+    # The right password clears its account's count (who knows it gains nothing by that):
+    # an admin is never locked out by their own sign-ins.
+    h.store.delete("admin-throttle-acct", sha256_hex(email))
     console().sessions.end(cookie_value())
     cookie, _ = console().sessions.create(admin.id, STAGE_TOTP if admin.mfa_enrolled else STAGE_ENROL)
     return set_cookie(redirect("/admin/mfa", 303), cookie)
@@ -147,6 +150,7 @@ def mfa() -> Response:
     if session.stage == STAGE_ENROL:
         h.store.delete(ENROL_KIND, session.sid)
         append(h.db, "auth:mfa:enrol", actor=admin.actor, address=client_address(), detail=CONSOLE)
+    h.store.delete("admin-throttle-otp", admin.id)  # as the password's count, above
     new_cookie, _ = console().sessions.promote(cookie, session)
     console().accounts.signed_in(admin.id)
     append(h.db, "auth:login:success", actor=admin.actor, address=client_address(),

@@ -74,6 +74,19 @@ def test_sign_in_is_throttled_per_account(admin_hub: RunningHub) -> None:
     assert r.status_code == 429 and "Too many" in r.text
 
 
+def test_an_admins_own_sign_ins_never_lock_them_out(admin_hub: RunningHub) -> None:
+    c = new_admin(admin_hub, "admin")
+    limit = admin_hub.hub.settings.login_max_per_account
+
+    def fresh() -> Console:  # a new browser each time: a half-done sign-in holds the old one
+        return Console(admin_hub, c.email, c.admin_id, c.secret)
+
+    assert fresh().password_step("not the password").status_code == 401
+    for _ in range(limit + 1):
+        assert fresh().password_step().status_code == 303
+    assert [fresh().password_step("not the password").status_code for _ in range(limit)] == [401] * limit
+
+
 def test_a_totp_code_works_once(admin_hub: RunningHub) -> None:
     c = new_admin(admin_hub, "auditor")
     code = pyotp.TOTP(c.secret or "").now()
