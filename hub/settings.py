@@ -61,9 +61,10 @@ class Settings:
     # log is the one the nearest trusted proxy saw. 0 believes no such header.
     trusted_proxies: int = 0
 
-    # Sign-in throttling: attempts per window, per account and per client address.
+    # Sign-in throttling per window: password attempts per account (successes clear the
+    # count), failed ones per client address (a hospital's NAT is one address).
     login_max_per_account: int = 10
-    login_max_per_address: int = 1000  # one hospital's NAT is one address
+    login_max_per_address: int = 100
     login_window: int = 900
 
     # Identity documents uploaded for manual review: kept this long after the decision

@@ -297,10 +297,12 @@ class AuthorizeFlow:
         return self._pending_from(self.hub.store.get(*keys[0])) if keys else None
 
     def load_pending_counting(self, pending_id: str, counters: list[tuple[str, str]], *,
-                              window: int) -> tuple[Pending | None, list[int]]:
-        """``load_pending``, and ``counters`` (throttles) incremented, in one round trip."""
+                              window: int, tallies: list[tuple[str, str]] | None = None
+                              ) -> tuple[Pending | None, list[int]]:
+        """``load_pending``, ``counters`` (throttles) incremented and ``tallies`` read, in
+        one round trip."""
         raws, counted = self.hub.store.read_and_count(_pending_keys(pending_id), counters,
-                                                      ttl=window)
+                                                      ttl=window, tallies=tallies or ())
         return self._pending_from(raws[0] if raws else None), counted
 
     def load_pending_and_session(self, pending_id: str, cookie: str | None

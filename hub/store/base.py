@@ -39,8 +39,10 @@ class Store(Protocol):
         """``get`` for each (kind, key), in order."""
 
     def read_and_count(self, reads: Sequence[tuple[str, str]], counts: Sequence[tuple[str, str]],
-                       *, ttl: int) -> tuple[list[bytes | None], list[int]]:
-        """``get`` for each of ``reads`` and ``incr`` for each of ``counts``, in order."""
+                       *, ttl: int, tallies: Sequence[tuple[str, str]] = ()
+                       ) -> tuple[list[bytes | None], list[int]]:
+        """``get`` for each of ``reads`` and ``incr`` for each of ``counts``, in order; then
+        the live count of each of ``tallies`` without adding to it (0 when none)."""
 
     def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
                    deletes: Sequence[tuple[str, str]] = ()) -> None:

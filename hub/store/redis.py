@@ -63,13 +63,17 @@ class RedisStore:
         return self._call(("MGET", *(self._k(kind, key) for kind, key in items)))[0]  # type: ignore[no-any-return]
 
     def read_and_count(self, reads: Sequence[tuple[str, str]], counts: Sequence[tuple[str, str]],
-                       *, ttl: int) -> tuple[list[bytes | None], list[int]]:
+                       *, ttl: int, tallies: Sequence[tuple[str, str]] = ()
+                       ) -> tuple[list[bytes | None], list[int]]:
         commands: list[tuple[Any, ...]] = [("GET", self._k(kind, key)) for kind, key in reads]
         for kind, key in counts:
             k = self._k(kind, key)
             commands += [("INCR", k), ("EXPIRE", k, max(ttl, 1), "NX")]
+        commands += [("GET", self._k(kind, key)) for kind, key in tallies]
         replies = self._call(*commands) if commands else []
-        return replies[:len(reads)], [int(n) for n in replies[len(reads)::2]]
+        counted_end = len(reads) + 2 * len(counts)
+        counted = [int(n) for n in replies[len(reads):counted_end:2]]
+        return replies[:len(reads)], counted + [int(n or 0) for n in replies[counted_end:]]
 
     def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),
                    deletes: Sequence[tuple[str, str]] = ()) -> None:

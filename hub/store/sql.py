@@ -24,6 +24,7 @@ _PUT = text(
     "expires_at = excluded.expires_at, counter = 0"
 )
 _GET = text("SELECT value FROM store_entries WHERE kind = :kind AND key = :key AND expires_at > :now")
+_TALLY = text("SELECT counter FROM store_entries WHERE kind = :kind AND key = :key AND expires_at > :now")
 _CONSUME = text("DELETE FROM store_entries WHERE kind = :kind AND key = :key RETURNING value, expires_at")
 _DELETE = text("DELETE FROM store_entries WHERE kind = :kind AND key = :key")
 _PURGE = text("DELETE FROM store_entries WHERE expires_at <= :now")
@@ -96,7 +97,8 @@ class SQLStore:
         return [bytes(v) if v is not None else None for v in values]
 
     def read_and_count(self, reads: Sequence[tuple[str, str]], counts: Sequence[tuple[str, str]],
-                       *, ttl: int) -> tuple[list[bytes | None], list[int]]:
+                       *, ttl: int, tallies: Sequence[tuple[str, str]] = ()
+                       ) -> tuple[list[bytes | None], list[int]]:
         now = time.time()
         with self.engine.connect() as conn:
             values = [conn.execute(_GET, {"kind": kind, "key": key, "now": now}).scalar()
@@ -104,6 +106,8 @@ class SQLStore:
             counted = [int(conn.execute(_INCR, {"kind": kind, "key": key, "empty": b"",
                                                 "exp": now + ttl, "now": now}).scalar_one())
                        for kind, key in counts]
+            counted += [int(conn.execute(_TALLY, {"kind": kind, "key": key, "now": now}).scalar() or 0)
+                        for kind, key in tallies]
         return [bytes(v) if v is not None else None for v in values], counted
 
     def write_many(self, *, puts: Sequence[tuple[str, str, bytes, int]] = (),

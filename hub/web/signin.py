@@ -34,6 +34,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
 ACCOUNT_THROTTLE = "throttle-acct"  # password attempts per account (keyed by the email's hash)
 OTP_THROTTLE = "throttle-otp"  # second-factor attempts per account (keyed by its id)
+ADDRESS_FAILURES = "fails-addr"  # failed password attempts per client address
 EXPIRED = ("Your sign-in page expired",
            "Go back to the network you came from and start the sign-in again.")
 
@@ -93,12 +94,16 @@ def login(flow: AuthorizeFlow) -> Response:
     hub, request = flow.hub, flow.request
     email = _form(request, "email", 254).strip().lower()
     password = _form(request, "password")
-    # A password attempt counts against both throttles, read with the pending request in
-    # one round trip (an attempt on an expired page counts too: nothing is checked for it).
-    counters = [(ACCOUNT_THROTTLE, sha256_hex(email)),
-                ("throttle-addr", _address(request))] if email and password else []
+    # A password attempt counts against its account before the password is checked, read
+    # with the pending request in one round trip (an attempt on an expired page counts too:
+    # nothing is checked for it); the address's failures are read with them. Only failures
+    # count per address: a hospital's NAT is one address for all its doctors.
+    attempt = email and password
+    counters = [(ACCOUNT_THROTTLE, sha256_hex(email))] if attempt else []
+    address_failures = [(ADDRESS_FAILURES, _address(request))] if attempt else []
     pending, counted = flow.load_pending_counting(_form(request, "pending", 64), counters,
-                                                  window=hub.settings.login_window)
+                                                  window=hub.settings.login_window,
+                                                  tallies=address_failures)
     if pending is None:
         return flow.pages.error(*EXPIRED)
     client = hub.clients.get(pending.params.get("client_id"))
@@ -112,13 +117,14 @@ def login(flow: AuthorizeFlow) -> Response:
     if pending.doctor_id is None:  # step 1: password
         if not counted:
             return again("Enter your email address and password.", 400)
-        per_account, per_address = counted
+        per_account, failed_from_address = counted
         if per_account > hub.settings.login_max_per_account or \
-                per_address > hub.settings.login_max_per_address:
+                failed_from_address >= hub.settings.login_max_per_address:
             hub.audit_event("auth:login:failure", address=_address(request), reason="throttled")
             return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
         doctor = hub.accounts.check_password(email, password)
         if doctor is None:
+            hub.store.incr(ADDRESS_FAILURES, _address(request), ttl=hub.settings.login_window)
             hub.audit_event("auth:login:failure", address=_address(request),
                             reason="bad_credentials")
             return again("That email address and password do not match.", 401)

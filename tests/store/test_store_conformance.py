@@ -103,6 +103,17 @@ def test_read_and_count_reads_and_counts_each_key_in_its_own_window(store: Store
     assert store.read_and_count([], [], ttl=1) == ([], [])
 
 
+def test_tallies_read_a_count_without_adding_to_it(store: Store) -> None:
+    assert store.read_and_count([], [], ttl=1, tallies=[("rate", "fails")]) == ([], [0])
+    store.incr("rate", "fails", ttl=1)
+    store.incr("rate", "fails", ttl=1)
+    assert store.read_and_count([("k", "none")], [("rate", "other")], ttl=1,
+                                tallies=[("rate", "fails"), ("rate", "never")]) == ([None], [1, 2, 0])
+    assert store.read_and_count([], [], ttl=1, tallies=[("rate", "fails")]) == ([], [2])
+    time.sleep(1.2)  # the window ended
+    assert store.read_and_count([], [], ttl=1, tallies=[("rate", "fails")]) == ([], [0])
+
+
 def test_delete_and_ping(store: Store) -> None:
     store.put("k", "d", b"1", ttl=30)
     store.delete("k", "d")
