@@ -1,7 +1,8 @@
 """gunicorn settings for the hub: ``gunicorn -c deploy/gunicorn.conf.py hub.wsgi:app``.
 
 gthread workers keep connections alive and overlap database waits; one worker per core
-with a few threads measured best on this hardware (docs/benchmarks.md).
+with 8 threads measured best on this hardware (4 and 16 cost 6-11 % and up to 5 % more
+server CPU per sign-in; docs/benchmarks.md).
 """
 
 import multiprocessing
@@ -10,7 +11,7 @@ import os
 bind = os.environ.get("CURBSIDE_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("CURBSIDE_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
-threads = int(os.environ.get("CURBSIDE_THREADS", 4))
+threads = int(os.environ.get("CURBSIDE_THREADS", 8))
 keepalive = 30
 timeout = 30
 graceful_timeout = 20

@@ -22,7 +22,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return app
 
 
-def run_gunicorn(bind: str, *, workers: int, worker_class: str = "gthread", threads: int = 4) -> None:
+def run_gunicorn(bind: str, *, workers: int, worker_class: str = "gthread", threads: int = 8) -> None:
     # No control socket: the hub does not use it, and a second gunicorn on the machine (a
     # demo, another instance) would log a clash over its default path.
     _Gunicorn({"bind": bind, "workers": workers, "worker_class": worker_class, "threads": threads,
