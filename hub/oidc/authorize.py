@@ -82,10 +82,10 @@ def as_same_site_get(request: Request, path: str, cookie_name: str) -> Response 
     The SSO cookie is SameSite=Lax: a partner network's cross-site form POST (OIDC Core
     §3.1.2.1 and RP-Initiated Logout §2 both allow POST) does not carry it, so the hub
     would not see the doctor's session. A 303 to the same parameters on our own path is a
-    top-level GET navigation, which does carry it. Our own forms, and requests too long
-    for a URL, are answered as they came.
+    top-level GET navigation, which does carry it. Requests too long for a URL are
+    answered as they came.
     """
-    if request.method != "POST" or cookie_name in request.cookies or "confirm" in request.form:
+    if request.method != "POST" or cookie_name in request.cookies:
         return None
     query = urlencode(list(request.values.items(multi=True)))
     if len(query) > MAX_SAME_SITE_QUERY:

@@ -73,7 +73,9 @@ def _form(name: str, limit: int = 1024) -> str:
 @bp.route("/logout", methods=["GET", "POST"])
 def logout() -> Response:
     hub = _hub()
-    bounced = as_same_site_get(request, "/logout", hub.sessions.cookie_name)
+    # Our own confirmation form is answered as it came (its CSRF check refuses it below).
+    bounced = None if "confirm" in request.form else as_same_site_get(
+        request, "/logout", hub.sessions.cookie_name)
     if bounced is not None:
         return bounced
     provider = current_app.extensions["curbside.provider"]
