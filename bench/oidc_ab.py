@@ -42,6 +42,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=4, help="load per server per round")
     ap.add_argument("--threads", type=int, default=8, help="gunicorn threads per server")
+    ap.add_argument("--a-args", default="", help="extra gunicorn arguments for A, e.g. "
+                    "'--http-parser python' (both trees may be the same checkout)")
+    ap.add_argument("--b-args", default="", help="extra gunicorn arguments for B")
     ap.add_argument("--pg-url",
                     default="postgresql+psycopg://postgres@127.0.0.1:5432/curbside_bench")
     ap.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
@@ -57,7 +60,8 @@ def main() -> None:
     creds = oidc_load._setup(env)
     servers: dict[str, tuple[subprocess.Popen[bytes], int, dict[str, str], str]] = {}
     try:
-        for name, root, p in (("A", args.a, port), ("B", args.b, port + 500)):
+        for name, root, p, extra in (("A", args.a, port, args.a_args),
+                                     ("B", args.b, port + 500, args.b_args)):
             if root == "reference":
                 ref_creds = reference_load.new_client()
                 servers[name] = (reference_load.start(p, ref_creds), p, ref_creds, "reference")
@@ -66,7 +70,7 @@ def main() -> None:
             cmd = ["taskset", "-c", "0", sys.executable, "-m", "gunicorn", "hub.wsgi:app",
                    "-b", f"127.0.0.1:{p}", "-w", "1", "-k", "gthread", "--threads",
                    str(args.threads), "--keep-alive", "30", "--log-level", "warning",
-                   "--no-control-socket"]
+                   "--no-control-socket", *extra.split()]
             servers[name] = (subprocess.Popen(cmd, env=server_env, cwd=Path(root).resolve()), p,
                              creds, "hub")
         for server, p, server_creds, kind in servers.values():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
@@ -17,6 +18,7 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import Response
 from flask import request as flask_request
 
 from hub.crypto import new_token
@@ -47,8 +49,10 @@ class IssuerOAuth2Request(FlaskOAuth2Request):  # type: ignore[misc]
     """
 
     def __init__(self, request: Any, issuer: str) -> None:
-        OAuth2Request.__init__(self, method=request.method, uri=issuer + request.path,
-                               headers=request.headers)
+        OAuth2Request.__init__(self, method=request.method, uri=issuer + request.path)
+        # Set after: Authlib's ``headers or {}`` would count werkzeug's headers, a walk
+        # over the whole WSGI environ.
+        self.headers = request.headers
         self._request = request
         self.payload = FlaskOAuth2Payload(request)
 
@@ -57,7 +61,8 @@ class IssuerJsonRequest(FlaskJsonRequest):  # type: ignore[misc]
     """``IssuerOAuth2Request`` for the resource endpoints (userinfo)."""
 
     def __init__(self, request: Any, issuer: str) -> None:
-        JsonRequest.__init__(self, request.method, issuer + request.path, request.headers)
+        JsonRequest.__init__(self, request.method, issuer + request.path)
+        self.headers = request.headers  # as IssuerOAuth2Request
         self.payload = FlaskJsonPayload(request)
 
 
@@ -96,6 +101,13 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(Introspection)
         self.register_endpoint(Revocation)
         self.register_endpoint(EndSession)
+
+    def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
+        # The standard library's JSON: flask.json first looks for an app context, which the
+        # lanes never have (a failed context lookup on every token response).
+        if isinstance(payload, dict):
+            payload = json.dumps(payload)
+        return Response(payload, status=status_code, headers=headers)
 
     def create_oauth2_request(self, request: Any) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
