@@ -161,7 +161,17 @@ class AuthorizeFlow:
             claims_request = claimset.parse_claims_request(params.get("claims"))
             prompts = set(params.get("prompt", "").split())
             max_age = _max_age(params.get("max_age"))
-            if self._needs_login(sso, prompts, max_age, claims_request, params, fresh_login):
+            needs_login = self._needs_login(sso, prompts, max_age, claims_request, params,
+                                            fresh_login)
+            hinted = self._hinted_subject(params.get("id_token_hint"), grant.client)
+            if not needs_login and hinted is not None and sso is not None and (
+                    hinted != hub.subject(sso.doctor_id, grant.client)):
+                # OIDC Core §3.1.2.1: a positive answer only for the doctor the hint names.
+                if fresh_login or "none" in prompts:
+                    raise LoginRequiredError(
+                        "The signed-in doctor is not the one the id_token_hint names.")
+                needs_login = True
+            if needs_login:
                 if "none" in prompts:
                     raise LoginRequiredError()
                 return self._show_login(params, pending_id)
@@ -244,6 +254,19 @@ class AuthorizeFlow:
             doctor = self.hub.accounts.get(sso.doctor_id)
             return bool(doctor and doctor.mfa_enabled)
         return False
+
+    def _hinted_subject(self, hint: str | None, client: Any) -> str | None:
+        """The subject of an id_token_hint: an ID token this hub issued to this client
+        (expired ones too: the hint names a doctor, it proves nothing)."""
+        if not hint:
+            return None
+        claims = self.hub.keys.signed_claims(hint)
+        aud = claims.get("aud") if claims else None
+        auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+        if (claims is None or claims.get("iss") != self.hub.settings.issuer
+                or client.client_id not in auds or not isinstance(claims.get("sub"), str)):
+            raise InvalidRequestError("'id_token_hint' is not an ID token issued to this client.")
+        return claims["sub"]  # type: ignore[no-any-return]
 
     def _needs_consent(self, doctor_id: str, client_id: str, scopes: set[str], wanted: set[str],
                        prompts: set[str]) -> bool:

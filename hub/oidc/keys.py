@@ -16,7 +16,8 @@ from datetime import timedelta
 from typing import Any
 
 from joserfc import jwt
-from joserfc.jwk import ECKey, OKPKey, RSAKey
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from sqlalchemy import select
 
 from hub.crypto import DecryptionError, HubSecrets, new_token
@@ -157,6 +158,18 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         return self._load().jwks
+
+    def signed_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a JWT one of the published keys signed, expired or not (an
+        id_token_hint, OIDC Core §3.1.2.1); None for anything else."""
+        if not token or len(token) > 8192:
+            return None
+        try:
+            verified = jwt.decode(token, KeySet.import_key_set(self.jwks()),
+                                  algorithms=list(SUPPORTED_ALGS))
+        except (JoseError, ValueError, TypeError):
+            return None
+        return dict(verified.claims)
 
     def sign(self, claims: dict[str, Any], *, alg: str = DEFAULT_ALG, typ: str | None = None) -> str:
         found = self._load().signing.get(alg)
