@@ -7,6 +7,7 @@ import hmac
 from collections.abc import Callable
 from typing import Any
 
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from flask import (
     Blueprint,
@@ -106,10 +107,25 @@ def logout() -> Response:
                                   initiator=req.client.client_id if req.client else None)
     resp = provider.create_endpoint_response("end_session", req)
     if resp is None:
-        resp = make_response(render_template("logged_out.html"))
+        resp = _logged_out_page(req.client)
     resp.delete_cookie(hub.sessions.cookie_name, path="/", secure=hub.sessions.secure,
                        httponly=True, samesite="Lax")
     return resp
+
+
+def _logged_out_page(client: Any) -> Response:
+    """The page after a sign-out that does not redirect. A return address registered for
+    the client but not proven by an id_token_hint becomes a link the doctor may follow
+    (RP-Initiated Logout §3 forbids only the automatic redirect); any other address is
+    never offered, and the doctor is told why they stay here (§4)."""
+    asked = (request.values.get("post_logout_redirect_uri") or "")[:2048]
+    back = None
+    if asked and client is not None and asked in client.post_logout_redirect_uris:
+        state = (request.values.get("state") or "")[:512]
+        back = add_params_to_uri(asked, {"state": state}) if state else asked
+    return make_response(render_template(
+        "logged_out.html", back=back, client_name=client.name if client else None,
+        unregistered_return=bool(asked) and back is None))
 
 
 # -- the account ------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ def test_unregistered_post_logout_uri_is_never_followed(running_hub: RunningHub,
         q = urlencode({"id_token_hint": token["id_token"], "post_logout_redirect_uri": uri})
         r = browser.get(f"{rp.meta['end_session_endpoint']}?{q}")
         assert "Location" not in r.headers
+        assert "has not registered" in r.text  # RP-Initiated Logout §4: the doctor is told
 
 
 def test_logout_without_hint_asks_for_confirmation(running_hub: RunningHub, browser: Browser) -> None:
@@ -47,6 +48,24 @@ def test_logout_without_hint_asks_for_confirmation(running_hub: RunningHub, brow
     assert done.status_code == 200 and "signed out" in done.text
     url, _ = rp.authorization_url(prompt="none")
     assert callback_params(browser.get(url))["error"] == "login_required"
+
+
+def test_logout_with_client_id_offers_the_registered_return_as_a_link(running_hub: RunningHub,
+                                                                     browser: Browser) -> None:
+    """Without an id_token_hint the hub never redirects (RP-Initiated Logout §3), but a
+    return address registered for the named client is offered to the doctor as a link."""
+    rp = RelyingParty(running_hub, running_hub.client(client_name="Nordic Doctors"))
+    rp.sign_in(browser, running_hub.doctor().email)
+    q = urlencode({"client_id": rp.creds["client_id"], "state": "s 1",
+                   "post_logout_redirect_uri": "https://network.example/bye"})
+    page = browser.get(f"{rp.meta['end_session_endpoint']}?{q}")
+    done = browser.post(f"{rp.meta['end_session_endpoint']}", {**browser.hidden(page), "confirm": "yes"})
+    assert done.status_code == 200 and "Location" not in done.headers
+    assert 'href="https://network.example/bye?state=s+1"' in done.text and "Back to Nordic Doctors" in done.text
+    assert "has not registered" not in done.text
+    q = urlencode({"client_id": rp.creds["client_id"], "post_logout_redirect_uri": "https://evil.example/"})
+    other = browser.get(f"{rp.meta['end_session_endpoint']}?{q}")  # no session left: no confirmation
+    assert "evil.example" not in other.text and "has not registered" in other.text
 
 
 def test_forged_confirmation_without_csrf_is_refused(running_hub: RunningHub, browser: Browser) -> None:
