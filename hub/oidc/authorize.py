@@ -260,11 +260,11 @@ class AuthorizeFlow:
         (expired ones too: the hint names a doctor, it proves nothing)."""
         if not hint:
             return None
-        claims = self.hub.keys.signed_claims(hint)
-        aud = claims.get("aud") if claims else None
+        claims = self.hub.keys.signed_claims(hint) or {}
+        aud = claims.get("aud")
         auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
-        if (claims is None or claims.get("iss") != self.hub.settings.issuer
-                or client.client_id not in auds or not isinstance(claims.get("sub"), str)):
+        if (claims.get("iss") != self.hub.settings.issuer or client.client_id not in auds
+                or not isinstance(claims.get("sub"), str)):
             raise InvalidRequestError("'id_token_hint' is not an ID token issued to this client.")
         return claims["sub"]  # type: ignore[no-any-return]
 

@@ -53,6 +53,7 @@ class _Loaded:
     signing: dict[str, tuple[str, AnyKey]]  # alg -> (kid, key)
     jwks: dict[str, Any]
     loaded_at: float
+    verifying: KeySet  # the published keys, imported once per load (hints, logout)
 
 
 class KeyRing:
@@ -152,12 +153,16 @@ class KeyRing:
                     signing[r.alg] = (r.kid, key)
             live = {kid for kid, _ in signing.values()}
             self._imported = {kid: k for kid, k in self._imported.items() if kid in live}
-            loaded = _Loaded(signing, {"keys": published}, time.monotonic())
+            loaded = _Loaded(signing, {"keys": published}, time.monotonic(),
+                             KeySet.import_key_set({"keys": published}))
             self._loaded = loaded
             return loaded
 
     def jwks(self) -> dict[str, Any]:
         return self._load().jwks
+
+    def verifying_keys(self) -> KeySet:
+        return self._load().verifying
 
     def signed_claims(self, token: str) -> dict[str, Any] | None:
         """The claims of a JWT one of the published keys signed, expired or not (an
@@ -165,8 +170,7 @@ class KeyRing:
         if not token or len(token) > 8192:
             return None
         try:
-            verified = jwt.decode(token, KeySet.import_key_set(self.jwks()),
-                                  algorithms=list(SUPPORTED_ALGS))
+            verified = jwt.decode(token, self.verifying_keys(), algorithms=list(SUPPORTED_ALGS))
         except (JoseError, ValueError, TypeError):
             return None
         return dict(verified.claims)

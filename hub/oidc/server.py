@@ -254,8 +254,8 @@ class Revocation(_IgnoresUnknownHints, RevocationEndpoint):  # type: ignore[misc
 class EndSession(EndSessionEndpoint):  # type: ignore[misc]
     """RP-Initiated Logout 1.0: exact post_logout_redirect_uri match, state echoed."""
 
-    def get_server_jwks(self) -> dict[str, Any]:
-        return self.server.hub.keys.jwks()  # type: ignore[no-any-return]
+    def get_server_jwks(self) -> Any:
+        return self.server.hub.keys.verifying_keys()
 
     def get_algorithms(self) -> list[str]:
         # Never "none", never HMAC: an id_token_hint must carry one of our signatures.
