@@ -205,9 +205,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         hub = _hub(self)
         found, reused_grant = hub.tokens.find_refresh_token(refresh_token)
         if reused_grant is not None:
-            hub.tokens.revoke_grant(reused_grant, reason="refresh_reuse")
-            hub.audit_event("oidc:token:reuse_detected", client_id=self.request.client.client_id,
-                            reason="refresh_reuse")
+            hub.tokens.revoke_grant(reused_grant.id, reason="refresh_reuse")
+            # The doctor's audit history shows which of their grants died and why (the
+            # account id, never a network's sub: the audit log is the hub's own record).
+            hub.audit_event("oidc:token:reuse_detected", actor=reused_grant.client_id,
+                            doctor_id=reused_grant.doctor_id, doctor=reused_grant.doctor_id,
+                            client_id=reused_grant.client_id, reason="refresh_reuse")
             raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
         if found is not None:
             for guard in hub.refresh_guards:

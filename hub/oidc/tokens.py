@@ -226,8 +226,8 @@ class TokenService:
         row = self.db.hot.first(_SUCCESSOR, {"h": predecessor.token_hash})
         return row["successor"] if row is not None else None
 
-    def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, str | None]:
-        """Return (usable token, None) or (None, grant id to revoke because of reuse)."""
+    def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, GrantView | None]:
+        """Return (usable token, None) or (None, grant to revoke because of reuse)."""
         if not token or len(token) > 512:
             return None, None
         now = utcnow()
@@ -243,7 +243,7 @@ class TokenService:
             age = (now - row["rotated_at"]).total_seconds()
             if age > self.reuse_grace:
                 # RFC 9700 §4.14.2: a rotated token presented again means it leaked.
-                return None, grant.id
+                return None, grant
             return RefreshTokenView(token_hash, grant, age, row["successor"]), None
         return RefreshTokenView(token_hash, grant, None), None
 

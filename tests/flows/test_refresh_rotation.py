@@ -17,6 +17,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from sqlalchemy import select
 
+from hub.admin.history import doctor_history
 from hub.crypto import sha256_hex
 from hub.models.grants import RefreshToken
 from tests.flows.conftest import Browser, RelyingParty, RunningHub
@@ -27,7 +28,8 @@ class Network:
 
     def __init__(self, hub: RunningHub, browser: Browser) -> None:
         self.rp = RelyingParty(hub, hub.client(), scope="openid profile offline_access")
-        self.first = self.rp.sign_in(browser, hub.doctor().email)
+        self.doctor = hub.doctor()
+        self.first = self.rp.sign_in(browser, self.doctor.email)
         self.meta = self.rp.meta
 
     def refresh(self, refresh_token: str) -> requests.Response:
@@ -90,8 +92,8 @@ def test_concurrent_refreshes_with_one_token_share_one_successor(network: Networ
 
 
 @pytest.mark.parametrize("reused", ["the first token", "the replay's successor"])
-def test_reuse_after_the_window_revokes_the_one_chain(network: Network, window_over: Any,
-                                                      reused: str) -> None:
+def test_reuse_after_the_window_revokes_the_one_chain(running_hub: RunningHub, network: Network,
+                                                      window_over: Any, reused: str) -> None:
     r0 = network.first["refresh_token"]
     a, b = network.refresh(r0).json(), network.refresh(r0).json()  # a replay inside the window
     assert a["refresh_token"] == b["refresh_token"]
@@ -104,6 +106,10 @@ def test_reuse_after_the_window_revokes_the_one_chain(network: Network, window_o
     assert network.refresh(c["refresh_token"]).json()["error"] == "invalid_grant"
     for t in (network.first, a, b, c):
         assert network.userinfo(t["access_token"]) == 401
+    # The doctor's audit history names the network whose grant died, and why.
+    [record] = [h for h in doctor_history(running_hub.hub.db, network.doctor.id)
+                if h.event == "oidc:token:reuse_detected"]
+    assert record.client_id == network.rp.creds["client_id"]
 
 
 def test_the_successor_is_kept_sealed_and_only_for_the_grace_window(

@@ -17,9 +17,11 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from hub import create_app
+from hub.cli import main
 from hub.relying import backchannel
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, _Late, callback_params
 from tests.relying.conftest import Receiver, receiver  # noqa: F401  (the receiver fixture)
@@ -130,3 +132,23 @@ def test_the_consent_page_says_a_public_identifier_is_shared(running_hub: Runnin
     text = _consent_page(running_hub, Browser(running_hub), pair, doctor.email)
     assert "made for Closed Ward (closed.example)" in text and "see a different one" in text
     assert "shared" not in text
+
+
+def test_the_operator_gives_a_public_network_its_previous_to_new_sub_map(
+        running_hub: RunningHub, browser: Browser) -> None:
+    settings = running_hub.hub.settings
+    env = {"CURBSIDE_DATABASE_URL": settings.database_url, "CURBSIDE_STORE_URL": settings.store_url,
+           "CURBSIDE_INSTANCE_DIR": settings.instance_dir, "CURBSIDE_SECRET_KEY": settings.secret_key,
+           "CURBSIDE_KEY_ENCRYPTION_KEYS": settings.key_encryption_keys,
+           "CURBSIDE_ISSUER": running_hub.issuer, "CURBSIDE_INSECURE_TRANSPORT": "1"}
+    pub = _network(running_hub, "pub-e.example", subject_type="public")
+    ann, bob = running_hub.doctor(), running_hub.doctor()
+    subs = {d.id: _sub(pub, pub.sign_in(Browser(running_hub), d.email)) for d in (ann, bob)}
+    out = CliRunner().invoke(main, ["client", "subject-map", pub.creds["client_id"]], env=env)
+    assert out.exit_code == 0, out.output
+    lines = out.output.splitlines()
+    assert lines[0] == "previous_sub,sub"
+    assert sorted(lines[1:]) == sorted(f"{old},{new}" for old, new in subs.items())
+    pairwise = _network(running_hub, "pair-e.example")
+    out = CliRunner().invoke(main, ["client", "subject-map", pairwise.creds["client_id"]], env=env)
+    assert out.exit_code == 1 and "pairwise subjects" in out.output and "Traceback" not in out.output
