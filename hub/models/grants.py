@@ -51,6 +51,11 @@ class RefreshToken(Base):
     # chain (hub/oidc/tokens.py). Never a token in the clear.
     successor: Mapped[str | None] = mapped_column(String(255))
 
+    # Only the few rows holding a sealed successor, for erasing them when their window ends.
+    __table_args__ = (Index("ix_refresh_tokens_sealed", "grant_id",
+                            postgresql_where=successor.is_not(None),
+                            sqlite_where=successor.is_not(None)),)
+
 
 class Consent(Base):
     """A consent receipt: which claims a doctor agreed to release to a client, and when."""

@@ -226,6 +226,16 @@ class TokenService:
         row = self.db.hot.first(_SUCCESSOR, {"h": predecessor.token_hash})
         return row["successor"] if row is not None else None
 
+    def erase_stale_successors(self) -> int:
+        """Erase every sealed successor whose grace window is over (the grants' next
+        rotations do it too; this catches chains that stopped)."""
+        cutoff = utcnow() - timedelta(seconds=self.reuse_grace)
+        with self.db.session() as s:
+            done = s.execute(update(RefreshToken).where(RefreshToken.successor.is_not(None),
+                                                        RefreshToken.rotated_at < cutoff)
+                             .values(successor=None))
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
     def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, GrantView | None]:
         """Return (usable token, None) or (None, grant to revoke because of reuse)."""
         if not token or len(token) > 512:
@@ -277,3 +287,8 @@ class TokenService:
         for gid in ids:
             self.revoke_grant(gid, reason=reason)
         return ids
+
+
+def erase_stale_successors(hub: Any) -> dict[str, int]:
+    """Worker job (hub/worker.py PERIODIC): successors are kept for the grace window only."""
+    return {"erased": hub.tokens.erase_stale_successors()}

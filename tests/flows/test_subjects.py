@@ -20,8 +20,8 @@ import requests
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
+from hub import cli as cli_module
 from hub import create_app
-from hub.cli import main
 from hub.relying import backchannel
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, _Late, callback_params
 from tests.relying.conftest import Receiver, receiver  # noqa: F401  (the receiver fixture)
@@ -96,7 +96,13 @@ def restarted_hub(running_hub: RunningHub) -> Iterator[RunningHub]:
     t.start()
     yield RunningHub(issuer, app, app.extensions["curbside"])
     server.shutdown()
-    app.extensions["curbside"].db.engine.dispose()
+    _close(app.extensions["curbside"])
+
+
+def _close(hub: Any) -> None:
+    """Give back the database connections of a hub a test built beside the running one."""
+    hub.db.hot.dispose()
+    hub.db.engine.dispose()
 
 
 def test_a_public_sub_survives_a_restart(running_hub: RunningHub, browser: Browser,
@@ -134,8 +140,25 @@ def test_the_consent_page_says_a_public_identifier_is_shared(running_hub: Runnin
     assert "shared" not in text
 
 
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Run ``hub`` as an operator would; the hubs it built are closed afterwards."""
+    built: list[Any] = []
+    real_init = cli_module.Context.__init__
+
+    def init(self: Any, **overrides: Any) -> None:
+        real_init(self, **overrides)
+        built.append(self)
+
+    monkeypatch.setattr(cli_module.Context, "__init__", init)
+    yield lambda env, *args: CliRunner().invoke(cli_module.main, list(args), env=env)
+    for context in built:
+        if context._hub is not None:
+            _close(context._hub)
+
+
 def test_the_operator_gives_a_public_network_its_previous_to_new_sub_map(
-        running_hub: RunningHub, browser: Browser) -> None:
+        running_hub: RunningHub, cli: Any) -> None:
     settings = running_hub.hub.settings
     env = {"CURBSIDE_DATABASE_URL": settings.database_url, "CURBSIDE_STORE_URL": settings.store_url,
            "CURBSIDE_INSTANCE_DIR": settings.instance_dir, "CURBSIDE_SECRET_KEY": settings.secret_key,
@@ -144,11 +167,11 @@ def test_the_operator_gives_a_public_network_its_previous_to_new_sub_map(
     pub = _network(running_hub, "pub-e.example", subject_type="public")
     ann, bob = running_hub.doctor(), running_hub.doctor()
     subs = {d.id: _sub(pub, pub.sign_in(Browser(running_hub), d.email)) for d in (ann, bob)}
-    out = CliRunner().invoke(main, ["client", "subject-map", pub.creds["client_id"]], env=env)
+    out = cli(env, "client", "subject-map", pub.creds["client_id"])
     assert out.exit_code == 0, out.output
     lines = out.output.splitlines()
     assert lines[0] == "previous_sub,sub"
     assert sorted(lines[1:]) == sorted(f"{old},{new}" for old, new in subs.items())
     pairwise = _network(running_hub, "pair-e.example")
-    out = CliRunner().invoke(main, ["client", "subject-map", pairwise.creds["client_id"]], env=env)
+    out = cli(env, "client", "subject-map", pairwise.creds["client_id"])
     assert out.exit_code == 1 and "pairwise subjects" in out.output and "Traceback" not in out.output

@@ -21,8 +21,12 @@ def upgrade() -> None:
     # so a replay of one inside the grace window is refused (invalid_grant), never forked.
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
         batch_op.add_column(sa.Column('successor', sa.String(length=255), nullable=True))
+        batch_op.create_index('ix_refresh_tokens_sealed', ['grant_id'], unique=False,
+                              postgresql_where=sa.text('successor IS NOT NULL'),
+                              sqlite_where=sa.text('successor IS NOT NULL'))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('refresh_tokens', schema=None) as batch_op:
+        batch_op.drop_index('ix_refresh_tokens_sealed')
         batch_op.drop_column('successor')
