@@ -65,7 +65,8 @@ def parse_metadata_json(data: bytes | str) -> dict[str, Any]:
     except ClientMetadataError:
         raise
     except (ValueError, RecursionError):  # RecursionError: an array or object nested too deep
-        raise ClientMetadataError("invalid_client_metadata", "the client metadata is not valid JSON") from None
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "the client metadata is not valid JSON") from None
     if not isinstance(value, dict):
         raise ClientMetadataError("invalid_client_metadata", "client metadata must be a JSON object")
     return value

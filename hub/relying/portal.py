@@ -99,7 +99,8 @@ def _csrf(cookie: str) -> str:
 
 
 def _check_csrf(cookie: str | None) -> None:
-    if not cookie or not hmac.compare_digest(request.form.get("csrf", ""), _csrf(cookie)):
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500).
+    if not cookie or not hmac.compare_digest(request.form.get("csrf", "").encode(), _csrf(cookie).encode()):
         abort(400, "This form has expired. Reload the page and try again.")
 
 

@@ -76,7 +76,8 @@ def test_a_bad_token_is_refused_before_the_body_is_read(running_hub: RunningHub)
 
 # -- 2. an RFC 7592 change is reviewed again ----------------------------------------------------
 def test_changed_redirect_uri_gets_no_code_until_an_admin_approves_again(
-        admin_hub: RunningHub, console_for: ConsoleFor) -> None:  # noqa: F811
+        admin_hub: RunningHub, console_for: ConsoleFor,  # noqa: F811  (the fixtures imported above)
+) -> None:
     hub = admin_hub
     reg = register(hub, GOOD, issue_initial_token(hub.hub)).json()
     client_id, uri = reg["client_id"], reg["registration_client_uri"]
@@ -125,8 +126,9 @@ def test_changed_redirect_uri_gets_no_code_until_an_admin_approves_again(
     assert requests.get(uri, headers=auth, timeout=10).status_code == 401
 
 
-def test_a_suspended_client_stays_suspended_after_an_update(admin_hub: RunningHub,
-                                                            console_for: ConsoleFor) -> None:  # noqa: F811
+def test_a_suspended_client_stays_suspended_after_an_update(
+        admin_hub: RunningHub, console_for: ConsoleFor,  # noqa: F811  (the fixtures imported above)
+) -> None:
     reg = register(admin_hub, GOOD, issue_initial_token(admin_hub.hub)).json()
     admin = console_for("admin")
     assert admin.act(f"/admin/clients/{reg['client_id']}/suspend").status_code == 303
