@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -124,6 +125,39 @@ def test_changed_redirect_uri_gets_no_code_until_an_admin_approves_again(
     assert put.status_code == 200 and put.json()["status"] == "active"
     assert requests.delete(uri, headers=auth, timeout=10).status_code == 204
     assert requests.get(uri, headers=auth, timeout=10).status_code == 401
+
+
+def _no_code(resp: requests.Response) -> bool:
+    return "code=" not in resp.headers.get("Location", "")
+
+
+def test_a_consent_page_opened_before_the_change_cannot_consent_to_the_changed_client(
+        admin_hub: RunningHub, console_for: ConsoleFor,  # noqa: F811  (the fixtures imported above)
+) -> None:
+    hub = admin_hub
+    reg = register(hub, GOOD, issue_initial_token(hub.hub)).json()
+    admin = console_for("admin")
+    assert admin.act(f"/admin/clients/{reg['client_id']}/approve").status_code == 303
+    browser = Browser(hub)
+    rp = RelyingParty(hub, {**reg, "redirect_uris": GOOD["redirect_uris"]})
+    url, _ = rp.authorization_url()
+    first = browser.login(browser.get(url), hub.doctor().email)
+    url, _ = rp.authorization_url()
+    second = browser.get(url)  # a second tab, also showing the old name
+    assert "Baltic Doctors" in first.text and 'action="/consent"' in second.text
+    time.sleep(1.05)  # pages are timed in whole seconds
+    # The same redirect URI, a new name and logo: the old tabs' requests stay well-formed.
+    put = requests.put(reg["registration_client_uri"], timeout=10,
+                       headers={"Authorization": f"Bearer {reg['registration_access_token']}"},
+                       json={**GOOD, "client_id": reg["client_id"], "client_name": "Totally Other Network",
+                             "logo_uri": "https://other.example/logo.png"})
+    assert put.json()["status"] == "pending"
+    assert _no_code(browser.consent(first))  # while the change waits for review
+    assert admin.act(f"/admin/clients/{reg['client_id']}/approve").status_code == 303
+    assert _no_code(browser.consent(second))  # after it: the doctor never saw the new name
+    url, _ = rp.authorization_url()
+    again = browser.get(url)
+    assert 'action="/consent"' in again.text and "Totally Other Network" in again.text
 
 
 def test_a_suspended_client_stays_suspended_after_an_update(
