@@ -162,7 +162,7 @@ def _own_client(hub: Hub, op_id: str, client_id: str) -> Any:
 def login() -> Response:
     hub = _hub()
     if request.method == "GET":
-        return _login_page()
+        return redirect("/operator", 303) if _current() else _login_page()  # type: ignore[return-value]
     # Checked before the password, so a forged form neither signs in nor spends a try.
     _check_csrf(request.cookies.get(_cookie_name(hub)))
     op = authenticate(hub, request.form.get("email", ""), request.form.get("password", "")[:1024],
