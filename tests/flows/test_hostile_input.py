@@ -162,3 +162,13 @@ def test_ids_beyond_the_database_integer_are_not_found_in_the_admin_console(
                    f"/admin/reviews/{number}/approve", f"/admin/reviews/{number}/reject"):
         r = console.act(action)
         assert r.status_code == 404, (action, r.status_code, r.text[:300])
+
+
+def test_a_nul_in_the_admin_sign_in_email_is_a_failed_sign_in(running_hub: RunningHub) -> None:
+    """Reachable without any account: the sign-in page's token is given to every visitor."""
+    s = requests.Session()
+    page = s.get(f"{running_hub.issuer}/admin/login", timeout=5)
+    csrf = _CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+    r = s.post(f"{running_hub.issuer}/admin/login", data={"csrf": csrf, "email": "admin\x00@curbside.example",
+                                                          "password": "a long admin passphrase"}, timeout=5)
+    assert r.status_code == 401 and "do not match" in r.text
