@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from hub.accounts.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.admin.sessions import STAGE_ENROL, STAGE_TOTP, AdminSession
 from hub.admin.web import (
     bp,
@@ -18,7 +19,6 @@ from hub.admin.web import (
     pre_session_cookie,
     set_cookie,
 )
-from hub.accounts.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.audit import append
 from hub.crypto import sha256_hex
 from hub.models.admin import AdminAccount
@@ -89,8 +89,9 @@ def login() -> Response:
     # attacker's wrong passwords never lock an admin out of her own browser.
     attempt = Attempt(sha256_hex(email), client_address(), _device_for(email))
     throttle = StepThrottle.of(PASSWORD_THROTTLE, h.settings)
-    address_ok = attempt.trusted or h.store.incr(ADDRESS_THROTTLE, client_address(),
-                                                 ttl=h.settings.login_window) <= h.settings.login_max_per_address
+    window = h.settings.login_window
+    address_ok = attempt.trusted or \
+        h.store.incr(ADDRESS_THROTTLE, client_address(), ttl=window) <= h.settings.login_max_per_address
     if not address_ok or not throttle.admit(h.store, attempt):
         append(h.db, "auth:login:failure", actor=None, address=client_address(),
                detail={**CONSOLE, "reason": "throttled"})
@@ -180,7 +181,8 @@ def mfa() -> Response:
            detail={**CONSOLE, "amr": ["pwd", "otp", "mfa"], "role": admin.role})
     # Only the complete sign-in, both factors, earns a device cookie (OWASP device cookies).
     devices = _devices()
-    resp = devices.set(redirect("/admin/", 303), devices.issue(request.cookies.get(devices.name), admin.email))
+    device_cookie = devices.issue(request.cookies.get(devices.name), admin.email)
+    resp = devices.set(redirect("/admin/", 303), device_cookie)
     return set_cookie(resp, new_cookie)
 
 

@@ -20,7 +20,15 @@ from werkzeug.serving import make_server
 
 from hub import create_app
 from tests.admin.conftest import ADMIN_PASSWORD, Console, new_admin
-from tests.flows.conftest import PASSWORD, Browser, RelyingParty, RunningHub, _Late, callback_params, make_settings
+from tests.flows.conftest import (
+    PASSWORD,
+    Browser,
+    RelyingParty,
+    RunningHub,
+    _Late,
+    callback_params,
+    make_settings,
+)
 from tests.flows.test_prompts_and_mfa import _enrol_totp
 
 WRONG = "wrong password!"
