@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ class DeviceCookies:
     what the OWASP design asks (the cookie's login must equal the attempt's).
     """
 
-    secrets: HubSecrets
+    secrets: HubSecrets = field(repr=False)
     realm: str
     secure: bool
     ttl: int

@@ -104,6 +104,18 @@ def test_an_attackers_wrong_passwords_do_not_lock_the_doctor_out_of_her_own_brow
     assert rp.validate_id_token(token["id_token"])["email"] == doctor.email
 
 
+def test_a_shared_workstation_stays_trusted_for_each_doctor_who_signed_in_on_it(hub: RunningHub) -> None:
+    ann, bob = hub.doctor(), hub.doctor()
+    rp = RelyingParty(hub, hub.client())
+    ward = browser_at(hub, "198.51.100.25")
+    rp.sign_in(ward, ann.email)
+    rp.sign_in(ward, bob.email)  # Bob's sign-in does not take Ann's device cookie away
+    lock_out_untrusted_browsers(hub, rp, ann.email)
+    token = rp.exchange(callback_params(ward.through(ward.get(rp.authorization_url(prompt="login")[0]),
+                                                     ann.email)))
+    assert rp.validate_id_token(token["id_token"])["email"] == ann.email
+
+
 def test_a_new_browser_is_throttled_at_its_address_before_it_can_close_the_account(hub: RunningHub) -> None:
     doctor = hub.doctor()
     rp = RelyingParty(hub, hub.client())
