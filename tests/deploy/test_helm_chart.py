@@ -120,6 +120,8 @@ def test_every_pod_is_non_root_read_only_with_tmp_and_the_shared_instance_folder
         assert "emptyDir" in volumes["tmp"]
         # Every pod reads the one salt: the same Secret, not a per-pod folder.
         assert volumes["instance"]["secret"]["secretName"] == "curbside-instance", name
+        assert volumes["instance"]["secret"]["defaultMode"] == 0o440, name
+        assert spec["securityContext"]["fsGroup"] == 10001, name  # the group that may read it
 
 
 def test_no_secret_value_appears_in_any_manifest() -> None:

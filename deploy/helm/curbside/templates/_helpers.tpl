@@ -31,7 +31,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 - name: instance
   secret:
     secretName: {{ .Values.instance.existingSecret }}
-    defaultMode: 0400
+    defaultMode: 0440  # root:fsGroup 10001, readable by the hub only
 {{- else if .Values.instance.existingClaim -}}
 - name: instance
   persistentVolumeClaim:
