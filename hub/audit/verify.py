@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Row, select
 
 from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, record_hash
 from hub.audit.keys import CheckpointKey
+from hub.audit.shipped import ShippedCheckpoint, compare_with_shipped
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
 from hub.db import Database
 from hub.models.audit import PERSONAL_DATA, RECORDS
@@ -44,6 +45,7 @@ class VerifyReport:
     checkpoints: int = 0
     checkpoint_problems: list[str] = field(default_factory=list)
     signatures_checked: bool = False
+    shipped: int | None = None  # shipped checkpoints compared, when a copy was given
 
     @property
     def ok(self) -> bool:
@@ -56,6 +58,8 @@ class VerifyReport:
             lines.append(f"first problem: {self.problem.message}")
         sig = "signatures verified" if self.signatures_checked else "signatures NOT checked (no key)"
         lines.append(f"checkpoints: {self.checkpoints} ({sig})")
+        if self.shipped is not None:
+            lines.append(f"shipped checkpoints compared: {self.shipped}")
         lines += [f"checkpoint problem: {p}" for p in self.checkpoint_problems]
         return "\n".join(lines)
 
@@ -65,11 +69,37 @@ def verify_chain(
     *,
     verify_key: CheckpointKey | Sequence[CheckpointKey] | None = None,
     batch: int = BATCH,
+    shipped: Sequence[ShippedCheckpoint] | None = None,
 ) -> VerifyReport:
-    """Verify the whole chain and every checkpoint; never raises on tampering."""
+    """Verify the whole chain and every checkpoint; never raises on tampering.
+
+    ``shipped``: checkpoints kept outside the database (``hub.audit.shipped``); they catch
+    the newest records deleted together with the checkpoint rows that covered them.
+    """
     keys = _as_keys(verify_key)
     with db.engine.connect() as conn:
-        return verify_on(conn, keys=keys, batch=batch)
+        report = verify_on(conn, keys=keys, batch=batch)
+        if shipped is not None:
+            _against_shipped(conn, report, shipped, keys)
+        return report
+
+
+def _against_shipped(
+    conn: Connection,
+    report: VerifyReport,
+    shipped: Sequence[ShippedCheckpoint],
+    keys: Sequence[CheckpointKey] | None,
+) -> None:
+    report.shipped = len(shipped)
+    findings = compare_with_shipped(conn, shipped, keys, last_seq=report.last_seq)
+    report.checkpoint_problems += findings.problems or []
+    if report.problem is not None:
+        return  # the walk already named the first bad record
+    if findings.rewrite is not None:
+        seq, message = findings.rewrite
+        report.problem = ChainProblem(seq, "rewritten", message)
+    elif findings.truncation is not None:
+        report.problem = ChainProblem(report.last_seq + 1, "truncated", findings.truncation)
 
 
 def verify_on(
