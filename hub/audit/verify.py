@@ -17,7 +17,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Row, select
 
-from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, record_hash
+from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, format_time, record_hash
 from hub.audit.keys import CheckpointKey
 from hub.audit.shipped import ShippedCheckpoint, compare_with_shipped
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
@@ -46,6 +46,9 @@ class VerifyReport:
     checkpoint_problems: list[str] = field(default_factory=list)
     signatures_checked: bool = False
     shipped: int | None = None  # shipped checkpoints compared, when a copy was given
+    # The newest checkpoint that passed its signature check: when it grows old, the
+    # checkpoint writer has stopped (monitor it; nothing else reports that).
+    newest_checkpoint: Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
@@ -60,6 +63,8 @@ class VerifyReport:
         lines.append(f"checkpoints: {self.checkpoints} ({sig})")
         if self.shipped is not None:
             lines.append(f"shipped checkpoints compared: {self.shipped}")
+        if (cp := self.newest_checkpoint) is not None:
+            lines.append(f"newest checkpoint: #{cp.id}, seq {cp.seq}, written {format_time(cp.created_at)}")
         lines += [f"checkpoint problem: {p}" for p in self.checkpoint_problems]
         return "\n".join(lines)
 
@@ -122,6 +127,8 @@ def verify_on(
             report.checkpoint_problems.append(problem)
         else:
             trusted.setdefault(cp.seq, []).append(cp)
+            if report.newest_checkpoint is None or cp.created_at >= report.newest_checkpoint.created_at:
+                report.newest_checkpoint = cp
     start = 1 if anchor is None else anchor.seq
     walker = _Walker(trusted, start=start, prev_hash=None if anchor else GENESIS_HASH)
     walker.run(_rows(conn, start, batch), report)

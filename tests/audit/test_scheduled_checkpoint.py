@@ -149,6 +149,8 @@ def test_deleting_the_newest_records_after_a_scheduled_checkpoint_is_reported(
     ok = hub_cli(verifier_env, "audit", "verify")
     assert ok.exit_code == 0, ok.output
     assert "signatures verified" in ok.output
+    # Its age is what tells a monitor that the writer stopped.
+    assert f"newest checkpoint: #{line['id']}, seq 30, written {line['time']}" in ok.output
 
     delete_newest_records(db, after=25)
     cut = hub_cli(verifier_env, "audit", "verify")
