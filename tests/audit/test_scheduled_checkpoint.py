@@ -4,6 +4,7 @@ newest records deleted, even when the checkpoint rows were deleted with them."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -42,7 +43,11 @@ class KeyPair:
 
 def hub_cli(env: dict[str, str], *args: str) -> Result:
     """The `hub` command as an operator runs it, configured only by CURBSIDE_* variables."""
-    return CliRunner().invoke(main, list(args), env=env)
+    result = CliRunner().invoke(main, list(args), env=env)
+    # Each invocation builds a Hub whose engine lives until the cycle collector runs; free
+    # its connection now, as the process exit would (the test PostgreSQL is shared).
+    gc.collect()
+    return result
 
 
 @pytest.fixture
