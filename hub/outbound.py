@@ -57,6 +57,7 @@ MiB = 1024 * KiB
 USER_AGENT = "Curbside-Hub/0.1 (+https://curbside.example/bot)"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Reason codes of OutboundError, and what a caller may tell the party that gave the URL
 # (no resolved address: that would turn the hub into an oracle for internal names).
@@ -183,6 +184,10 @@ class _Deadline:
             raise _Refused("deadline", f"no complete answer within {self.seconds:g} s")
         return left
 
+    def passed(self) -> bool:
+        # A socket timeout clamped to the deadline may fire a moment before the watchdog.
+        return self.expired or time.monotonic() >= self.at - 0.05
+
     def watch(self, sock: socket.socket) -> None:
         copy = socket.fromfd(sock.fileno(), sock.family, sock.type)
         with self._lock:
@@ -231,7 +236,7 @@ def _within(seconds: float, request: Any) -> Iterator[_Deadline]:
         except OutboundError:
             raise
         except (requests.RequestException, urllib3.exceptions.HTTPError, OSError):
-            if deadline.expired:  # the watchdog's shutdown surfaces as a broken connection
+            if deadline.passed():  # the watchdog's shutdown surfaces as a broken connection
                 raise _error("deadline", f"no complete answer within {seconds:g} s", request) from None
             raise
         finally:
@@ -270,6 +275,7 @@ class _GuardedConnectionMixin:
     """urllib3 connection whose TCP socket goes to a checked address only."""
 
     allow_local = False
+    allowed_networks: tuple[Network, ...] = ()
     # Provided by urllib3's HTTPConnection:
     _dns_host: str
     host: str
@@ -293,7 +299,7 @@ class _GuardedConnectionMixin:
             for info in infos:
                 ip = ipaddress.ip_address(info[4][0])
                 why = refusal(ip)
-                if why is not None:
+                if why is not None and not any(ip in net for net in self.allowed_networks):
                     raise _Refused("refused_address", f"{host} resolves to {ip}, a {why} address")
         sock = self._connect(infos, deadline)
         if deadline is not None:
@@ -342,22 +348,12 @@ class _HTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _LocalHTTPConnection(_HTTPConnection):
-    allow_local = True
-
-
-class _LocalHTTPSConnection(_HTTPSConnection):
-    allow_local = True
-
-
-def _pools(allow_local: bool) -> dict[str, type[HTTPConnectionPool]]:
-    http_cls, https_cls = ((_LocalHTTPConnection, _LocalHTTPSConnection) if allow_local
-                           else (_HTTPConnection, _HTTPSConnection))
-    return {"http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_cls}),
-            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_cls})}
-
-
-_POOLS = {False: _pools(False), True: _pools(True)}
+def _pools(allow_local: bool, allowed: tuple[Network, ...]) -> dict[str, type[HTTPConnectionPool]]:
+    rules = {"allow_local": allow_local, "allowed_networks": allowed}
+    return {"http": type("GuardedHTTPPool", (HTTPConnectionPool,), {
+                "ConnectionCls": type("GuardedHTTPConnection", (_HTTPConnection,), rules)}),
+            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {
+                "ConnectionCls": type("GuardedHTTPSConnection", (_HTTPSConnection,), rules)})}
 
 
 # -- requests ----------------------------------------------------------------------------------
@@ -377,15 +373,17 @@ def _clamp(timeout: Any, left: float) -> Timeout:
 
 
 class GuardedAdapter(HTTPAdapter):
-    def __init__(self, *, allow_local: bool, deadline: float, max_bytes: int) -> None:
-        self.allow_local = allow_local  # read by init_poolmanager, which __init__ calls
+    def __init__(self, *, allow_local: bool, deadline: float, max_bytes: int,
+                 allowed_networks: tuple[Network, ...] = ()) -> None:
+        self.allow_local = allow_local
+        self._pools = _pools(allow_local, allowed_networks)  # read by init_poolmanager
         self.deadline = deadline
         self.max_bytes = max_bytes
         super().__init__(pool_connections=4, pool_maxsize=8, max_retries=0)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _POOLS[self.allow_local]
+        self.poolmanager.pool_classes_by_scheme = self._pools
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         raise _Refused("refused_proxy", "requests through a proxy are not allowed")
@@ -420,6 +418,10 @@ class GuardedAdapter(HTTPAdapter):
                 if size > self.max_bytes:
                     raise _Refused("too_large", f"the body is over {self.max_bytes} bytes")
                 chunks.append(chunk)
+            # A body that ends with the connection: the watchdog's shutdown reads as its end.
+            deadline = _current.get()
+            if deadline is not None:
+                deadline.remaining()  # raises once the deadline has passed
         except BaseException:
             response.close()
             raise
@@ -432,7 +434,8 @@ class GuardedSession(requests.Session):
     """A ``requests.Session`` that only goes out through :class:`GuardedAdapter`."""
 
     def __init__(self, *, allow_local: bool = False, deadline: float = 10.0, max_bytes: int = MiB,
-                 max_redirects: int = 5, user_agent: str = USER_AGENT) -> None:
+                 max_redirects: int = 5, user_agent: str = USER_AGENT,
+                 allowed_networks: tuple[Network, ...] = ()) -> None:
         if not 0 < deadline <= 300 or max_bytes < 1:
             raise ValueError("deadline must be in (0, 300] seconds and max_bytes positive")
         self._sealed = False
@@ -441,7 +444,8 @@ class GuardedSession(requests.Session):
         self.max_redirects = max_redirects
         self.headers["User-Agent"] = user_agent
         self.deadline = deadline
-        adapter = GuardedAdapter(allow_local=allow_local, deadline=deadline, max_bytes=max_bytes)
+        adapter = GuardedAdapter(allow_local=allow_local, deadline=deadline, max_bytes=max_bytes,
+                                 allowed_networks=allowed_networks)
         self.adapters.clear()
         super().mount("https://", adapter)
         super().mount("http://", adapter)
@@ -465,9 +469,12 @@ class Outbound:
     """How the hub's requests leave it; one per Hub, from settings (``Hub.build``)."""
 
     allow_local: bool = False
+    # Non-public networks an operator reaches on purpose (a register mirror on a private
+    # link); https only, like every public address.
+    allowed_networks: tuple[Network, ...] = ()
 
     def session(self, *, deadline: float = 10.0, max_bytes: int = MiB,
                 max_redirects: int = 5) -> GuardedSession:
         """A session for one purpose: its deadline bounds each request, retries included."""
         return GuardedSession(allow_local=self.allow_local, deadline=deadline, max_bytes=max_bytes,
-                              max_redirects=max_redirects)
+                              max_redirects=max_redirects, allowed_networks=self.allowed_networks)
