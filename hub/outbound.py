@@ -435,7 +435,7 @@ class GuardedSession(requests.Session):
 
     def __init__(self, *, allow_local: bool = False, deadline: float = 10.0, max_bytes: int = MiB,
                  max_redirects: int = 5, user_agent: str = USER_AGENT,
-                 allowed_networks: tuple[Network, ...] = ()) -> None:
+                 allowed_networks: tuple[Network, ...] = (), ca_bundle: str | None = None) -> None:
         if not 0 < deadline <= 300 or max_bytes < 1:
             raise ValueError("deadline must be in (0, 300] seconds and max_bytes positive")
         self._sealed = False
@@ -443,6 +443,8 @@ class GuardedSession(requests.Session):
         self.trust_env = False  # no proxy variables, no .netrc credentials from the environment
         self.max_redirects = max_redirects
         self.headers["User-Agent"] = user_agent
+        if ca_bundle:
+            self.verify = ca_bundle  # certificates are still checked, against these CAs
         self.deadline = deadline
         adapter = GuardedAdapter(allow_local=allow_local, deadline=deadline, max_bytes=max_bytes,
                                  allowed_networks=allowed_networks)
@@ -472,9 +474,12 @@ class Outbound:
     # Non-public networks an operator reaches on purpose (a register mirror on a private
     # link); https only, like every public address.
     allowed_networks: tuple[Network, ...] = ()
+    # CA certificates to verify servers with instead of the default bundle (a private CA).
+    ca_bundle: str | None = None
 
     def session(self, *, deadline: float = 10.0, max_bytes: int = MiB,
                 max_redirects: int = 5) -> GuardedSession:
         """A session for one purpose: its deadline bounds each request, retries included."""
         return GuardedSession(allow_local=self.allow_local, deadline=deadline, max_bytes=max_bytes,
-                              max_redirects=max_redirects, allowed_networks=self.allowed_networks)
+                              max_redirects=max_redirects, allowed_networks=self.allowed_networks,
+                              ca_bundle=self.ca_bundle)

@@ -26,7 +26,7 @@ from requests.adapters import HTTPAdapter
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.outbound import GuardedSession, OutboundError, refusal
+from hub.outbound import GuardedSession, Outbound, OutboundError, refusal
 from hub.relying import backchannel
 from hub.relying.registration import SECTOR_DEADLINE, issue_initial_token
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, _Late, make_settings
@@ -351,7 +351,7 @@ def register(hub: RunningHub, token: str, **md: Any) -> requests.Response:
                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/sector.json", "https://localhost:{port}/sector.json",
+@pytest.mark.parametrize("url", ["https://127.0.0.1:{port}/sector.json", "https://localhost:{port}/sector.json",
                                  "https://[::ffff:127.0.0.1]:{port}/sector.json"])
 def test_registration_refuses_a_loopback_sector_document_and_fetches_nothing(
         strict_hub: RunningHub, listeners: Any, url: str) -> None:
@@ -364,15 +364,20 @@ def test_registration_refuses_a_loopback_sector_document_and_fetches_nothing(
     assert register(strict_hub, token).status_code == 201  # the refusal spent no use
 
 
-def test_a_dripping_sector_document_is_cut_at_the_deadline(local_hub: RunningHub, listeners: Any) -> None:
+def test_a_dripping_sector_document_is_cut_at_the_deadline(local_hub: RunningHub, listeners: Any,
+                                                          tls: Any) -> None:
+    ctx, ca = tls
+    # This hub trusts the test CA, so the TLS handshake completes and the body drips.
+    local_hub.hub.outbound = Outbound(allow_local=True, ca_bundle=ca)
     slow = listeners(drip(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n[", b" ", 0.3,
-                          SECTOR_DEADLINE + 8))
+                          SECTOR_DEADLINE + 8), tls=ctx)
     token = issue_initial_token(local_hub.hub)
     start = time.monotonic()
-    r = register(local_hub, token, sector_identifier_uri=f"http://127.0.0.1:{slow.port}/sector.json")
+    r = register(local_hub, token, sector_identifier_uri=f"https://127.0.0.1:{slow.port}/sector.json")
     assert r.status_code == 400 and r.json()["error"] == "invalid_client_metadata", r.text
     assert "in time" in r.json()["error_description"]
     assert time.monotonic() - start < SECTOR_DEADLINE + 1.5
+    assert slow.connections == 1
 
 
 def test_a_loopback_back_channel_endpoint_gets_nothing_and_the_refusal_is_recorded(
