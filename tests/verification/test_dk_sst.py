@@ -170,7 +170,7 @@ def test_malformed_lines_are_refused_with_their_line_before_anything_is_written(
     cases = [
         (b"5PQ2W;0606901234;Hansen;Freja\n", 6, "expected 5 fields"),  # a field short
         (b"5PQ2W;0606901234;;Freja;7170\n", 6, "bad authorisation record"),  # no family name
-        ("5PQ2W;0606901234;Hansen;Freja;7170\n".encode("utf-8").replace(b"Hansen", "Hånsen".encode()),
+        (b"5PQ2W;0606901234;Hansen;Freja;7170\n".replace(b"Hansen", "Hånsen".encode()),
          6, "UTF-8"),
         (b"5PQ2W;0606901234;Hansen;Fre\x01ja;7170\n", 6, "control characters"),
         (b"5PQ2W;0606901234;Hansen;Freja;71", 6, "truncated"),
