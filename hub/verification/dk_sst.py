@@ -164,10 +164,11 @@ def _run(
     accepted_by: str = "system",
 ) -> ImportReport:
     valid_from = extract_date(path)
-    # The same file again is a no-op (or, with force, a re-read), not a stale extract.
-    same_file = imported(db, DK_SST, file_digest(path))
     last = last_applied_date(db)
-    if last is not None and valid_from <= last and not same_file:
+    # The newest extract again is a no-op (or, with force, a re-read), not a stale one;
+    # an older date never passes, even with content applied before (it may undo since).
+    again = last == valid_from and imported(db, DK_SST, file_digest(path, version=valid_from.isoformat()))
+    if last is not None and valid_from <= last and not again:
         raise ImportRefused(
             f"the extract is dated {valid_from.isoformat()}, not after the last applied one "
             f"({last.isoformat()}); an older extract would undo newer withdrawals",
@@ -188,6 +189,7 @@ def _run(
         accept_withdrawals=accept_withdrawals,
         accepted_by=accepted_by,
         vanished_detail="authorisation no longer in the register",
+        version=valid_from.isoformat(),
     )
 
 

@@ -179,8 +179,10 @@ def applied_file_names(db: Database, register: str) -> list[str]:
         )
 
 
-def file_digest(path: str) -> str:
-    h = hashlib.sha256()
+def file_digest(path: str, *, version: str = "") -> str:
+    """SHA-256 of the file; ``version`` (a dated snapshot's date) is hashed in first, so
+    the same content published on another day is another file."""
+    h = hashlib.sha256(version.encode())
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -472,12 +474,13 @@ def run_import(
     accept_withdrawals: bool = False,
     accepted_by: str = "system",
     vanished_detail: str = "no longer in the register extract",
+    version: str = "",
     now: Callable[[], datetime] = utcnow,
 ) -> ImportReport:
     """Import one register file; see the module docstring. Raises RegisterFileError (a
     malformed line) or ImportRefused (a snapshot withdrawing more than ``guard`` allows
     without ``accept_withdrawals``)."""
-    digest = file_digest(path)
+    digest = file_digest(path, version=version)
     plan: ImportReport | None = None
     overridden = False
     if not dry_run and not force and imported(db, register, digest, kind=kind):

@@ -188,3 +188,24 @@ def test_utf8_file_is_rejected_with_line(db, fixture_path):
     with pytest.raises(RegisterFileError) as err:
         dk_sst.import_full(db, fixture_path("20240110AutDK-utf8.csv"))
     assert err.value.line == 2
+
+
+def test_an_old_extract_with_content_applied_before_is_still_refused(db, fixture_path, tmp_path):
+    first = extract(tmp_path, "20240115AutDK.csv", BASE)
+    dk_sst.import_full(db, first)
+    dk_sst.apply_delta(db, fixture_path("20240116AutDK.csv"))
+    same_content = tmp_path / "20240114AutDK.csv"
+    same_content.write_bytes(Path(first).read_bytes())
+    with pytest.raises(ImportRefused, match="2024-01-14, not after"):
+        dk_sst.apply_delta(db, str(same_content))
+    assert standing(db)["1BX2T"] == "inactive"
+    # The newest extract again is simply "already imported".
+    assert dk_sst.apply_delta(db, fixture_path("20240116AutDK.csv")).skipped
+
+
+def test_a_newer_extract_is_applied_even_with_content_seen_before(db, fixture_path, tmp_path):
+    dk_sst.import_full(db, extract(tmp_path, "20240115AutDK.csv", BASE[:2]))
+    dk_sst.apply_delta(db, extract(tmp_path, "20240116AutDK.csv", BASE))
+    # On the 17th the register is back to the 15th's two entries: the same bytes, a new file.
+    report = dk_sst.apply_delta(db, extract(tmp_path, "20240117AutDK.csv", BASE[:2]))
+    assert not report.skipped and report.vanished == ["2GH5D", "3KL7M", "4DF9R"]
