@@ -158,6 +158,7 @@ _KEYS = cast(Table, RegisterSnapshotKey.__table__)
 _REG = cast(Table, DoctorRegistration.__table__)
 _LIVE_STATUSES = ("match", "needs_review", "restricted")
 _WAS_ACTIVE = (EntryStatus.ACTIVE.value, EntryStatus.RESTRICTED.value)
+_CHUNK = 900  # bound parameters per IN (...) query
 
 
 def imported(db: Database, register: str, digest: str, *, kind: str | None = None) -> bool:
@@ -346,28 +347,33 @@ class _Run:
                 restricted.append((number, row["status_detail"]))
         self.report.became_inactive += [n for n, _ in inactive]
         self.report.became_restricted += [n for n, _ in restricted]
-        for status, items in (("inactive", inactive), ("restricted", restricted)):
-            for number, detail in items:
-                self._withdraw_doctors(conn, number, status, detail, now)
+        changes = {number: ("inactive", detail) for number, detail in inactive}
+        changes.update({number: ("restricted", detail) for number, detail in restricted})
+        if changes:
+            self._withdraw_doctors(conn, changes, now)
 
-    def _withdraw_doctors(
-        self, conn: Connection, number: str, status: str, detail: str, now: datetime
-    ) -> None:
-        where = (
-            (_REG.c.register == self.register) & (_REG.c.number == number) & _REG.c.status.in_(_LIVE_STATUSES)
-        )
-        reason = f"register update: {detail or status}"[:300]
-        doctors = conn.execute(select(_REG.c.doctor_id).where(where)).scalars().all()
-        if not doctors:
-            return
-        self.report.withdrawn += [Withdrawal(d, self.register, number, status, reason) for d in doctors]
-        if self.dry_run:
-            return
-        conn.execute(
-            update(_REG)
-            .where(where)
-            .values(status=status, reason=reason, withdrawn_at=now, withdrawal_handled_at=None)
-        )
+    def _withdraw_doctors(self, conn: Connection, changes: dict[str, tuple[str, str]], now: datetime) -> None:
+        """Mark the verified registrations behind these entries withdrawn (one query per
+        batch to find them: a delta can end thousands of entries, few of them our doctors')."""
+        numbers = list(changes)
+        live = (_REG.c.register == self.register) & _REG.c.status.in_(_LIVE_STATUSES)
+        found: list[tuple[str, str]] = []
+        for i in range(0, len(numbers), _CHUNK):
+            chunk = numbers[i : i + _CHUNK]
+            found += [(r.number, r.doctor_id) for r in conn.execute(
+                select(_REG.c.number, _REG.c.doctor_id).where(live, _REG.c.number.in_(chunk)))]
+        for number in sorted({n for n, _ in found}):
+            status, detail = changes[number]
+            reason = f"register update: {detail or status}"[:300]
+            self.report.withdrawn += [
+                Withdrawal(d, self.register, number, status, reason) for n, d in found if n == number
+            ]
+            if not self.dry_run:
+                conn.execute(
+                    update(_REG)
+                    .where(live, _REG.c.number == number)
+                    .values(status=status, reason=reason, withdrawn_at=now, withdrawal_handled_at=None)
+                )
 
     def tick(self) -> None:
         if self.progress is not None:
@@ -444,13 +450,23 @@ def _plan(
     now: Callable[[], datetime],
     digest: str,
     vanished_detail: str,
+    full: bool = True,
 ) -> tuple[ImportReport, int]:
     """Read the whole file and work out what it would change, writing nothing. Returns
     the report and (for a snapshot) the register's live entries before the file."""
     report = ImportReport(register, kind, path, digest, 0, dry_run=True)
     run = _Run(db, register, kind, path, snapshot, batch_size, progress, now, report, dry_run=True)
     run.total_bytes = os.path.getsize(path)
-    _read(run, parser, path, batch_size)
+    if full:
+        _read(run, parser, path, batch_size)
+    else:
+        # Only the guard's question (which entries vanish, whose claim goes): every line is
+        # still parsed and validated, but nothing is compared with the mirror.
+        with open(path, "rb") as f:
+            for line, op in parser(f, run.counter, path):
+                if isinstance(op, Upsert):
+                    run.seen.add(op.entry.number)
+                report.lines = line
     total = 0
     if snapshot:
         report.vanished, total = run.vanished_numbers()
@@ -490,7 +506,7 @@ def run_import(
     if dry_run or snapshot:
         plan, live = _plan(db, register, kind, path, parser, snapshot=snapshot, batch_size=batch_size,
                            progress=None if snapshot and not dry_run else progress, now=now,
-                           digest=digest, vanished_detail=vanished_detail)
+                           digest=digest, vanished_detail=vanished_detail, full=dry_run)
         if dry_run:
             return plan
         allowed = (guard or WithdrawalGuard()).allowed(live)

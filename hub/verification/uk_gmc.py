@@ -31,7 +31,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from functools import lru_cache
 from typing import BinaryIO
 
 from hub.db import Database
@@ -45,7 +46,7 @@ from hub.verification.importing import (
     Withdraw,
     run_import,
 )
-from hub.verification.readers import Header, LineCounter, Row, csv_records, parse_date
+from hub.verification.readers import Header, LineCounter, Row, csv_records
 from hub.verification.vocabulary import PROFESSION_PHYSICIAN, UK_GMC
 
 # The published layout, in order (GMC, "LRMP data file" specification).
@@ -127,6 +128,7 @@ class Standing:
     known: bool = True  # False: a status text this module does not know (failed closed)
 
 
+@lru_cache(maxsize=1024)  # a register has a handful of statuses, repeated a million times
 def standing_of(status_text: str, *, conditions: bool, undertakings: bool) -> Standing:
     """The licence standing a row states (see the module docstring)."""
     folded = _fold(status_text)
@@ -152,67 +154,123 @@ def status_of(text: str) -> EntryStatus:
 
 @dataclass(frozen=True, slots=True)
 class _Columns:
-    """Positions resolved once per file (a million rows must not look names up)."""
+    """Positions resolved once per file: a million rows must not look names up."""
 
+    number: int
+    surname: int
+    given: int
+    other: int
+    status: int
+    conditions: int
+    undertakings: int
+    warnings: int | None
+    fr_date: int | None
+    pr_date: int | None
+    specialist_date: int | None
+    gp_date: int | None
     specialties: list[int]
     change_type: int | None
 
     @classmethod
     def of(cls, header: Header) -> _Columns:
+        def at(name: str) -> int:
+            i = header.position(name)
+            assert i is not None  # REQUIRED columns were checked by Header
+            return i
+
         specialties = [
             i
             for i, name in enumerate(header.names)
             if header.key(name).startswith("specialty") and "date" not in header.key(name)
         ]
-        return cls(specialties, header.position(CHANGE_TYPE))
+        return cls(
+            number=at("GMC Ref No"),
+            surname=at("Surname"),
+            given=at("Given Name"),
+            other=at("Other Names"),
+            status=at("Registration Status"),
+            conditions=at(CONDITIONS),
+            undertakings=at(UNDERTAKINGS),
+            warnings=header.position(WARNINGS),
+            fr_date=header.position("FR Date"),
+            pr_date=header.position("PR Date"),
+            specialist_date=header.position("Specialist Register Date"),
+            gp_date=header.position("GP Register Date"),
+            specialties=specialties,
+            change_type=header.position(CHANGE_TYPE),
+        )
 
 
-def _date(row: Row, column: str) -> date | None:
-    value = row.get(column)
+@lru_cache(maxsize=1 << 16)
+def _date_value(value: str) -> date | None | bool:
+    """The LRMP date (DMMYYYY/DDMMYYYY or DD/MM/YYYY); False when it is no date."""
+    if not value:
+        return None
+    text = value
     if value.isdigit() and len(value) in (7, 8):
         value = value.zfill(8)
-        value = f"{value[:2]}/{value[2:4]}/{value[4:]}"
-    return parse_date(value, ("%d/%m/%Y",), line=row.record.start, path=row.header.path)
+        text = f"{value[:2]}/{value[2:4]}/{value[4:]}"
+    try:
+        return datetime.strptime(text, "%d/%m/%Y").date()
+    except ValueError:
+        return False
 
 
-def _flag(row: Row, column: str) -> bool:
-    value = row.get(column)
+def _date(row: Row, i: int | None) -> date | None:
+    if i is None:
+        return None
+    value = row.record.fields[i].strip()
+    parsed = _date_value(value)
+    if parsed is False:
+        raise row.error(f"bad date {value!r} in {row.header.names[i]}")
+    return parsed  # type: ignore[return-value]
+
+
+def _flag(row: Row, i: int | None) -> bool:
+    if i is None:
+        return False
+    value = row.record.fields[i].strip()
     flag = _FLAGS.get(value.lower())
     if flag is None:
-        raise row.error(f"{column} must be Y or N, found {value!r}")
+        raise row.error(f"{row.header.names[i]} must be Y or N, found {value!r}")
     return flag
 
 
 def entry_of(row: Row, columns: _Columns) -> tuple[RegisterEntry, str | None]:
     """The mirrored entry, and a warning when the status text was not understood."""
-    number = normalize_number(row["GMC Ref No"])
-    if number is None:
-        raise row.error(f"bad GMC reference number {row['GMC Ref No']!r}")
-    if not row["Surname"]:
-        raise row.error("empty Surname")
     fields = row.record.fields
+    raw_number = fields[columns.number]
+    number = normalize_number(raw_number)
+    if number is None:
+        raise row.error(f"bad GMC reference number {raw_number.strip()!r}")
+    surname = fields[columns.surname].strip()
+    if not surname:
+        raise row.error("empty Surname")
     specialties = [fields[i].strip() for i in columns.specialties if fields[i].strip()]
-    if _date(row, "GP Register Date"):
+    if _date(row, columns.gp_date):
         specialties.append("General practice (GP Register)")
-    specialist_since = _date(row, "Specialist Register Date")
-    status_text = row["Registration Status"]
-    conditions, undertakings = _flag(row, CONDITIONS), _flag(row, UNDERTAKINGS)
+    specialist_since = _date(row, columns.specialist_date)
+    status_text = fields[columns.status].strip()
+    conditions, undertakings = _flag(row, columns.conditions), _flag(row, columns.undertakings)
     standing = standing_of(status_text, conditions=conditions, undertakings=undertakings)
     extra: dict[str, object] = {}
     if specialist_since:
         extra["specialist_register_since"] = specialist_since.isoformat()
-    if _flag(row, WARNINGS):
+    if _flag(row, columns.warnings):
         extra["ftp_warning"] = True  # shown to reviewers; no restriction of practice
+    given = " ".join(p for p in (fields[columns.given].strip(), fields[columns.other].strip()) if p)
+    full_registration = _date(row, columns.fr_date)
+    provisional_registration = _date(row, columns.pr_date)
     entry = RegisterEntry(
         register=UK_GMC,
         number=number,
-        family_name=row["Surname"],
-        given_names=" ".join(p for p in (row["Given Name"], row["Other Names"]) if p),
+        family_name=surname,
+        given_names=given,
         profession=PROFESSION_PHYSICIAN,
         profession_code="medical_practitioner",
         status=standing.status,
         specialties=tuple(dict.fromkeys(specialties)),
-        registered_since=_date(row, "FR Date") or _date(row, "PR Date"),
+        registered_since=full_registration or provisional_registration,
         status_detail=standing.detail,
         extra=extra,
     )
@@ -235,9 +293,9 @@ def _parse(f: BinaryIO, counter: LineCounter, path: str) -> Iterator[tuple[int, 
             if change is None:
                 raise row.error(f"unknown {CHANGE_TYPE} {change_text!r} (expected A, U or D)")
             if change == "D":
-                number = normalize_number(row["GMC Ref No"])
+                number = normalize_number(record.fields[columns.number])
                 if number is None:
-                    raise row.error(f"bad GMC reference number {row['GMC Ref No']!r}")
+                    raise row.error(f"bad GMC reference number {record.fields[columns.number]!r}")
                 yield record.end, Withdraw(number, "removed from the medical register")
                 continue
         entry, warning = entry_of(row, columns)
