@@ -182,3 +182,16 @@ def test_a_file_without_the_columns_of_the_verdict_is_refused_at_line_1(db, fixt
         uk_gmc.apply_delta(db, path)
     assert err.value.line == 1 and missing in str(err.value)
     assert standing(db) == before
+
+
+def test_a_delta_dry_run_names_who_would_lose_the_claim_and_writes_nothing(db, fixture_path):
+    uk_gmc.import_full(db, fixture_path("gmc_full.csv"))
+    records.verify(db, make_verifiers(db), "doc1", claim("5678901", "Gareth Huw", "Williams"))
+    before = standing(db)
+    plan = uk_gmc.apply_delta(db, fixture_path("gmc_delta.csv"), dry_run=True)
+    assert plan.dry_run and sorted(plan.became_inactive) == ["2345678", "5678901"]
+    assert [(w.doctor_id, w.number, w.status) for w in plan.withdrawn] == [("doc1", "5678901", "inactive")]
+    assert standing(db) == before
+    with db.session() as s:
+        assert len(records.load(s, "doc1").verified_claims()) == 1
+    assert not uk_gmc.apply_delta(db, fixture_path("gmc_delta.csv")).skipped  # nothing was recorded
