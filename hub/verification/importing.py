@@ -42,6 +42,7 @@ from hub.models.registers import (
     RegisterRecord,
     RegisterSnapshotKey,
 )
+from hub.verification import events
 from hub.verification.base import EntryStatus, RegisterEntry, RegisterFileError
 from hub.verification.mirror import entry_to_row, existing, row_to_entry, upsert_rows
 from hub.verification.readers import LineCounter
@@ -520,8 +521,6 @@ def run_import(
                     plan=plan,
                 )
             overridden = True
-            from hub.verification import events  # the audit vocabulary of verification
-
             append(db, events.WITHDRAWALS_ACCEPTED, actor=accepted_by[:100], detail={
                 "register": register, "kind": kind, "file": os.path.basename(path)[:100],
                 "withdrawals": len(plan.vanished), "active": live, "allowed": allowed,
