@@ -129,6 +129,13 @@ def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process (user + system): on a shared machine the wall clock
+    measures the neighbours too; for SQLite this is the whole import's work."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(url: str, files: dict[str, str], batch_size: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
         from hub.db import Database
@@ -144,11 +151,11 @@ def _child(url: str, files: dict[str, str], batch_size: int, out: mp.Queue) -> N
             ("DK next day", dk_sst.apply_delta, files["dk_daily"]),
         ]
         for label, importer, path in steps:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _cpu_seconds()
             report = importer(db, path, batch_size=batch_size)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
             out.put(("step", label, report.lines, report.rows_changed, len(report.became_inactive),
-                     len(report.became_restricted), elapsed, _rss_mib()))
+                     len(report.became_restricted), elapsed, cpu, _rss_mib()))
         db.engine.dispose()
         out.put(("done",))
     except BaseException:  # noqa: BLE001 - reported to the parent, which must not hang
@@ -171,10 +178,10 @@ def run(label: str, url: str, files: dict[str, Path], batch_size: int) -> bool:
             ok = False
             break
         if msg[0] == "step":
-            _, step, lines, changed, inactive, restricted, elapsed, rss = msg
+            _, step, lines, changed, inactive, restricted, elapsed, cpu, rss = msg
             print(f"{label:<11} {step:<12} lines={lines:>9,} written={changed:>9,} inactive={inactive:>7,} "
-                  f"restricted={restricted:>6,} time={elapsed:6.1f}s rate={lines / elapsed:>8,.0f} lines/s "
-                  f"peak_rss={rss:.0f} MiB", flush=True)
+                  f"restricted={restricted:>6,} time={elapsed:6.1f}s cpu={cpu:6.1f}s "
+                  f"rate={lines / elapsed:>8,.0f} lines/s peak_rss={rss:.0f} MiB", flush=True)
         elif msg[0] == "error":
             print(f"{label:<11} failed:\n{msg[1]}")
             ok = False
@@ -214,6 +221,7 @@ def main() -> None:
         t = time.perf_counter()
         files = generate(Path(tmp), args.rows)
         size = files["gmc_full"].stat().st_size / 2**20
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         print(f"generated {args.rows:,} GMC rows ({size:.0f} MiB, {len(LRMP_COLUMNS)} columns), "
               f"{args.rows // 100:,} delta rows, {args.rows:,} DK rows in {time.perf_counter() - t:.1f}s")
         if args.backend in ("sqlite", "both"):
