@@ -147,11 +147,6 @@ def standing_of(status_text: str, *, conditions: bool, undertakings: bool) -> St
     return Standing(EntryStatus.INACTIVE, status_text or "no registration status", known=False)
 
 
-def status_of(text: str) -> EntryStatus:
-    """The standing from the status text alone (no fitness-to-practise flags)."""
-    return standing_of(text, conditions=False, undertakings=False).status
-
-
 @dataclass(frozen=True, slots=True)
 class _Columns:
     """Positions resolved once per file: a million rows must not look names up."""
