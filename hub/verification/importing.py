@@ -287,7 +287,7 @@ class _Run:
             for op in ops:
                 if isinstance(op, Upsert):
                     entry = op.entry
-                    if self.snapshot:
+                    if self.snapshot and self.dry_run:  # the plan's question; applying needs none
                         self.seen.add(entry.number)
                 else:
                     current = pending.get(op.number) or old.get(op.number)
@@ -423,8 +423,6 @@ def _read(run: _Run, parser: Parser, path: str, batch_size: int) -> None:
         last = run.report.resumed_from
         for line, op in parser(f, run.counter, path):
             if line <= run.report.resumed_from:
-                if run.snapshot and isinstance(op, Upsert):
-                    run.seen.add(op.entry.number)
                 continue
             if isinstance(op, Upsert) and op.warning:
                 run.warn(line, op.warning)
