@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import requests
 
 from hub.models.clients import ClientRecord
-from tests.flows.conftest import Browser, RelyingParty
+from hub.settings import Settings, SettingsError
+from tests.flows.conftest import Browser, RelyingParty, callback_params
 from tests.protocol.conftest import Credentials
 
 
@@ -75,3 +77,51 @@ def test_an_update_clears_omitted_fields_and_cannot_set_the_secret(credentials: 
                            auth=(reg["client_id"], reg["client_secret"]), timeout=5)
     assert issued.status_code == 200 and issued.json()["token_type"] == "Bearer"
 
+
+
+def _code(creds: Credentials) -> tuple[RelyingParty, dict[str, str]]:
+    hub = creds.hub
+    rp = RelyingParty(hub, creds.client)
+    browser = Browser(hub)
+    params = callback_params(browser.through(browser.get(rp.authorization_url()[0]), hub.doctor().email))
+    return rp, params
+
+
+def test_a_code_is_redeemed_only_by_its_client_at_its_redirect_uri(credentials: Credentials) -> None:
+    """OIDC Core §3.1.3.2: the code was issued to the authenticated client, and redirect_uri
+    is identical to the one of the authorization request."""
+    hub = credentials.hub
+    other = hub.client(client_name="Another network", redirect_uris=credentials.client["redirect_uris"])
+    for client, redirect_uri in ((other, credentials.client["redirect_uris"][0]),
+                                 (credentials.client, "https://network.example/other")):
+        rp, params = _code(credentials)
+        resp = requests.post(f"{hub.issuer}/token", timeout=5, auth=(client["client_id"], client["client_secret"]),
+                             data={"grant_type": "authorization_code", "code": params["code"],
+                                   "redirect_uri": redirect_uri, "code_verifier": rp.verifier})
+        assert resp.status_code == 400 and resp.json()["error"] == "invalid_grant", resp.text
+
+
+def test_redirect_uris_on_several_hosts_need_a_sector_identifier(credentials: Credentials) -> None:
+    """OIDC Core §8.1: pairwise subjects need one sector; several redirect hosts must name it."""
+    resp = requests.post(f"{credentials.hub.issuer}/register", timeout=5,
+                         headers={"Authorization": f"Bearer {credentials.initial_access_token}"},
+                         json={"redirect_uris": ["https://a.example/cb", "https://b.example/cb"]})
+    assert resp.status_code == 400 and resp.json()["error"] == "invalid_client_metadata"
+    assert "sector_identifier_uri" in resp.json()["error_description"]
+
+
+def test_display_and_locale_requests_are_accepted(credentials: Credentials) -> None:
+    """OIDC Core §15.1: every OP supports display, ui_locales and claims_locales (the hub
+    answers in English, the one locale it has)."""
+    hub = credentials.hub
+    rp = RelyingParty(hub, credentials.client)
+    url, _ = rp.authorization_url(display="popup", ui_locales="nl-NL en", claims_locales="nl")
+    page = Browser(hub).get(url)
+    assert page.status_code == 200 and 'action="/login"' in page.text
+
+
+def test_the_issuer_must_be_https() -> None:
+    """OIDC Core §16.17, RFC 7591 §5, RFC 7592 §5: every endpoint, registration included,
+    is reached over TLS; the hub refuses to start with a plain-http issuer."""
+    with pytest.raises(SettingsError, match="https"):
+        Settings.from_env({}, issuer="http://id.example.org", database_url="sqlite://", secret_key="k" * 48)
