@@ -125,3 +125,19 @@ def test_the_issuer_must_be_https() -> None:
     is reached over TLS; the hub refuses to start with a plain-http issuer."""
     with pytest.raises(SettingsError, match="https"):
         Settings.from_env({}, issuer="http://id.example.org", database_url="sqlite://", secret_key="k" * 48)
+
+
+def test_offline_access_is_asked_for_on_the_consent_page(credentials: Credentials) -> None:
+    """OIDC Core §11: offline access needs the doctor's consent. The hub asks for it itself
+    (the condition §11 allows instead of prompt=consent) whenever no earlier consent of the
+    doctor covered offline_access, and only then issues a refresh token."""
+    hub = credentials.hub
+    doctor = hub.doctor()
+    browser = Browser(hub)
+    online = RelyingParty(hub, credentials.client, scope="openid profile")
+    assert "refresh_token" not in online.sign_in(browser, doctor.email)
+    offline = RelyingParty(hub, credentials.client, scope="openid profile offline_access")
+    page = browser.get(offline.authorization_url()[0])
+    assert 'action="/consent"' in page.text
+    assert "Continued access while you are away" in page.text
+    assert offline.exchange(callback_params(browser.consent(page)))["refresh_token"]
