@@ -3,14 +3,26 @@ every MUST with the test that holds it)."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
+from werkzeug.serving import make_server
 
+from hub import create_app
 from hub.models.clients import ClientRecord
 from hub.settings import Settings, SettingsError
-from tests.flows.conftest import Browser, RelyingParty, callback_params
+from tests.flows.conftest import (
+    Browser,
+    RelyingParty,
+    RunningHub,
+    _Late,
+    callback_params,
+    make_settings,
+)
 from tests.protocol.conftest import Credentials
 
 
@@ -141,3 +153,36 @@ def test_offline_access_is_asked_for_on_the_consent_page(credentials: Credential
     assert 'action="/consent"' in page.text
     assert "Continued access while you are away" in page.text
     assert offline.exchange(callback_params(browser.consent(page)))["refresh_token"]
+
+
+@pytest.fixture(scope="module")
+def hub_with_refresh_id_tokens(backend: Any, database: Any,
+                               tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    late = _Late()
+    server = make_server("127.0.0.1", 0, late, threaded=True)
+    issuer = f"http://127.0.0.1:{server.server_port}"
+    app = create_app(make_settings(backend, tmp_path_factory.mktemp("refresh-id"), issuer=issuer,
+                                   id_token_on_refresh=True),
+                     store_prefix=f"rid{backend.redis_prefix}:")
+    app.extensions["curbside"].keys.ensure()
+    late.app = app
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield RunningHub(issuer, app, app.extensions["curbside"])
+    server.shutdown()
+
+
+def test_an_id_token_from_a_refresh_keeps_the_sign_in_it_stands_for(
+        hub_with_refresh_id_tokens: RunningHub) -> None:
+    """OIDC Core §12.2: same iss, sub and aud, the original auth_time, a new iat, no nonce."""
+    hub = hub_with_refresh_id_tokens
+    doctor = hub.doctor()
+    rp = RelyingParty(hub, hub.client(), scope="openid profile offline_access")
+    first = rp.sign_in(Browser(hub), doctor.email)
+    signed_in = rp.validate_id_token(first["id_token"])
+    time.sleep(1.1)  # iat has one-second resolution
+    refreshed = rp.session.refresh_token(rp.meta["token_endpoint"], refresh_token=first["refresh_token"])
+    again = rp.validate_id_token(refreshed["id_token"], nonce=None)
+    for claim in ("iss", "sub", "aud", "auth_time"):
+        assert again[claim] == signed_in[claim], claim
+    assert again["iat"] > signed_in["iat"]
+    assert "nonce" not in again
