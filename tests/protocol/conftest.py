@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -20,11 +21,24 @@ class Credentials:
     hub: RunningHub
     client: dict[str, Any]            # an active confidential client (Basic / post)
     public_client: dict[str, Any]     # an active public client (token_endpoint_auth_method none)
-    access_token: str                 # a doctor's access token (openid profile email offline_access)
-    refresh_token: str
+    tokens: dict[str, Any]            # a doctor's tokens (openid profile email offline_access)
     session_cookie: tuple[str, str]   # the doctor's sign-in cookie (name, value)
     initial_access_token: str         # RFC 7591 §3
     registered: dict[str, Any]        # a client registered through POST /register (RFC 7592 tokens)
+    issued: float = field(default_factory=time.monotonic)
+
+    @property
+    def access_token(self) -> str:
+        """The doctor's access token, refreshed when half its life is gone: the session
+        fixture may be used minutes after it was made (xdist spreads the tests)."""
+        if time.monotonic() - self.issued > self.tokens["expires_in"] / 2:
+            resp = requests.post(f"{self.hub.issuer}/token", timeout=10,
+                                 auth=(self.client["client_id"], self.client["client_secret"]),
+                                 data={"grant_type": "refresh_token",
+                                       "refresh_token": self.tokens["refresh_token"]})
+            assert resp.status_code == 200, resp.text
+            self.tokens, self.issued = resp.json(), time.monotonic()
+        return str(self.tokens["access_token"])
 
     def register(self, **metadata: Any) -> dict[str, Any]:
         """A fresh registration, e.g. for a DELETE to remove."""
@@ -51,8 +65,8 @@ def credentials(running_hub: RunningHub) -> Iterator[Credentials]:  # noqa: F811
     tokens = rp.sign_in(browser, email)
     cookie_name = hub.hub.sessions.cookie_name
     iat = issue_initial_token(hub.hub, label="openapi tests", uses=100_000)
-    creds = Credentials(hub, client, public, tokens["access_token"], tokens["refresh_token"],
-                        (cookie_name, browser.s.cookies[cookie_name]), iat, {})
+    creds = Credentials(hub, client, public, tokens, (cookie_name, browser.s.cookies[cookie_name]),
+                        iat, {})
     creds.registered = creds.register()
     yield creds
 
