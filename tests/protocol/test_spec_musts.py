@@ -169,6 +169,7 @@ def hub_with_refresh_id_tokens(backend: Any, database: Any,
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield RunningHub(issuer, app, app.extensions["curbside"])
     server.shutdown()
+    app.extensions["curbside"].db.engine.dispose()  # the shared PostgreSQL has few connections
 
 
 def test_an_id_token_from_a_refresh_keeps_the_sign_in_it_stands_for(
