@@ -70,8 +70,3 @@ def credentials(running_hub: RunningHub) -> Iterator[Credentials]:  # noqa: F811
     creds.registered = creds.register()
     yield creds
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    from tests.protocol import test_schemathesis
-
-    test_schemathesis.pytest_collection_modifyitems(items)

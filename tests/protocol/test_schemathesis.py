@@ -13,7 +13,6 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -80,10 +79,15 @@ def _client_auth(case: Any, creds: Credentials, *, public_allowed: bool) -> None
 
 
 def _metadata(case: Any) -> None:
-    if isinstance(case.body, dict):
-        # The hub fetches a sector_identifier_uri (OIDC Registration §5); generated ones
-        # would send it to arbitrary hosts. tests/relying covers that fetch with a local one.
-        case.body.pop("sector_identifier_uri", None)
+    # The hub fetches a sector_identifier_uri (OIDC Registration §5); generated ones would
+    # send it to arbitrary hosts (tests/relying covers that fetch with a local one). A valid
+    # one is dropped; an invalid one is replaced by another invalid one the hub refuses
+    # without fetching, so the request stays as invalid as schemathesis made it.
+    if isinstance(case.body, dict) and "sector_identifier_uri" in case.body:
+        if _negative(case, "body"):
+            case.body["sector_identifier_uri"] = "ftp://sector.invalid/"
+        else:
+            del case.body["sector_identifier_uri"]
 
 
 def _bearer(case: Any, token: str) -> None:
@@ -125,16 +129,3 @@ def test_every_json_endpoint_answers_as_documented(case: Any, credentials: Crede
     authorise(case, credentials)
     case.call_and_validate(base_url=credentials.hub.issuer, checks=CHECKS, timeout=10)
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Called from tests/protocol/conftest.py: marks the operations of KNOWN_FAILURES."""
-    for item in items:
-        for (method, path), reason in KNOWN_FAILURES.items():
-            if item.name.startswith(f"test_every_json_endpoint_answers_as_documented[{method} {path}]"):
-                item.add_marker(pytest.mark.xfail(reason=reason, strict=False))
-
-
-# Failures whose fix belongs to the work on those endpoints' input parsing (issue 14).
-_REGISTRATION = ("hostile JSON at /register: a 500 on grant_types [{}], and URIs with characters "
-                 "RFC 3986 does not allow accepted (the registration input work)")
-KNOWN_FAILURES = {("POST", "/register"): _REGISTRATION, ("PUT", "/register/{client_id}"): _REGISTRATION}

@@ -81,6 +81,9 @@ def test_an_update_clears_omitted_fields_and_cannot_set_the_secret(credentials: 
         "client_id": reg["client_id"], "grant_types": ["client_credentials"], "client_secret": "chosen-by-me"})
     assert put.status_code == 200, put.text
     assert "logo_uri" not in requests.get(reg["registration_client_uri"], headers=auth, timeout=5).json()
+    with hub.hub.db.session() as s:  # a changed registration goes back to review: approve it again
+        s.get(ClientRecord, reg["client_id"]).status = "active"
+    hub.hub.clients.forget(reg["client_id"])
     token = f"{hub.issuer}/token"
     chosen = requests.post(token, data={"grant_type": "client_credentials"},
                            auth=(reg["client_id"], "chosen-by-me"), timeout=5)
