@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import requests
 
 from hub.admin.clients import change_status
@@ -44,3 +46,15 @@ def test_two_client_authentication_methods_in_one_request_are_refused(running_hu
         auth=(a["client_id"], a["client_secret"]), timeout=5)
     assert r.status_code == 400 and r.json()["error"] == "invalid_request", r.text
     assert "access_token" not in r.json()
+
+
+def test_a_feed_cursor_with_an_id_past_the_database_is_a_first_page_not_a_500(
+        running_hub: RunningHub, browser: Browser) -> None:
+    RelyingParty(running_hub, running_hub.client()).sign_in(browser, running_hub.doctor().email)
+    for ident in ("9" * 30, "-" + "9" * 30, str(2**31)):
+        cursor = base64.urlsafe_b64encode(f"2026-12-01T00:00:00+00:00|{ident}".encode()).decode()
+        api = browser.get(f"{running_hub.issuer}/api/feed?before={cursor}")
+        assert api.status_code == 200, (ident, api.text[:200])
+        assert api.json()["version"].startswith("https://jsonfeed.org/version/")
+        page = browser.get(f"{running_hub.issuer}/feed?before={cursor}")
+        assert page.status_code == 200, (ident, page.text[:200])
