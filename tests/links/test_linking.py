@@ -160,3 +160,29 @@ def test_a_brokered_sign_in_cannot_replace_the_doctors_second_factor(
     # The doctor's own authenticator still signs her in.
     assert hub.accounts.check_second_factor(hub.accounts.get(doctor.id),
                                             pyotp.TOTP(secret).now()) == "otp"
+
+
+def test_a_brokered_sign_in_cannot_link_another_network(hub: Any, doctor: Doctor, make_net: Any,
+                                                        running_hub: Any) -> None:
+    """Found in review (2026-12): a session that came through one linked network must not
+    bind a second upstream account, a way in that would outlive unlinking the first."""
+    first: Net = make_net("oidc", display_name="Artsennet")
+    second: Net = make_net("oidc", display_name="Other network")
+    doctor.link(first)
+    b = Browser(running_hub)
+    rp = RelyingParty(running_hub, running_hub.client(redirect_uris=["https://network.example/cb"]))
+    url, _ = rp.authorization_url()
+    fields = Browser.hidden(b.get(url))
+    go = b.post(f"{running_hub.issuer}/links/signin/{first.name}", {"pending": fields["pending"]})
+    b.get(b.get(go.headers["Location"]).headers["Location"])
+    account = b.get(running_hub.issuer + "/account")
+    assert account.status_code == 200
+    refused = b.post(f"{running_hub.issuer}/account/links/{second.name}/begin",
+                     {"csrf": Browser.hidden(account)["csrf"]})
+    assert refused.status_code == 403 and "password" in refused.text
+    with hub.db.session() as s:
+        assert s.scalars(select(AccountLink).where(AccountLink.doctor_id == doctor.id,
+                                                   AccountLink.network == second.name)).first() is None
+    # The doctor's password session still links it.
+    assert doctor.link(second).status_code == 200
+    assert _link_row(hub, doctor.id, second.name).state == "active"
