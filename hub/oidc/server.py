@@ -123,6 +123,13 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         # endpoints' views refuse them first, this keeps any other caller safe.
         if malformed_authorization(request.headers.get("Authorization")):
             raise ClientAuthenticationFailed(status_code=401)
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a
+        # request. Basic plus a client_secret in the body named two clients (or one twice);
+        # Authlib took the first that worked, so what a log or a proxy read from the body
+        # was not the client the hub authenticated.
+        if (request.headers.get("Authorization", "")[:6].lower() == "basic "
+                and "client_secret" in request.payload.data):
+            raise InvalidRequestError("Authenticate the client with one method only.")
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as e:
