@@ -9,6 +9,11 @@ diacritics removed, ø→o, æ→ae, ß→ss...) and answer:
 - PARTIAL: plausible but not certain (one-letter difference, extra given name, part of a
   double surname, a different name prefix) → manual review with the reason;
 - NO_MATCH: different names.
+
+Honorifics before a name (Dr., Prof., drs., dr., Mr., Mrs....) and generational suffixes
+after it (Jr., Sr., II, III, IV) are not names: they are set aside before comparing, on
+the doctor's side and the register's, and NPPES publishes them in fields of their own.
+Only two *different* generational suffixes (Jr. against Sr.) count, as a partial match.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ PARTICLES = frozenset(
 )
 
 
+# Titles written before a name (English, Dutch, German, Danish usage); compared folded
+# and without dots, so "Prof.dr." and "prof. dr." are two of them.
+HONORIFICS = frozenset("dr drs prof mr mrs ms miss mx sir dame ir ing lic".split())
+# Generational suffixes written after a family name. Not "v": it abbreviates "van".
+SUFFIXES = frozenset("jr jnr sr snr ii iii iv 2nd 3rd".split())
+_SAME_GENERATION = {"jnr": "jr", "snr": "sr", "2nd": "ii", "3rd": "iii"}
+
+
 class Outcome(IntEnum):
     NO_MATCH = 0
     PARTIAL = 1
@@ -60,6 +73,9 @@ class NameMatch:
     given_confirmed: bool = False
     # The claimed family name equals the register's, particles included.
     family_exact: bool = False
+    # The doctor's names without honorifics and suffixes: what a register can confirm.
+    given_name: str = ""
+    family_name: str = ""
 
 
 def fold(text: str, *, expand: bool = False) -> str:
@@ -221,6 +237,22 @@ def _compare_given_forms(c: list[str], r: list[str]) -> tuple[Outcome, str, bool
     return Outcome.MATCH, "", confirmed
 
 
+def strip_titles(text: str, *, suffixes: bool = True) -> tuple[str, str]:
+    """``text`` without leading honorifics and (with ``suffixes``) trailing generational
+    suffixes, and the suffix that was removed ("" if none): 'Dr. John Smith, Jr.' ->
+    ('John Smith', 'jr'). A name made only of such words is left as it is."""
+    words = text.split()
+    start, end, suffix = 0, len(words), ""
+    while start < end and (t := tokens(words[start])) and all(w in HONORIFICS for w in t):
+        start += 1
+    while suffixes and end > start + 1 and (t := tokens(words[end - 1])) and all(w in SUFFIXES for w in t):
+        suffix = _SAME_GENERATION.get(t[-1], t[-1])
+        end -= 1
+    if start == end:
+        return text.strip(), ""
+    return " ".join(words[start:end]).rstrip(",").strip(), suffix
+
+
 def match_names(
     given_name: str,
     family_name: str,
@@ -229,17 +261,37 @@ def match_names(
     register_family: str,
     register_prefix: str = "",
     register_alt_family: Sequence[str] = (),
+    register_suffix: str = "",
 ) -> NameMatch:
-    """Compare the doctor's names with a register entry's (see the module docstring)."""
+    """Compare the doctor's names with a register entry's (see the module docstring).
+    ``register_suffix`` is a generational suffix the register keeps apart (NPPES's
+    "Provider Name Suffix Text")."""
+    given, given_suffix = strip_titles(given_name)
+    family, claimed_suffix = strip_titles(family_name)
+    claimed_suffix = claimed_suffix or given_suffix
+    reg_given, _ = strip_titles(register_given)
+    reg_family, reg_suffix = strip_titles(register_family)
+    reg_suffix = reg_suffix or _suffix_of(register_suffix)
     # The prefix is part of the registered surname; a doctor leaving it out still matches
     # on the core surname (see _compare_family), but then is not an exact match.
-    variants = [f"{register_prefix} {register_family}", *register_alt_family]
-    f_out, f_reason, f_exact = _best_family(family_name, variants)
+    variants = [f"{register_prefix} {reg_family}", *(strip_titles(a)[0] for a in register_alt_family)]
+    f_out, f_reason, f_exact = _best_family(family, variants)
     if f_out is Outcome.NO_MATCH:
         return NameMatch(Outcome.NO_MATCH, f_reason)
-    g_out, g_reason, g_confirmed = _compare_given(given_name, register_given)
+    g_out, g_reason, g_confirmed = _compare_given(given, reg_given)
     if g_out is Outcome.NO_MATCH:
         return NameMatch(Outcome.NO_MATCH, g_reason)
     outcome = min(f_out, g_out)
-    reason = "; ".join(r for r in (f_reason, g_reason) if r) or "names match"
-    return NameMatch(outcome, reason, g_confirmed, f_exact)
+    reasons = [r for r in (f_reason, g_reason) if r]
+    if claimed_suffix and reg_suffix and claimed_suffix != reg_suffix:
+        # Father and son may share every name but this one.
+        outcome = min(outcome, Outcome.PARTIAL)
+        reasons.append(f"generational suffix differs ({claimed_suffix} / register {reg_suffix})")
+    return NameMatch(outcome, "; ".join(reasons) or "names match", g_confirmed, f_exact, given, family)
+
+
+def _suffix_of(text: str) -> str:
+    t = tokens(text)
+    if len(t) == 1 and t[0] in SUFFIXES:
+        return _SAME_GENERATION.get(t[0], t[0])
+    return ""

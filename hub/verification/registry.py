@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from hub.db import Database
+from hub.settings import Settings
 from hub.verification.base import Verifier
 from hub.verification.dk_sst import SstVerifier
 from hub.verification.nl_big import BigVerifier
@@ -17,14 +18,21 @@ from hub.verification.us_nppes import NppesVerifier
 
 
 def make_verifiers(
-    db: Database, *, http: requests.Session | None = None, policy: HttpPolicy | None = None
+    db: Database,
+    *,
+    http: requests.Session | None = None,
+    policy: HttpPolicy | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Verifier]:
-    """Verifiers for every register; keep one set per process (breakers live in them)."""
+    """Verifiers for every register; keep one set per process (breakers live in them).
+    The live registers' endpoints come from ``settings`` (CURBSIDE_BIG_ENDPOINT,
+    CURBSIDE_NPPES_API_URL), so an operator can point the hub at a test environment."""
     http = http or requests.Session()
+    settings = settings or Settings()
     verifiers: list[Verifier] = [
-        BigVerifier(db, http=http, policy=policy),
+        BigVerifier(db, http=http, policy=policy, endpoint=settings.big_endpoint),
         GmcVerifier(db),
-        NppesVerifier(db, http=http, policy=policy),
+        NppesVerifier(db, http=http, policy=policy, api_url=settings.nppes_api_url),
         SstVerifier(db),
     ]
     return {v.register: v for v in verifiers}
@@ -35,5 +43,5 @@ def for_hub(hub: Any) -> dict[str, Verifier]:
     request to be of any use)."""
     verifiers: dict[str, Verifier] | None = hub.extra.get("verifiers")
     if verifiers is None:
-        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db)
+        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db, settings=hub.settings)
     return verifiers
