@@ -11,9 +11,11 @@ diacritics removed, ø→o, æ→ae, ß→ss...) and answer:
 - NO_MATCH: different names.
 
 Honorifics before a name (Dr., Prof., drs., dr., Mr., Mrs....) and generational suffixes
-after it (Jr., Sr., II, III, IV) are not names: they are set aside before comparing, on
-the doctor's side and the register's, and NPPES publishes them in fields of their own.
-Only two *different* generational suffixes (Jr. against Sr.) count, as a partial match.
+after it (Jr., Sr., II, III, IV) are not names: they are set aside from the doctor's names
+before comparing (registers keep them out of their name fields; NPPES publishes them in
+fields of their own, and a suffix left at the end of a registered surname is set aside
+too). Only two *different* generational suffixes (Jr. against Sr.) count, as a partial
+match: father and son may share every other name.
 """
 
 from __future__ import annotations
@@ -245,7 +247,13 @@ def strip_titles(text: str, *, suffixes: bool = True) -> tuple[str, str]:
     start, end, suffix = 0, len(words), ""
     while start < end and (t := tokens(words[start])) and all(w in HONORIFICS for w in t):
         start += 1
-    while suffixes and end > start + 1 and (t := tokens(words[end - 1])) and all(w in SUFFIXES for w in t):
+    while (
+        suffixes
+        and end > start + 1
+        and (t := tokens(words[end - 1]))
+        and all(w in SUFFIXES for w in t)
+        and _has_core(words[start : end - 1])
+    ):
         suffix = _SAME_GENERATION.get(t[-1], t[-1])
         end -= 1
     if start == end:
@@ -269,16 +277,17 @@ def match_names(
     given, given_suffix = strip_titles(given_name)
     family, claimed_suffix = strip_titles(family_name)
     claimed_suffix = claimed_suffix or given_suffix
-    reg_given, _ = strip_titles(register_given)
-    reg_family, reg_suffix = strip_titles(register_family)
+    # Registers keep titles out of their name fields (NPPES has fields for them); only a
+    # generational suffix sometimes ends up in a registered surname ("SMITH JR").
+    reg_family, reg_suffix = _strip_suffix(register_family)
     reg_suffix = reg_suffix or _suffix_of(register_suffix)
     # The prefix is part of the registered surname; a doctor leaving it out still matches
     # on the core surname (see _compare_family), but then is not an exact match.
-    variants = [f"{register_prefix} {reg_family}", *(strip_titles(a)[0] for a in register_alt_family)]
+    variants = [f"{register_prefix} {reg_family}", *register_alt_family]
     f_out, f_reason, f_exact = _best_family(family, variants)
     if f_out is Outcome.NO_MATCH:
         return NameMatch(Outcome.NO_MATCH, f_reason)
-    g_out, g_reason, g_confirmed = _compare_given(given, reg_given)
+    g_out, g_reason, g_confirmed = _compare_given(given, register_given)
     if g_out is Outcome.NO_MATCH:
         return NameMatch(Outcome.NO_MATCH, g_reason)
     outcome = min(f_out, g_out)
@@ -288,6 +297,18 @@ def match_names(
         outcome = min(outcome, Outcome.PARTIAL)
         reasons.append(f"generational suffix differs ({claimed_suffix} / register {reg_suffix})")
     return NameMatch(outcome, "; ".join(reasons) or "names match", g_confirmed, f_exact, given, family)
+
+
+def _has_core(words: Sequence[str]) -> bool:
+    """Whether ``words`` hold more than name particles ("van Jr" is a surname, not "van")."""
+    return any(w not in PARTICLES for word in words for w in tokens(word))
+
+
+def _strip_suffix(text: str) -> tuple[str, str]:
+    words = text.split()
+    if len(words) > 1 and (suffix := _suffix_of(words[-1])) and _has_core(words[:-1]):
+        return " ".join(words[:-1]).rstrip(","), suffix
+    return text, ""
 
 
 def _suffix_of(text: str) -> str:

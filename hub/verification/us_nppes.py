@@ -448,10 +448,16 @@ def _resolved(db: Database, items: Iterable[tuple[int, Any]], chunk: int = 1000)
                 yield line, Upsert(entry)
         buffer.clear()
 
-    for line, item in items:
-        buffer.append((line, item))
-        if len(buffer) >= chunk:
-            yield from flush()
+    try:
+        for line, item in items:
+            buffer.append((line, item))
+            if len(buffer) >= chunk:
+                yield from flush()
+    except RegisterFileError:
+        # The rows before the bad one still reach the driver, which commits the batches
+        # they complete (and nothing of the failing one), as for any register file.
+        yield from flush()
+        raise
     yield from flush()
 
 
@@ -516,6 +522,8 @@ def _report_rows(rows: Iterator[tuple[int, Sequence[Any]]], path: str) -> Iterat
                 if not values[0].startswith(REPORT_TITLE):
                     raise error(f"expected the title {REPORT_TITLE!r} or the header", line)
                 continue
+            while values and not values[-1]:
+                values.pop()  # a sheet is as wide as its widest row
             try:
                 Header(values, DEACTIVATION_REQUIRED, path=path)  # missing or duplicate columns
             except RegisterFileError as exc:

@@ -20,7 +20,15 @@ from hub.verification import jobs
 from hub.verification.resilience import HttpPolicy
 from tests.flows.conftest import RelyingParty, RunningHub
 from tests.verification_flows import registers as reg
-from tests.verification_flows.helpers import VC, DoctorAtHub, claims_param, cli, new_doctor, sign_in, vc_request
+from tests.verification_flows.helpers import (
+    VC,
+    DoctorAtHub,
+    claims_param,
+    cli,
+    new_doctor,
+    sign_in,
+    vc_request,
+)
 
 DEADLINE = HttpPolicy().deadline  # the production policy: the hub is not reconfigured for tests
 
