@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 # Letters NFKD does not decompose into a base letter plus a combining mark.
@@ -242,22 +242,14 @@ def _compare_given_forms(c: list[str], r: list[str]) -> tuple[Outcome, str, bool
 def strip_titles(text: str, *, suffixes: bool = True) -> tuple[str, str]:
     """``text`` without leading honorifics and (with ``suffixes``) trailing generational
     suffixes, and the suffix that was removed ("" if none): 'Dr. John Smith, Jr.' ->
-    ('John Smith', 'jr'). A name made only of such words is left as it is."""
+    ('John Smith', 'jr'). The last word stays, whatever it is (someone may be called "Sir")."""
     words = text.split()
     start, end, suffix = 0, len(words), ""
-    while start < end and (t := tokens(words[start])) and all(w in HONORIFICS for w in t):
-        start += 1
-    while (
-        suffixes
-        and end > start + 1
-        and (t := tokens(words[end - 1]))
-        and all(w in SUFFIXES for w in t)
-        and _has_core(words[start : end - 1])
-    ):
+    while suffixes and end > 1 and (t := tokens(words[end - 1])) and all(w in SUFFIXES for w in t):
         suffix = _SAME_GENERATION.get(t[-1], t[-1])
         end -= 1
-    if start == end:
-        return text.strip(), ""
+    while start < end - 1 and (t := tokens(words[start])) and all(w in HONORIFICS for w in t):
+        start += 1
     return " ".join(words[start:end]).rstrip(",").strip(), suffix
 
 
@@ -274,39 +266,60 @@ def match_names(
     """Compare the doctor's names with a register entry's (see the module docstring).
     ``register_suffix`` is a generational suffix the register keeps apart (NPPES's
     "Provider Name Suffix Text")."""
-    given, given_suffix = strip_titles(given_name)
+    given, _ = strip_titles(given_name, suffixes=False)  # suffixes follow the family name
     family, claimed_suffix = strip_titles(family_name)
-    claimed_suffix = claimed_suffix or given_suffix
     # Registers keep titles out of their name fields (NPPES has fields for them); only a
     # generational suffix sometimes ends up in a registered surname ("SMITH JR").
     reg_family, reg_suffix = _strip_suffix(register_family)
     reg_suffix = reg_suffix or _suffix_of(register_suffix)
+    # The names as written first: setting words aside may only ever help ("Le Jr." is
+    # "Le", but someone's surname may also be what looks like a title).
+    alt = register_alt_family
+    best = _match(given_name, family_name, register_given, register_family, register_prefix, alt)
+    if (given, family, reg_family) != (given_name, family_name, register_family):
+        stripped = _match(given, family, register_given, reg_family, register_prefix, alt)
+        conflict = claimed_suffix and reg_suffix and claimed_suffix != reg_suffix
+        if conflict and stripped.outcome is Outcome.MATCH:
+            # Father and son may share every name but this one.
+            stripped = replace(
+                stripped,
+                outcome=Outcome.PARTIAL,
+                reason=f"generational suffix differs ({claimed_suffix} / register {reg_suffix})",
+            )
+        if _rank(stripped) > _rank(best):
+            best = stripped
+    return best
+
+
+def _rank(m: NameMatch) -> tuple[int, bool, bool]:
+    return (m.outcome, m.given_confirmed, m.family_exact)
+
+
+def _match(
+    given_name: str,
+    family_name: str,
+    register_given: str,
+    register_family: str,
+    register_prefix: str,
+    register_alt_family: Sequence[str],
+) -> NameMatch:
     # The prefix is part of the registered surname; a doctor leaving it out still matches
     # on the core surname (see _compare_family), but then is not an exact match.
-    variants = [f"{register_prefix} {reg_family}", *register_alt_family]
-    f_out, f_reason, f_exact = _best_family(family, variants)
+    variants = [f"{register_prefix} {register_family}", *register_alt_family]
+    f_out, f_reason, f_exact = _best_family(family_name, variants)
     if f_out is Outcome.NO_MATCH:
         return NameMatch(Outcome.NO_MATCH, f_reason)
-    g_out, g_reason, g_confirmed = _compare_given(given, register_given)
+    g_out, g_reason, g_confirmed = _compare_given(given_name, register_given)
     if g_out is Outcome.NO_MATCH:
         return NameMatch(Outcome.NO_MATCH, g_reason)
     outcome = min(f_out, g_out)
-    reasons = [r for r in (f_reason, g_reason) if r]
-    if claimed_suffix and reg_suffix and claimed_suffix != reg_suffix:
-        # Father and son may share every name but this one.
-        outcome = min(outcome, Outcome.PARTIAL)
-        reasons.append(f"generational suffix differs ({claimed_suffix} / register {reg_suffix})")
-    return NameMatch(outcome, "; ".join(reasons) or "names match", g_confirmed, f_exact, given, family)
-
-
-def _has_core(words: Sequence[str]) -> bool:
-    """Whether ``words`` hold more than name particles ("van Jr" is a surname, not "van")."""
-    return any(w not in PARTICLES for word in words for w in tokens(word))
+    reason = "; ".join(r for r in (f_reason, g_reason) if r) or "names match"
+    return NameMatch(outcome, reason, g_confirmed, f_exact, given_name.strip(), family_name.strip())
 
 
 def _strip_suffix(text: str) -> tuple[str, str]:
     words = text.split()
-    if len(words) > 1 and (suffix := _suffix_of(words[-1])) and _has_core(words[:-1]):
+    if len(words) > 1 and (suffix := _suffix_of(words[-1])):
         return " ".join(words[:-1]).rstrip(","), suffix
     return text, ""
 

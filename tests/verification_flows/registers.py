@@ -151,6 +151,9 @@ def dk_snapshot(path: Path, people: list[Person]) -> Path:
 
 
 # -- the live interfaces ----------------------------------------------------------------------
+SOAP_FAULT = (b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/'
+              b'soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>'
+              b"Server was unable to process request.</faultstring></soap:Fault></soap:Body></soap:Envelope>")
 _BIG_NUMBER = re.compile(rb"<ext:RegistrationNumber>(\d+)<")
 
 
@@ -158,7 +161,8 @@ class FakeRegisters:
     """BIG-register SOAP at /big and the NPI Registry API at /nppes, answering from dicts
     the tests fill; anything unknown is an empty (not found) answer. ``down`` names the
     registers answering 503 (an outage), ``stalled`` those that never answer in time; a
-    deactivated NPI gets the API's HTTP 200 ``Errors`` answer numbered 15, and ``raw``
+    deactivated NPI gets the API's HTTP 200 ``Errors`` answer numbered 15, ``faults`` answer a
+    SOAP fault (HTTP 500), and ``raw``
     holds verbatim answers (other ``Errors``, broken JSON) by NPI."""
 
     def __init__(self) -> None:
@@ -168,6 +172,7 @@ class FakeRegisters:
         self.raw: dict[str, bytes] = {}
         self.down: set[str] = set()
         self.stalled: set[str] = set()
+        self.faults: set[str] = set()
         self.calls = 0
         self._release = threading.Event()
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
@@ -178,6 +183,7 @@ class FakeRegisters:
         """Every register up again, answering from the dicts."""
         self.down.clear()
         self.stalled.clear()
+        self.faults.clear()
         self._release.set()
         self._release = threading.Event()
 
@@ -189,6 +195,8 @@ class FakeRegisters:
             self._release.wait(10)  # longer than any lookup deadline
         if register in self.down:
             return Response("Service Unavailable", status=503)
+        if register in self.faults:
+            return Response(SOAP_FAULT, status=500, content_type="text/xml; charset=utf-8")
         if register == "big":
             m = _BIG_NUMBER.search(request.get_data())
             found = [self.big[m.group(1).decode()]] if m and m.group(1).decode() in self.big else []
