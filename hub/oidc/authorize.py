@@ -351,7 +351,15 @@ class AuthorizeFlow:
     def save_pending(self, p: Pending) -> None:
         self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
 
-    def record_consent(self, doctor_id: str, client_id: str, params: dict[str, str]) -> None:
+    def record_consent(self, doctor_id: str, client_id: str, params: dict[str, str], *,
+                       shown_at: int | None = None) -> None:
+        client = self.hub.clients.get(client_id)
+        changed_since = shown_at is not None and client is not None and int(client.changed_at) > shown_at
+        if client is None or not client.active or changed_since:
+            # The doctor agreed to the network as the page (shown at ``shown_at``, whole
+            # seconds) described it; a registration changed since (RFC 7592, then approved
+            # again) is not what they agreed to.
+            raise AccessDeniedError("The partner network changed while the consent page was open.")
         claims_request = claimset.parse_claims_request(params.get("claims"))
         wanted = claimset.requested_claim_names(params.get("scope", ""), claims_request)
         scopes = sorted(set(params.get("scope", "").split()))

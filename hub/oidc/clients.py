@@ -32,6 +32,9 @@ class Client(ClientMixin):  # type: ignore[misc]
     metadata: dict[str, Any]
     secret_hash: str | None
     secrets: HubSecrets = field(repr=False, compare=False)
+    # When the registration last changed (epoch seconds): a consent page shown before then
+    # described another client (RFC 7592 update, re-approval).
+    changed_at: float = 0.0
 
     # -- Authlib ClientMixin ----------------------------------------------------------
     def get_client_id(self) -> str:
@@ -143,7 +146,9 @@ class ClientRegistry:
         return client
 
     def _from_record(self, rec: ClientRecord) -> Client:
-        return Client(rec.client_id, rec.status, dict(rec.client_metadata), rec.secret_hash, self.secrets)
+        changed = rec.updated_at or rec.created_at
+        return Client(rec.client_id, rec.status, dict(rec.client_metadata), rec.secret_hash, self.secrets,
+                      changed.timestamp() if changed else 0.0)
 
     def forget(self, client_id: str) -> None:
         self._cache.pop(client_id, None)

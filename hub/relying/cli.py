@@ -1,4 +1,5 @@
-"""``hub client policy set|show``, ``hub client initial-token`` and ``hub logout-worker``."""
+"""``hub client policy set|show``, ``hub client initial-token``, ``hub client list``,
+``hub client operator create`` and ``hub logout-worker``."""
 
 from __future__ import annotations
 
@@ -72,6 +73,16 @@ def initial_token(c: Context, label: str, ttl: int, uses: int, operator: str | N
     click.echo(issue_initial_token(c.hub, label=label, ttl=ttl, uses=uses, actor="cli", operator_id=op_id))
 
 
+@click.command("list")
+@pass_ctx
+def client_list(c: Context) -> None:
+    """Every client: id, status and name, tab-separated; pending ones await an admin."""
+    for client in sorted(c.hub.clients.all(), key=lambda cl: (cl.status != "pending", cl.name)):
+        # A client changed by RFC 7592 since its approval is pending again (docs/decisions.md).
+        note = "\tawaits approval in the admin console" if client.status == "pending" else ""
+        click.echo(f"{client.client_id}\t{client.status}\t{client.name}{note}")
+
+
 @click.group("operator")
 def operator() -> None:
     """Partner network operators (portal at /operator; password and TOTP)."""
@@ -99,6 +110,7 @@ def _attach() -> None:
     assert isinstance(client, click.Group)
     client.add_command(policy)
     client.add_command(initial_token)
+    client.add_command(client_list)
     client.add_command(operator)
 
 

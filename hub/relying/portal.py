@@ -9,7 +9,6 @@ registered it (``registration_access_tokens.operator_id``).
 from __future__ import annotations
 
 import hmac
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ import policies
 from hub.crypto import new_token, sha256_hex
 from hub.models.clients import ClientRecord
 from hub.models.relying import OperatorAccount, RegistrationAccessToken
-from hub.oidc.registration import ClientMetadataError
+from hub.oidc.registration import ClientMetadataError, parse_metadata_json
 from policies.examples import sample_profiles
 
 if TYPE_CHECKING:
@@ -99,13 +98,39 @@ def _csrf(cookie: str) -> str:
     return _hub().secrets.keyed_hash("operator-csrf", sha256_hex(cookie))[:32]
 
 
+def _check_csrf(cookie: str | None) -> None:
+    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500).
+    if not cookie or not hmac.compare_digest(request.form.get("csrf", "").encode(), _csrf(cookie).encode()):
+        abort(400, "This form has expired. Reload the page and try again.")
+
+
+def _pre_session_cookie() -> str:
+    """The sign-in form's CSRF token is keyed to this cookie before any session exists, so
+    another site cannot sign a browser in to an account of its choosing (login CSRF)."""
+    cookie = request.cookies.get(_cookie_name(_hub()))
+    return cookie if cookie and len(cookie) <= 100 else new_token(32)
+
+
+def _set_cookie(resp: Response, cookie: str, max_age: int | None = None) -> None:
+    hub = _hub()
+    resp.set_cookie(_cookie_name(hub), cookie, httponly=True, samesite="Strict",
+                    secure=hub.sessions.secure, path="/", max_age=max_age)
+
+
+def _login_page(status: int = 200, *, email: str = "", error: str | None = None) -> Response:
+    cookie = _pre_session_cookie()
+    resp = _page("relying/login.html", status, email=email, error=error, csrf=_csrf(cookie))
+    _set_cookie(resp, cookie)
+    return resp
+
+
 def _require() -> tuple[str, str]:
     got = _current()
     if got is None:
         abort(redirect("/operator/login", 303))
     cookie, op_id = got
-    if request.method == "POST" and not hmac.compare_digest(request.form.get("csrf", ""), _csrf(cookie)):
-        abort(400, "This form has expired. Reload the page and try again.")
+    if request.method == "POST":
+        _check_csrf(cookie)
     return cookie, op_id
 
 
@@ -137,17 +162,18 @@ def _own_client(hub: Hub, op_id: str, client_id: str) -> Any:
 def login() -> Response:
     hub = _hub()
     if request.method == "GET":
-        return _page("relying/login.html", error=None, email="")
+        return redirect("/operator", 303) if _current() else _login_page()  # type: ignore[return-value]
+    # Checked before the password, so a forged form neither signs in nor spends a try.
+    _check_csrf(request.cookies.get(_cookie_name(hub)))
     op = authenticate(hub, request.form.get("email", ""), request.form.get("password", "")[:1024],
                       request.form.get("otp", ""))
     if op is None:
-        return _page("relying/login.html", 401, email=request.form.get("email", "")[:254],
-                     error="That email address, password and code do not match.")
-    cookie = new_token(32)
+        return _login_page(401, email=request.form.get("email", "")[:254],
+                           error="That email address, password and code do not match.")
+    cookie = new_token(32)  # a new value: the pre-session one never becomes a session
     hub.store.put(SESSION_KIND, sha256_hex(cookie), op.id.encode(), ttl=SESSION_TTL)
     resp = redirect("/operator", 303)
-    resp.set_cookie(_cookie_name(hub), cookie, httponly=True, samesite="Strict",
-                    secure=hub.sessions.secure, path="/", max_age=SESSION_TTL)
+    _set_cookie(resp, cookie, SESSION_TTL)  # type: ignore[arg-type]
     return resp  # type: ignore[return-value]
 
 
@@ -186,11 +212,8 @@ def register_client() -> Response:
     from hub.relying.registration import strict_metadata
 
     try:
-        raw = json.loads(request.form.get("metadata", "")[:32_000] or "null")
-    except ValueError:
-        raw = None
-    try:
-        md = strict_metadata(raw)
+        md = strict_metadata(parse_metadata_json(request.form.get("metadata", "")),
+                             insecure_transport=hub.settings.insecure_transport)
     except ClientMetadataError as e:
         return _page("relying/home.html", 400, clients=[], csrf=_csrf(cookie), created=None,
                      error=f"{e.error}: {e.description}")

@@ -1,9 +1,11 @@
 """Dynamic Client Registration (RFC 7591) and its management protocol (RFC 7592).
 
 ``POST /register`` needs an initial access token an admin issued (RFC 7591 §3,
-``hub client initial-token``); a registered client starts ``pending`` until an admin
-approves it. ``/register/<client_id>`` reads (GET), replaces (PUT) and deletes (DELETE)
-the registration with its registration access token (RFC 7592 §2); ``POST
+``hub client initial-token``), checked before the body is read; a registered client starts
+``pending`` until an admin approves it. ``/register/<client_id>`` reads (GET), replaces (PUT)
+and deletes (DELETE) the registration with its registration access token (RFC 7592 §2); a
+replacement that changes what an admin reviewed puts an active client back to ``pending``
+and ends the doctors' remembered consents to it (docs/decisions.md). ``POST
 /register/<client_id>/secret`` rotates the client secret. Tokens are kept as SHA-256 only.
 """
 
@@ -17,19 +19,31 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import update
+from sqlalchemy import case, select, update
 
 from hub.crypto import new_token, sha256_hex
 from hub.db import utcnow
 from hub.models.clients import ClientRecord
+from hub.models.grants import Consent, Grant
 from hub.models.relying import InitialAccessToken, RegistrationAccessToken
-from hub.oidc.registration import LOOPBACK_HOSTS, ClientMetadataError, validate_metadata
+from hub.oidc.registration import (
+    KNOWN,
+    LOOPBACK_HOSTS,
+    ClientMetadataError,
+    parse_metadata_json,
+    validate_metadata,
+)
 
 if TYPE_CHECKING:
     from hub.services import Hub
 
 bp = Blueprint("relying_registration", __name__)
 MAX_SECTOR_DOCUMENT = 64 * 1024
+# Metadata an admin reviews before approving: what doctors are shown (name, logo, pages),
+# where codes, logouts and pairwise subjects go, and what the client may ask for. Every
+# stored field except the contact addresses, so a field added to KNOWN is reviewed too.
+UNREVIEWED = frozenset({"contacts"})
+REVIEWED = frozenset(KNOWN - UNREVIEWED)
 
 
 def _hub() -> Hub:
@@ -78,17 +92,20 @@ def _sector_uris(uri: str) -> list[str]:
     return value
 
 
-def strict_metadata(raw: Any, *, fetch_sector: bool = True) -> dict[str, Any]:
+def strict_metadata(raw: Any, *, fetch_sector: bool = True, insecure_transport: bool = False
+                    ) -> dict[str, Any]:
     """validate_metadata plus what a self-registered client must also get right.
 
-    Pages shown to doctors (logo, policy, terms) are https only; contacts are email
-    addresses; the back-channel settings have the right types; a sector_identifier_uri
-    lists every redirect URI (OIDC Registration §5).
+    Pages shown to doctors (logo, policy, terms) and the sector document are https only;
+    contacts are email addresses; the back-channel settings have the right types; a
+    sector_identifier_uri lists every redirect URI (OIDC Registration §5), fetched last,
+    once everything else is valid. ``insecure_transport`` (the local demo setting) allows
+    an http back-channel logout URI on loopback.
     """
     if not isinstance(raw, dict):
         raise ClientMetadataError("invalid_client_metadata", "client metadata must be a JSON object")
     md = validate_metadata(raw)
-    for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri"):
+    for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "sector_identifier_uri"):
         _https(md, name)
     for contact in md.get("contacts", []):
         local, _, domain = contact.partition("@")
@@ -99,8 +116,9 @@ def strict_metadata(raw: Any, *, fetch_sector: bool = True) -> dict[str, Any]:
         raise ClientMetadataError("invalid_client_metadata",
                                   "backchannel_logout_session_required must be true or false")
     bcl = md.get("backchannel_logout_uri")
-    if bcl is not None and urlsplit(str(bcl)).hostname not in LOOPBACK_HOSTS | {None} \
-            and urlsplit(str(bcl)).scheme != "https":
+    if bcl is not None and urlsplit(str(bcl)).scheme != "https" and not (
+            insecure_transport and urlsplit(str(bcl)).hostname in LOOPBACK_HOSTS):
+        # Back-Channel Logout 1.0 §2.2: the logout token carries the doctor's sid and sub.
         raise ClientMetadataError("invalid_client_metadata", "backchannel_logout_uri must use https")
     sector = md.get("sector_identifier_uri")
     if sector is not None and fetch_sector:
@@ -121,10 +139,12 @@ def _json(body: dict[str, Any], status: int = 200) -> Response:
     return resp
 
 
-def _error(error: str, description: str, status: int = 400) -> Response:
+def _error(error: str, description: str, status: int = 400, *, challenge_error: bool = True) -> Response:
     resp = _json({"error": error, "error_description": description}, status)
     if status == 401:
-        resp.headers["WWW-Authenticate"] = f'Bearer realm="curbside", error="{error}"'
+        # RFC 6750 §3.1: a request without credentials gets the challenge without an error code.
+        resp.headers["WWW-Authenticate"] = (f'Bearer realm="curbside", error="{error}"'
+                                            if challenge_error else 'Bearer realm="curbside"')
     return resp
 
 
@@ -135,13 +155,14 @@ def _bearer() -> str | None:
     return auth[7:].strip() or None
 
 
-def _body() -> Any:
+def _body() -> dict[str, Any]:
     if not request.is_json:
         raise ClientMetadataError("invalid_client_metadata", "send the metadata as application/json")
-    try:
-        return json.loads(request.get_data(cache=False) or b"null")
-    except ValueError:
-        raise ClientMetadataError("invalid_client_metadata", "the body is not valid JSON") from None
+    return parse_metadata_json(request.get_data(cache=False))
+
+
+def _strict(raw: Any) -> dict[str, Any]:
+    return strict_metadata(raw, insecure_transport=_hub().settings.insecure_transport)
 
 
 def _client_response(hub: Hub, client_id: str, md: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -154,12 +175,21 @@ def register() -> Response:
     hub = _hub()
     token = _bearer()
     if token is None:
-        return _error("invalid_token", "An initial access token is required.", 401)
+        return _error("invalid_token", "An initial access token is required.", 401, challenge_error=False)
+    now = utcnow()
+    # RFC 7591 §3: authenticate before anything else, so an unauthenticated caller cannot
+    # make the hub parse its body or fetch its sector_identifier_uri. A use is spent below,
+    # once the metadata is good.
+    with hub.db.session() as s:
+        usable = s.scalar(select(InitialAccessToken.token_hash)
+                          .where(InitialAccessToken.token_hash == sha256_hex(token),
+                                 InitialAccessToken.uses_left > 0, InitialAccessToken.expires_at > now))
+    if usable is None:
+        return _error("invalid_token", "The initial access token is not valid.", 401)
     try:
-        md = strict_metadata(_body())
+        md = _strict(_body())
     except ClientMetadataError as e:
         return _error(e.error, e.description)
-    now = utcnow()
     with hub.db.session() as s:
         # Spend one use atomically, and only once the metadata is good.
         res = s.execute(update(InitialAccessToken)
@@ -215,13 +245,13 @@ def replace(client_id: str) -> Response:
         return rec
     try:
         raw = _body()
-        if not isinstance(raw, dict) or raw.get("client_id") != rec.client_id:
+        if raw.get("client_id") != rec.client_id:
             # RFC 7592 §2.2: the request carries the client_id it updates.
             raise ClientMetadataError("invalid_client_metadata", "client_id must match the registration")
-        md = strict_metadata({k: v for k, v in raw.items()
-                              if k not in ("client_id", "client_secret", "registration_access_token",
-                                           "registration_client_uri", "client_id_issued_at",
-                                           "client_secret_expires_at")})
+        md = _strict({k: v for k, v in raw.items()
+                      if k not in ("client_id", "client_secret", "registration_access_token",
+                                   "registration_client_uri", "client_id_issued_at",
+                                   "client_secret_expires_at")})
     except ClientMetadataError as e:
         return _error(e.error, e.description)
     if md.get("subject_type") != rec.client_metadata.get("subject_type", "pairwise"):
@@ -231,12 +261,46 @@ def replace(client_id: str) -> Response:
         if current is not None and current.policy.subject_type.value != md.get("subject_type"):
             return _error("invalid_client_metadata",
                           "subject_type differs from the client's policy; upload a new policy first")
+    status, changed, consents, grants = apply_update(hub, rec.client_id, dict(rec.client_metadata), md)
+    hub.audit_event("client:registration:update", actor="dcr", client_id=rec.client_id,
+                    status=status, previous=rec.status if status != rec.status else None,
+                    reviewed_changes=changed or None, consents_ended=consents or None,
+                    grants_ended=grants or None)
+    return _json({**_client_response(hub, rec.client_id, md), "status": status})
+
+
+def apply_update(hub: Hub, client_id: str, old: dict[str, Any], md: dict[str, Any]
+                 ) -> tuple[str, list[str], int, int]:
+    """Store ``md``; returns (status now, reviewed fields changed, consents and grants ended).
+
+    The admin approved the client as it was described. A change to reviewed metadata puts
+    an active client back to ``pending`` (no code is issued until an admin approves again),
+    and ends every doctor's consent and grant to it: they agreed to release their data to
+    the network as it was named and where its codes went, so each doctor sees the consent
+    page, with the new name, before anything flows again (docs/decisions.md).
+    """
+    changed = sorted(f for f in REVIEWED if old.get(f) != md.get(f))
+    now = utcnow()
+    grant_ids: list[str] = []
+    consents = 0
     with hub.db.session() as s:
-        s.execute(update(ClientRecord).where(ClientRecord.client_id == rec.client_id)
-                  .values(client_metadata=md, updated_at=utcnow()))
-    hub.clients.forget(rec.client_id)
-    hub.audit_event("client:registration:update", actor="dcr", client_id=rec.client_id)
-    return _json({**_client_response(hub, rec.client_id, md), "status": rec.status})
+        values: dict[str, Any] = {"client_metadata": md, "updated_at": now}
+        if changed:
+            # One statement, so an approval racing this update cannot keep the old status.
+            values["status"] = case((ClientRecord.status == "active", "pending"), else_=ClientRecord.status)
+        s.execute(update(ClientRecord).where(ClientRecord.client_id == client_id).values(**values))
+        if changed:
+            consents = s.execute(update(Consent).where(Consent.client_id == client_id,
+                                                       Consent.revoked_at.is_(None))
+                                 .values(revoked_at=now)).rowcount  # type: ignore[attr-defined]
+            grant_ids = list(s.scalars(select(Grant.id).where(Grant.client_id == client_id,
+                                                              Grant.revoked_at.is_(None))))
+        status = s.scalar(select(ClientRecord.status).where(ClientRecord.client_id == client_id))
+    hub.clients.forget(client_id)
+    for grant_id in grant_ids:
+        # No back-channel logout here: the logout URI may be the unreviewed new one.
+        hub.tokens.revoke_grant(grant_id, reason="client_changed")
+    return str(status), changed, consents, len(grant_ids)
 
 
 @bp.delete("/register/<client_id>")

@@ -187,7 +187,8 @@ def consent(flow: AuthorizeFlow) -> Response:
         hub.store.delete(AUTHZ_KIND, pending.id)
         return flow.deny(pending.params)
     try:
-        flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params)
+        flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params,
+                            shown_at=pending.started or None)
     except OAuth2Error:
         return flow.deny(pending.params)
     return flow.run(pending.params, consent_given=True, pending_id=pending.id,

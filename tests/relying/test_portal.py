@@ -21,12 +21,14 @@ def operator(hub: RunningHub, email: str) -> tuple[requests.Session, str]:
     _, uri = create_operator(hub.hub, email, "a long operator password")
     secret = parse_qs(urlsplit(uri).query)["secret"][0]
     s = requests.Session()
+    form = _CSRF.search(s.get(f"{hub.issuer}/operator/login", timeout=5).text).group(1)
     bad = s.post(f"{hub.issuer}/operator/login", data={"email": email, "password": "a long operator password",
-                                                     "otp": "000000"}, timeout=5, allow_redirects=False)
+                                                     "otp": "000000", "csrf": form},
+                 timeout=5, allow_redirects=False)
     assert bad.status_code == 401  # the second factor is never optional
     ok = s.post(f"{hub.issuer}/operator/login", data={"email": email, "password": "a long operator password",
-                                                    "otp": pyotp.TOTP(secret).now()}, timeout=5,
-                allow_redirects=False)
+                                                    "otp": pyotp.TOTP(secret).now(), "csrf": form},
+                timeout=5, allow_redirects=False)
     assert ok.status_code == 303
     page = s.get(f"{hub.issuer}/operator", timeout=5)
     return s, _CSRF.search(page.text).group(1)

@@ -25,6 +25,13 @@ def register(hub: RunningHub, body: Any, token: str | None) -> requests.Response
     return requests.post(f"{hub.issuer}/register", json=body, headers=headers, timeout=5)
 
 
+def approve(hub: RunningHub, client_id: str) -> None:
+    """What the admin console's Approve button does."""
+    from hub.admin.clients import change_status
+
+    change_status(hub.hub, client_id, "active", actor="admin:test", reason="reviewed", address="127.0.0.1")
+
+
 def test_discovery_names_the_registration_endpoint(running_hub: RunningHub) -> None:
     assert running_hub.metadata()["registration_endpoint"] == f"{running_hub.issuer}/register"
 
@@ -55,6 +62,8 @@ def test_register_manage_and_delete(running_hub: RunningHub) -> None:
     put = requests.put(uri, headers=auth, json={**GOOD, "client_id": reg["client_id"],
                                                 "client_name": "Nordic Doctors Forum"}, timeout=5)
     assert put.status_code == 200 and put.json()["client_name"] == "Nordic Doctors Forum"
+    assert put.json()["status"] == "pending"  # a new name is reviewed again before use
+    approve(running_hub, reg["client_id"])
     bad = requests.put(uri, headers=auth, json={**GOOD, "client_id": "other"}, timeout=5)
     assert bad.json()["error"] == "invalid_client_metadata"
     rotated = requests.post(f"{uri}/secret", headers=auth, timeout=5).json()["client_secret"]
