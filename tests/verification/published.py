@@ -131,12 +131,13 @@ def deactivation_report_csv(path: Path, rows: Sequence[Sequence[str]], *, title:
     return path
 
 
-def live_verifiers(db: Database, fake: FakeRegisters, **over: Any) -> dict[str, Verifier]:
+def live_verifiers(db: Database, fake: FakeRegisters, *, policy: HttpPolicy = FAST,
+                   **over: Any) -> dict[str, Verifier]:
     """The hub's verifiers, configured as an operator would (CURBSIDE_* settings), pointed
     at the local fake registers."""
     env = {"CURBSIDE_INSECURE_TRANSPORT": "1", "CURBSIDE_BIG_ENDPOINT": f"{fake.base}/big",
            "CURBSIDE_NPPES_API_URL": f"{fake.base}/nppes"}
-    return registry.make_verifiers(db, settings=Settings.from_env(env, **over), policy=FAST)
+    return registry.make_verifiers(db, settings=Settings.from_env(env, **over), policy=policy)
 
 
 def as_datetime(day: date) -> datetime:

@@ -173,6 +173,9 @@ class FakeRegisters:
         self.down: set[str] = set()
         self.stalled: set[str] = set()
         self.faults: set[str] = set()
+        # A verbatim answer (status, body) for every request to a register, and what was asked.
+        self.script: dict[str, tuple[int, bytes]] = {}
+        self.received: list[tuple[str, dict[str, str], bytes, dict[str, str]]] = []
         self.calls = 0
         self._release = threading.Event()
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
@@ -184,6 +187,8 @@ class FakeRegisters:
         self.down.clear()
         self.stalled.clear()
         self.faults.clear()
+        self.script.clear()
+        self.received.clear()
         self._release.set()
         self._release = threading.Event()
 
@@ -191,12 +196,17 @@ class FakeRegisters:
     def _app(self, request: Request) -> Response:
         self.calls += 1
         register = request.path.strip("/")
+        self.received.append((register, dict(request.headers), request.get_data(), dict(request.args)))
         if register in self.stalled:
             self._release.wait(10)  # longer than any lookup deadline
         if register in self.down:
             return Response("Service Unavailable", status=503)
         if register in self.faults:
             return Response(SOAP_FAULT, status=500, content_type="text/xml; charset=utf-8")
+        if register in self.script:
+            status, body = self.script[register]
+            kind = "text/xml; charset=utf-8" if register == "big" else "application/json"
+            return Response(body, status=status, content_type=kind)
         if register == "big":
             m = _BIG_NUMBER.search(request.get_data())
             found = [self.big[m.group(1).decode()]] if m and m.group(1).decode() in self.big else []
