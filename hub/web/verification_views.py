@@ -122,7 +122,7 @@ def outcome_of(result: RegisterResult, number: str, *, retry_after: int = 900) -
             return Outcome("pending", "The register could not be reached — Curbside will try again",
                            f"The {source} did not answer, and Curbside has no copy of registration "
                            f"{number}. This is not a refusal: Curbside will ask the register again "
-                           f"automatically, starting about {_retry_words(retry_after)} from now, and "
+                           f"automatically (not before about {_retry_words(retry_after)} from now), and "
                            "this page will show the result. You do not need to do anything.")
 
 
