@@ -8,6 +8,8 @@ server CPU per sign-in; docs/benchmarks.md).
 import multiprocessing
 import os
 
+from hub.server import ACCESS_LOG_FORMAT
+
 bind = os.environ.get("CURBSIDE_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("CURBSIDE_WORKERS", multiprocessing.cpu_count()))
 worker_class = "gthread"
@@ -16,7 +18,6 @@ keepalive = 30
 timeout = 30
 graceful_timeout = 20
 accesslog = "-"
-# Sign-in pages and tokens are sensitive: never log query strings (codes, states).
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+access_log_format = ACCESS_LOG_FORMAT  # paths only: query strings hold personal data
 forwarded_allow_ips = os.environ.get("CURBSIDE_FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True  # unused by the hub; one less socket to secure

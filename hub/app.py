@@ -9,7 +9,13 @@ from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub.http_guards import NUL_REFUSAL, add_security_headers, contains_nul
+from hub.http_guards import (
+    NUL_REFUSAL,
+    DatabaseIntConverter,
+    StrictTransportSecurity,
+    add_security_headers,
+    contains_nul,
+)
 from hub.services import Hub
 from hub.settings import Settings
 from hub.web.pages import Pages, error_title, short_description
@@ -29,6 +35,8 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
         JSON_SORT_KEYS=False,
         PREFERRED_URL_SCHEME="http" if settings.insecure_transport else "https",
     )
+    # Before any blueprint: a rule's converters are made when it is added.
+    app.url_map.converters["int"] = DatabaseIntConverter
     hub = Hub.build(settings, store_prefix=store_prefix)
     app.extensions["curbside"] = hub
     app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
@@ -50,6 +58,8 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     _install_input_guard(app)
     _install_headers(app)
     _install_errors(app)
+    if settings.issuer.startswith("https://"):
+        app.wsgi_app = StrictTransportSecurity(app.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:  # outermost, so every lane sees the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
                                 x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)

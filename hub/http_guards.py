@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Request, Response
 
 NUL_REFUSAL = "The request contains a NUL character."
@@ -56,8 +60,32 @@ def contains_nul(request: Request) -> bool:
 
 
 def malformed_authorization(header: str | None) -> bool:
-    """An Authorization header that is not '<scheme> <credentials>' (Authlib fails on it)."""
-    return header is not None and len(header.split(None, 1)) != 2
+    """An Authorization header that is not '<scheme> <credentials>' (Authlib fails on it),
+    or Basic credentials that are not a client id and secret (``basic_credentials``)."""
+    if header is None:
+        return False
+    parts = header.split(None, 1)
+    if len(parts) != 2:
+        return True
+    return parts[0].lower() == "basic" and basic_credentials(parts[1]) is None
+
+
+def basic_credentials(encoded: str) -> tuple[str, str] | None:
+    """The (client id, secret) of HTTP Basic credentials, or None when they are not
+    strict base64 of UTF-8 'id:secret' with neither part empty.
+
+    RFC 6749 §2.3.1 sends both, form-urlencoded, in Basic (RFC 7617 §2, UTF-8 there).
+    Authlib's own parsing raises on bytes that are not UTF-8 or a header that is not ASCII,
+    so such headers are refused before it sees them (invalid_client, RFC 6749 §5.2).
+    """
+    try:
+        decoded = base64.b64decode(encoded.strip().encode("ascii"), validate=True).decode("utf-8")
+    except (UnicodeError, binascii.Error):
+        return None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id or not secret:
+        return None
+    return client_id, secret
 
 
 def no_store_json(status: int, body: dict[str, Any]) -> Response:
@@ -66,3 +94,39 @@ def no_store_json(status: int, body: dict[str, Any]) -> Response:
                     mimetype="application/json")
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+# PostgreSQL's INTEGER, the type of every numeric id column: a larger id in a URL would
+# make the query fail instead of finding nothing.
+MAX_DB_INTEGER = 2**31 - 1
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """``<int:...>`` in a URL rule, matching only ids the database can hold: any other
+    number is a 404 like any id that does not exist."""
+
+    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_DB_INTEGER, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
+
+
+# RFC 6797 §6.1: a year, renewed by every answer. No includeSubDomains: the issuer's host
+# does not speak for hosts below it.
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class StrictTransportSecurity:
+    """Every answer (pages, protocol endpoints, errors, whichever lane) tells browsers to
+    reach the hub over https only (RFC 6797), so a doctor's next visit cannot be
+    downgraded to http. Installed only when the issuer is https."""
+
+    def __init__(self, app: WSGIApp) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def with_hsts(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            headers.append(HSTS)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, with_hsts)

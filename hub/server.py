@@ -6,6 +6,11 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
+# The access log names the path, never the query string: /authorize carries login_hint and
+# id_token_hint (a doctor's email and identity), the callbacks carry codes and states.
+# deploy/gunicorn.conf.py uses the same.
+ACCESS_LOG_FORMAT = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
     def __init__(self, options: dict[str, Any]) -> None:
@@ -26,4 +31,5 @@ def run_gunicorn(bind: str, *, workers: int, worker_class: str = "gthread", thre
     # No control socket: the hub does not use it, and a second gunicorn on the machine (a
     # demo, another instance) would log a clash over its default path.
     _Gunicorn({"bind": bind, "workers": workers, "worker_class": worker_class, "threads": threads,
-               "accesslog": "-", "keepalive": 5, "control_socket_disable": True}).run()
+               "accesslog": "-",
+               "access_log_format": ACCESS_LOG_FORMAT, "keepalive": 5, "control_socket_disable": True}).run()

@@ -21,6 +21,14 @@ ACR_PWD = "urn:curbside:acr:pwd"
 ACR_MFA = "urn:curbside:acr:mfa"
 
 
+def host_cookie_name(name: str, secure: bool) -> str:
+    """The name of a sign-in cookie: ``__Host-`` prefixed outside local demos. Browsers keep
+    such a cookie only if it is Secure, has path / and no Domain (RFC 6265bis §4.1.3.2), so
+    no sibling subdomain and no plain-http answer can plant one (login CSRF by cookie
+    injection)."""
+    return f"__Host-{name}" if secure else name
+
+
 @dataclass(frozen=True)
 class SSOSession:
     doctor_id: str
@@ -39,7 +47,7 @@ class Sessions:
     def __init__(self, store: Store, *, ttl: int, secure: bool) -> None:
         self.store = store
         self.ttl = ttl
-        self.cookie_name = "__Host-curbside_sso" if secure else "curbside_sso"
+        self.cookie_name = host_cookie_name("curbside_sso", secure)
         self.secure = secure
 
     def create(self, doctor_id: str, amr: list[str]) -> tuple[str, SSOSession]:

@@ -53,6 +53,8 @@ class AdminAccounts:
             return s.get(AdminAccount, admin_id)
 
     def by_email(self, email: str) -> AdminAccount | None:
+        if "\x00" in email:  # no account has one, and PostgreSQL refuses it in a query
+            return None
         with self.db.session() as s:
             return s.scalar(select(AdminAccount).where(AdminAccount.email == normalise_email(email)))
 

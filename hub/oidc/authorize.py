@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, UnsupportedResponseTypeError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from sqlalchemy import bindparam, insert, select
 from werkzeug.wrappers import Request, Response
@@ -26,7 +27,7 @@ from hub.models.grants import Consent
 from hub.oidc import claims as claimset
 from hub.oidc.grants import EndUser
 from hub.oidc.server import OpenIDProvider, StoredAuthorizationRequest
-from hub.sessions import ACR_MFA, SSOSession
+from hub.sessions import ACR_MFA, SSOSession, host_cookie_name
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -40,7 +41,8 @@ _LATEST_CONSENT = (
     .order_by(_C.c.granted_at.desc()).limit(1)
 )
 AUTHZ_KIND = "authz"
-BROWSER_COOKIE = "curbside_b"
+BROWSER_COOKIE = "curbside_b"  # binds a pending request to its browser; __Host- over https
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
                "registration": "registration_not_supported"}
 
@@ -115,6 +117,7 @@ class AuthorizeFlow:
         self.server = server
         self.request = request
         self.pages = pages
+        self.browser_cookie = host_cookie_name(BROWSER_COOKIE, hub.sessions.secure)
 
     # -- entry points ---------------------------------------------------------------------
     def start(self) -> Response:
@@ -150,6 +153,7 @@ class AuthorizeFlow:
                 # OIDC Core §3.1.2.1: redirect_uri is REQUIRED; never guess one.
                 raise FlowError("This sign-in link is incomplete",
                                 "The partner network did not say where to return you.")
+            self._refuse_unquotable(params)
             grant = self.server.get_consent_grant(request=req, end_user=end_user)
             for name, error in UNSUPPORTED.items():
                 if name in params:
@@ -231,6 +235,28 @@ class AuthorizeFlow:
             self.hub.store.delete(AUTHZ_KIND, pending_id)
         return enforce.refused_page(self.pages, client, verdict), wanted
 
+    def _refuse_unquotable(self, params: dict[str, str]) -> None:
+        """Refuse a redirect_uri or response_type that Authlib could not quote in an error.
+
+        Authlib names both in its error descriptions, which RFC 6749 §4.1.2.1 limits to
+        printable ASCII without '"' and '\\', and it raises instead of answering when they
+        are outside it. A redirect_uri that is not registered is refused with a page (never
+        redirect to an unverified URI, RFC 6749 §4.1.2.1); with a registered one, an
+        unknown response_type is an error redirect (§4.1.2.1, unsupported_response_type).
+        """
+        uri = params.get("redirect_uri", "")
+        if not _quotable(uri) and self._registered_redirect_uri(params) is None:
+            raise FlowError("This sign-in request cannot be completed",
+                            "The address to return you to is not registered for this network.")
+        if not _quotable(params.get("response_type", "")):
+            raise UnsupportedResponseTypeError(None, "The response type is not supported.")
+
+    def _registered_redirect_uri(self, params: dict[str, str]) -> str | None:
+        """The request's redirect_uri when it is registered for an active client."""
+        client = self.server.query_client(params.get("client_id", "")[:64])
+        uri = params.get("redirect_uri", "")
+        return uri if client is not None and uri and client.check_redirect_uri(uri) else None
+
     def _end_user(self, sso: SSOSession | None) -> EndUser | None:
         if sso is None:
             return None
@@ -281,11 +307,12 @@ class AuthorizeFlow:
     # -- pages ----------------------------------------------------------------------------
     def pending(self, params: dict[str, str], pending_id: str | None) -> tuple[Pending, str | None]:
         """The request saved for the doctor's next page, and a browser cookie to set."""
-        browser = self.request.cookies.get(BROWSER_COOKIE)
+        browser = self.request.cookies.get(self.browser_cookie)
         set_cookie = None
         if not browser or len(browser) > 100:
             browser = set_cookie = new_token(24)
-        p = Pending(pending_id or new_token(24), params, sha256_hex(browser), started=int(time.time()))
+        p = Pending(pending_id or new_token(24), params, self._binding(browser),
+                    started=int(time.time()))
         if pending_id is None or set_cookie is not None:
             # A resumed request is already saved, bound to this browser: no second write.
             self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
@@ -295,7 +322,7 @@ class AuthorizeFlow:
         """A page of the flow, not cached; ``set_cookie`` binds the flow to this browser."""
         resp = Response(html, status, mimetype="text/html")
         if set_cookie:
-            resp.set_cookie(BROWSER_COOKIE, set_cookie, httponly=True, samesite="Strict",
+            resp.set_cookie(self.browser_cookie, set_cookie, httponly=True, samesite="Strict",
                             secure=self.hub.sessions.secure, path="/")
         resp.headers["Cache-Control"] = "no-store"
         return resp
@@ -342,11 +369,23 @@ class AuthorizeFlow:
         if raw is None:
             return None
         p = Pending(**json.loads(raw))
-        browser = self.request.cookies.get(BROWSER_COOKIE, "")
         # The form must come from the browser that started the flow (login CSRF defence).
-        if not browser or sha256_hex(browser) != p.browser:
-            return None
-        return p
+        return p if self._from_this_browser(p.browser) else None
+
+    def _binding(self, browser: str) -> str:
+        """What a pending request keeps of its browser's cookie: a hash of name and value."""
+        return sha256_hex(f"{self.browser_cookie}:{browser}")
+
+    def _from_this_browser(self, binding: str) -> bool:
+        browser = self.request.cookies.get(self.browser_cookie)
+        if browser and len(browser) <= 100 and self._binding(browser) == binding:
+            return True
+        # A request saved before the cookie was __Host- prefixed is bound to the bare hash
+        # of a plain-named one, accepted while it lives (login_state_ttl). A plain cookie
+        # planted by another host can never match a request bound by name: its value would
+        # need a ':', which no token has.
+        legacy = self.request.cookies.get(BROWSER_COOKIE, "")
+        return bool(legacy) and set(legacy) <= _TOKEN_CHARS and sha256_hex(legacy) == binding
 
     def save_pending(self, p: Pending) -> None:
         self.hub.store.put(AUTHZ_KIND, p.id, p.dump(), ttl=self.hub.settings.login_state_ttl)
@@ -381,12 +420,7 @@ class AuthorizeFlow:
     def _fail(self, params: dict[str, str], error: OAuth2Error,
               req: StoredAuthorizationRequest | None = None) -> Response:
         """Redirect the error only to a redirect URI registered for a known client."""
-        redirect_uri = error.redirect_uri
-        if not redirect_uri:
-            client = self.server.query_client(params.get("client_id", "")[:64])
-            uri = params.get("redirect_uri", "")
-            if client is not None and uri and client.check_redirect_uri(uri):
-                redirect_uri = uri
+        redirect_uri = error.redirect_uri or self._registered_redirect_uri(params)
         if not redirect_uri:
             return self.pages.error("This sign-in request cannot be completed",
                                     _public_description(error))
@@ -406,6 +440,11 @@ def _redirect_error(code: str, description: str, grant: Any) -> OAuth2Error:
     err = OAuth2Error(description=description)
     err.error = code
     return err
+
+
+def _quotable(value: str) -> bool:
+    """Whether ``value`` may appear in an OAuth error description (RFC 6749 §4.1.2.1)."""
+    return not invalid_error_characters(value)
 
 
 def _max_age(raw: str | None) -> int | None:

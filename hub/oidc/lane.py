@@ -27,7 +27,7 @@ from hub.http_guards import (
     no_store_json,
 )
 from hub.oidc.discovery import discovery_response, jwks_response
-from hub.oidc.server import IssuerOAuth2Request
+from hub.oidc.server import BASIC_CHALLENGE, IssuerOAuth2Request
 from hub.oidc.userinfo import userinfo_response
 
 log = logging.getLogger("hub")
@@ -46,11 +46,12 @@ def json_error(status: int, error: str, description: str) -> Response:
 
 
 def refuse_malformed_auth(request: Request) -> Response | None:
-    """invalid_client (RFC 6749 §5.2) for an Authorization header Authlib cannot parse."""
+    """invalid_client (RFC 6749 §5.2) for an Authorization header Authlib cannot parse,
+    with the challenge of a failed authentication."""
     if not malformed_authorization(request.headers.get("Authorization")):
         return None
     resp = json_error(401, "invalid_client", "The Authorization header is malformed.")
-    resp.headers["WWW-Authenticate"] = 'Basic realm="curbside"'
+    resp.headers["WWW-Authenticate"] = BASIC_CHALLENGE
     return resp
 
 

@@ -22,6 +22,7 @@ from flask import Response
 from flask import request as flask_request
 
 from hub.crypto import new_token
+from hub.http_guards import malformed_authorization
 from hub.oidc.grants import (
     AUTH_METHODS,
     SECRET_METHODS,
@@ -118,6 +119,10 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         return IssuerJsonRequest(flask_request, self.hub.settings.issuer)
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        # Authlib raises on Basic credentials that are not base64 of UTF-8 (a 500); the
+        # endpoints' views refuse them first, this keeps any other caller safe.
+        if malformed_authorization(request.headers.get("Authorization")):
+            raise ClientAuthenticationFailed(status_code=401)
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as e:
@@ -158,6 +163,10 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             hub.tokens.save_refresh_token(token["refresh_token"], grant_id, rotates=old)
 
 
+# RFC 6749 §5.2: a 401 names the scheme the client used; RFC 7617 §2: with a realm.
+BASIC_CHALLENGE = 'Basic realm="curbside", error="invalid_client"'
+
+
 class ClientAuthenticationFailed(InvalidClientError):  # type: ignore[misc]
     """invalid_client without naming the methods tried (Authlib lists them as a Python
     list), and, on a 401, the Basic challenge with the realm RFC 7617 requires."""
@@ -168,7 +177,7 @@ class ClientAuthenticationFailed(InvalidClientError):  # type: ignore[misc]
     def get_headers(self) -> list[tuple[str, str]]:
         headers = [(k, v) for k, v in super().get_headers() if k.lower() != "www-authenticate"]
         if self.status_code == 401:
-            headers.append(("WWW-Authenticate", 'Basic realm="curbside", error="invalid_client"'))
+            headers.append(("WWW-Authenticate", BASIC_CHALLENGE))
         return headers
 
 
