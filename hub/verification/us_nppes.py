@@ -41,6 +41,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, BinaryIO
+from xml.etree import ElementTree
 
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
@@ -543,14 +544,15 @@ def _report_rows(rows: Iterator[tuple[int, Sequence[Any]]], path: str) -> Iterat
 def _xlsx_rows(f: BinaryIO, counter: LineCounter, path: str) -> Iterator[tuple[int, Sequence[Any]]]:
     try:
         workbook = openpyxl.load_workbook(f, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError):
+    except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, ElementTree.ParseError):
         raise RegisterFileError("not a readable xlsx workbook", line=1, path=path) from None
     try:
         sheet = workbook.worksheets[0]
         for line, cells in enumerate(sheet.iter_rows(values_only=True), 1):
             counter.line = line
             yield line, cells
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError):
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, ElementTree.ParseError):
+        # ValueError includes defusedxml's refusal of DTDs and entities in the sheet.
         raise RegisterFileError("damaged xlsx workbook", line=counter.line + 1, path=path) from None
     finally:
         workbook.close()

@@ -7,6 +7,7 @@ CURBSIDE_NPPES_API_URL."""
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -237,6 +238,8 @@ def test_a_malformed_report_row_is_refused_by_its_row_number(db, fake, tmp_path,
          1, "expected the title 'NPPES Deactivated NPI Report'"),
         (lambda p: p.write_bytes(b"PK\x03\x04" + b"\x00" * 200) and p, 1, "not a readable xlsx workbook"),
         (lambda p: _truncated_xlsx(p), 1, "not a readable xlsx workbook"),
+        (lambda p: _with_sheet(p, lambda xml: xml[: len(xml) // 2]), None, "damaged xlsx workbook"),
+        (lambda p: _with_sheet(p, lambda xml: _DTD_SHEET), 1, "not a readable xlsx workbook"),  # defusedxml
     ],
 )
 def test_a_malformed_report_workbook_is_refused(db, fake, tmp_path, make, line, message):
@@ -246,8 +249,27 @@ def test_a_malformed_report_workbook_is_refused(db, fake, tmp_path, make, line, 
     make(path)
     with pytest.raises(RegisterFileError) as exc:
         us_nppes.apply_deactivations(db, str(path))
-    assert exc.value.line == line and message in str(exc.value), str(exc.value)
+    assert exc.value.line == line if line else exc.value.line > 2  # a row cut in the middle
+    assert message in str(exc.value), str(exc.value)
     assert mirror_status(db, fake, kept, "Kim", "Lee").status is ResultStatus.MATCH
+
+
+_DTD_SHEET = (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><worksheet xmlns="http://schemas.'
+              b'openxmlformats.org/spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is>'
+              b"<t>&a;</t></is></c></row></sheetData></worksheet>")
+
+
+def _with_sheet(path: Path, change) -> Path:
+    """A well-formed zip whose worksheet XML is cut short or carries entity declarations."""
+    whole = pub.deactivation_report_xlsx(path, _good_report_rows(30))
+    with zipfile.ZipFile(whole) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    sheet = next(name for name in members if name.startswith("xl/worksheets/"))
+    members[sheet] = change(members[sheet])
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
 
 
 def _truncated_xlsx(path: Path) -> Path:
