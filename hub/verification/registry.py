@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from hub.db import Database
+from hub.outbound import Outbound
 from hub.settings import Settings
 from hub.verification.base import Verifier
 from hub.verification.dk_sst import SstVerifier
@@ -25,10 +26,14 @@ def make_verifiers(
     settings: Settings | None = None,
 ) -> dict[str, Verifier]:
     """Verifiers for every register; keep one set per process (breakers live in them).
+
     The live registers' endpoints come from ``settings`` (CURBSIDE_BIG_ENDPOINT,
-    CURBSIDE_NPPES_API_URL), so an operator can point the hub at a test environment."""
-    http = http or requests.Session()
+    CURBSIDE_NPPES_API_URL), so an operator can point the hub at a test environment.
+    ``http`` is the hub's guarded session (``for_hub``); without one, a guard built from
+    the same settings (CURBSIDE_OUTBOUND_ALLOW_LOCAL) applies all the same.
+    """
     settings = settings or Settings()
+    http = http or register_session(Outbound(allow_local=settings.outbound_allow_local), policy)
     verifiers: list[Verifier] = [
         BigVerifier(db, http=http, policy=policy, endpoint=settings.big_endpoint),
         GmcVerifier(db),
@@ -38,10 +43,18 @@ def make_verifiers(
     return {v.register: v for v in verifiers}
 
 
+def register_session(outbound: Outbound, policy: HttpPolicy | None = None) -> requests.Session:
+    """The session live register lookups go out through: one attempt may take the whole
+    lookup budget at most (``call_live`` spreads retries within it)."""
+    return outbound.session(deadline=(policy or HttpPolicy()).deadline)
+
+
 def for_hub(hub: Any) -> dict[str, Verifier]:
     """The hub process's verifiers, built once (their circuit breakers must outlive a
-    request to be of any use)."""
+    request to be of any use), calling out through the hub's guard."""
     verifiers: dict[str, Verifier] | None = hub.extra.get("verifiers")
     if verifiers is None:
-        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db, settings=hub.settings)
+        verifiers = hub.extra["verifiers"] = make_verifiers(
+            hub.db, http=register_session(hub.outbound), settings=hub.settings
+        )
     return verifiers

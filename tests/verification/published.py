@@ -135,8 +135,10 @@ def live_verifiers(db: Database, fake: FakeRegisters, *, policy: HttpPolicy = FA
                    **over: Any) -> dict[str, Verifier]:
     """The hub's verifiers, configured as an operator would (CURBSIDE_* settings), pointed
     at the local fake registers."""
-    env = {"CURBSIDE_INSECURE_TRANSPORT": "1", "CURBSIDE_BIG_ENDPOINT": f"{fake.base}/big",
-           "CURBSIDE_NPPES_API_URL": f"{fake.base}/nppes"}
+    # The fake listens on 127.0.0.1 over http: the outbound guard refuses both unless
+    # CURBSIDE_OUTBOUND_ALLOW_LOCAL is on (tests and demos only).
+    env = {"CURBSIDE_INSECURE_TRANSPORT": "1", "CURBSIDE_OUTBOUND_ALLOW_LOCAL": "1",
+           "CURBSIDE_BIG_ENDPOINT": f"{fake.base}/big", "CURBSIDE_NPPES_API_URL": f"{fake.base}/nppes"}
     return registry.make_verifiers(db, settings=Settings.from_env(env, **over), policy=policy)
 
 

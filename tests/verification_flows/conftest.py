@@ -55,9 +55,10 @@ def running_hub(backend: Backend, verification_database_url: str, fake_registers
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
-    # The live registers are the local fake, through the settings an operator uses.
+    # The live registers are the local fake, through the settings an operator uses; it
+    # listens on 127.0.0.1, which the hub's outbound guard refuses unless told otherwise.
     settings = make_settings(backend, tmp_path_factory.mktemp("vinstance"), issuer=issuer,
-                             database_url=verification_database_url,
+                             database_url=verification_database_url, outbound_allow_local=True,
                              big_endpoint=f"{fake_registers.base}/big",
                              nppes_api_url=f"{fake_registers.base}/nppes")
     app = create_app(settings, store_prefix=f"v{backend.redis_prefix}:")
