@@ -87,6 +87,13 @@ class Settings:
     # The worker re-checks every verified registration before its last check is older than
     # this many days (register deltas apply as they arrive as well).
     verification_recheck_days: int = 30
+    # A check that found its register down, with no copy of that registration, is tried
+    # again once it is this many seconds old (the worker's re-check job picks it up).
+    verification_unavailable_retry: int = 900
+    # The live registers' endpoints. Operators point them at a register's test environment
+    # (CIBG runs one for the BIG-register webservice) before going live.
+    big_endpoint: str = "https://api.bigregister.nl/zksrv/soap/4"
+    nppes_api_url: str = "https://npiregistry.cms.hhs.gov/api/"
 
     max_param_length: int = 2048
     # OIDC Core §12.2 makes an ID token in a refresh response optional; an RS256 signature
@@ -123,6 +130,13 @@ class Settings:
             raise SettingsError("CURBSIDE_ISSUER must have no trailing slash, query or fragment")
         if self.store_url != "sql" and not self.store_url.startswith(("redis://", "rediss://")):
             raise SettingsError("CURBSIDE_STORE_URL must be 'sql' or a redis:// URL")
+        for name in ("big_endpoint", "nppes_api_url"):
+            # A register answer decides who is verified: plain http would let anyone on the
+            # path verify anybody, so only a local demo or test may use it.
+            url = getattr(self, name)
+            schemes = ("https://", "http://") if self.insecure_transport else ("https://",)
+            if not url.startswith(schemes) or any(c.isspace() for c in url):
+                raise SettingsError(f"{PREFIX}{name.upper()} must be an https URL")
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, int) and not isinstance(v, bool) and v < 0:
