@@ -34,6 +34,7 @@ from hub.oidc.grants import (
 )
 from hub.oidc.keys import SUPPORTED_ALGS
 from hub.oidc.tokens import AccessToken, RefreshTokenView
+from hub.ops.metrics import count_token
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -161,6 +162,7 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         if token.get("refresh_token") and grant_id:
             old = request.refresh_token.token_hash if grant_type == "refresh_token" else None
             hub.tokens.save_refresh_token(token["refresh_token"], grant_id, rotates=old)
+        count_token(grant_type)
 
 
 # RFC 6749 §5.2: a 401 names the scheme the client used; RFC 7617 §2: with a realm.
