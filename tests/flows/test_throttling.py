@@ -307,3 +307,44 @@ def test_over_https_the_device_cookie_is_host_prefixed_and_secure(backend: Any, 
     assert len(device) == 1
     assert "Secure" in device[0] and "HttpOnly" in device[0] and "Path=/" in device[0]
     assert "Domain" not in device[0]
+
+
+def operator_browser_at(address: str) -> Any:
+    import requests
+
+    s = requests.Session()
+    s.headers["X-Forwarded-For"] = address
+    return s
+
+
+def operator_sign_in(h: RunningHub, s: Any, email: str, password: str, code: str) -> int:
+    import re
+
+    page = s.get(f"{h.issuer}/operator/login", timeout=5)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    return s.post(f"{h.issuer}/operator/login", timeout=5, allow_redirects=False,
+                  data={"email": email, "password": password, "otp": code, "csrf": csrf}).status_code
+
+
+def test_an_attacker_cannot_lock_a_partner_operator_out_of_her_portal_browser(hub: RunningHub) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from hub.relying.portal import create_operator
+
+    email, password = f"ops-{next(_attackers)}@nordic.example", "a long operator password"
+    _, uri = create_operator(hub.hub, email, password)
+    totp = pyotp.TOTP(parse_qs(urlsplit(uri).query)["secret"][0])
+    own = operator_browser_at("198.51.100.80")
+    assert operator_sign_in(hub, own, email, password, totp.now()) == 303
+    own.post(f"{hub.issuer}/operator/logout", timeout=5)  # signed out; the device cookie stays
+    settings = hub.hub.settings
+    statuses = []
+    for _ in range(settings.login_max_per_account // settings.login_max_per_account_address + 1):
+        attacker = operator_browser_at(next_attacker())
+        statuses += [operator_sign_in(hub, attacker, email, WRONG, "000000")
+                     for _ in range(settings.login_max_per_account_address + 1)]
+    assert statuses.count(401) == settings.login_max_per_account and statuses[-1] == 429
+    # A new browser is refused even with everything right; her own browser is not.
+    assert operator_sign_in(hub, operator_browser_at("198.51.100.81"), email, password,
+                            totp.at(time.time() + 30)) == 429
+    assert operator_sign_in(hub, own, email, password, totp.at(time.time() + 30)) == 303
