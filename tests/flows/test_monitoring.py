@@ -345,3 +345,25 @@ def test_queue_gauges_read_the_database(running_hub: RunningHub) -> None:
             s.execute(delete(RelayState).where(RelayState.link_id == link_id))
             s.execute(delete(AccountLink).where(AccountLink.id == link_id))
             s.execute(delete(LinkNetwork).where(LinkNetwork.name == network))
+
+
+def test_the_logout_worker_logs_json(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CURBSIDE_", "PROMETHEUS_"))}
+    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
+                "CURBSIDE_ISSUER": "https://id.curbside.example", "CURBSIDE_LOG_FORMAT": "json"})
+    cli = [sys.executable, "-m", "hub.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
+    hub = Hub.build(Settings.from_env(env))
+    client = RunningHub("https://id.curbside.example", None, hub).client()
+    from hub.models.relying import LogoutDelivery
+
+    with hub.db.session() as s:  # a network whose endpoint does not answer
+        s.add(LogoutDelivery(client_id=client["client_id"], uri=f"https://127.0.0.1:{_free_port()}/bc",
+                             sub="subject-1", sid="sid-1", trigger="test", status="pending"))
+    hub.db.engine.dispose()
+    done = subprocess.run([*cli, "logout-worker", "--once"], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    records = [json.loads(line) for line in done.stderr.splitlines() if line.strip()]
+    assert any(r["logger"] == "hub.relying.backchannel" and r["level"] == "INFO"
+               and "back-channel logout" in r["message"] for r in records), done.stderr[-2000:]
