@@ -23,6 +23,7 @@ from typing import Any
 REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,127}")
 ACCESS_LOGGER = "hub.access"
 _HANDLER_MARK = "_curbside_handler"
+_access_log = logging.getLogger(ACCESS_LOGGER)
 
 
 class RequestInfo:
@@ -60,7 +61,7 @@ def request_id_for(environ: dict[str, Any], *, trusted: bool) -> str:
 
 def log_access(status: str, seconds: float) -> None:
     """The access record of the current request (JSON logs; in place of gunicorn's own)."""
-    logging.getLogger(ACCESS_LOGGER).info(
+    _access_log.info(
         "request answered", extra={"status": int(status) if status.isdigit() else 0,
                                    "duration_ms": round(seconds * 1000, 3)})
 
