@@ -101,6 +101,13 @@ class Settings:
     id_token_on_refresh: bool = False
     feed_retention_days: int = 7  # feed items of linked networks are kept this long
     log_level: str = "INFO"
+    # "text", or "json": one JSON object per line with the request id (docs/operator-guide.md).
+    log_format: str = "text"
+    # GET /metrics (Prometheus) is off unless one of these is set (docs/decisions.md): a
+    # bearer token scrapers must send, and/or a separate host:port to serve it on instead
+    # of the hub's own port.
+    metrics_token: str = ""
+    metrics_bind: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -137,6 +144,14 @@ class Settings:
             schemes = ("https://", "http://") if self.insecure_transport else ("https://",)
             if not url.startswith(schemes) or any(c.isspace() for c in url):
                 raise SettingsError(f"{PREFIX}{name.upper()} must be an https URL")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("CURBSIDE_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_token and len(self.metrics_token) < 32:
+            raise SettingsError("CURBSIDE_METRICS_TOKEN must be at least 32 characters")
+        if self.metrics_bind:
+            host, sep, port = self.metrics_bind.rpartition(":")
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError("CURBSIDE_METRICS_BIND must be host:port")
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, int) and not isinstance(v, bool) and v < 0:

@@ -34,6 +34,7 @@ from hub.oidc.grants import (
 )
 from hub.oidc.keys import SUPPORTED_ALGS
 from hub.oidc.tokens import AccessToken, RefreshTokenView
+from hub.ops.metrics import count_token
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -169,6 +170,7 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             # A new grant's first refresh token; a refresh grant's successor is stored by
             # RefreshTokenGrant.save_token (one successor per token).
             hub.tokens.save_refresh_token(token["refresh_token"], grant_id)
+        count_token(grant_type)
 
 
 # RFC 6749 §5.2: a 401 names the scheme the client used; RFC 7617 §2: with a realm.
