@@ -150,6 +150,9 @@ def run_worker(*, workers: int = 4, periodic: Mapping[str, float] | None = None,
         from hub.relying.backchannel import wrap_end_doctor_sessions
 
         wrap_end_doctor_sessions(hub)  # withdrawals ended here must tell partner networks
+    from hub.ops.logging import configure as configure_logging
+
+    configure_logging(hub.settings)
     queue = queue_for(hub, immediate=False)
     stop = threading.Event()
     jobs = periodic_jobs(hub.settings) if periodic is None else periodic
