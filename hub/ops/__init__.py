@@ -1,0 +1,1 @@
+"""Running the hub in production: health probes, outage answers and start-up checks."""
