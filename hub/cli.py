@@ -34,9 +34,8 @@ class Context:
     @property
     def hub(self) -> Any:
         if self._hub is None:
-            from hub.services import Hub
-
             from hub.ops.startup import check_folders
+            from hub.services import Hub
 
             try:
                 settings = Settings.from_env(**self.overrides)
@@ -94,9 +93,8 @@ def db() -> None:
 @pass_ctx
 def db_upgrade(c: Context) -> None:
     """Create or migrate the schema to the latest version."""
-    from hub.schema import upgrade
-
     from hub.ops.startup import check_signing_keys
+    from hub.schema import upgrade
 
     upgrade(c.db)
     c.hub.keys.ensure()
