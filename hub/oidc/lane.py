@@ -1,4 +1,5 @@
-"""POST /token, GET/POST /userinfo, discovery and JWKS answered without Flask's machinery.
+"""POST /token, GET/POST /userinfo, discovery, JWKS and the health probes answered without
+Flask's machinery.
 
 The token endpoint carries every partner back-end's traffic (client_credentials, refresh),
 token and userinfo carry one request of every sign-in, and discovery and JWKS are what
