@@ -62,11 +62,17 @@ class Settings:
     # log is the one the nearest trusted proxy saw. 0 believes no such header.
     trusted_proxies: int = 0
 
-    # Sign-in throttling per window: password attempts per account (successes clear the
-    # count), failed ones per client address (a hospital's NAT is one address).
+    # Sign-in throttling per window (docs/security.md, "Sign-in throttling"): attempts per
+    # account from browsers without its device cookie, and before that per (account,
+    # address); attempts per device cookie; failed attempts per client address (a
+    # hospital's NAT is one address). A success clears the counts its attempt made.
     login_max_per_account: int = 10
+    login_max_per_account_address: int = 5
+    login_max_per_device: int = 10
     login_max_per_address: int = 100
     login_window: int = 900
+    # A browser's device cookie (proof of a past complete sign-in) lasts this long.
+    device_cookie_ttl: int = 365 * 24 * 3600
 
     # Identity documents uploaded for manual review: kept this long after the decision
     # (0 = deleted at once), and deleted after the max age even if never decided (seconds).

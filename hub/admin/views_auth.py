@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
+from hub.accounts.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.admin.sessions import STAGE_ENROL, STAGE_TOTP, AdminSession
 from hub.admin.web import (
     bp,
@@ -25,6 +26,21 @@ from hub.models.admin import AdminAccount
 ENROL_KIND = "admin-totp-enrol"
 USED_KIND = "admin-totp-used"
 CONSOLE = {"console": "admin"}
+# Untrusted-client attempts per admin account; hub/accounts/throttle.py names the others.
+PASSWORD_THROTTLE = "admin-throttle-acct"  # keyed by the email's hash
+OTP_THROTTLE = "admin-throttle-otp"  # keyed by the admin's id
+ADDRESS_THROTTLE = "admin-throttle-addr"  # every untrusted attempt per client address
+
+
+def _devices() -> DeviceCookies:
+    """The console's own device cookie: a doctor's one never vouches for an admin account."""
+    h = hub()
+    return DeviceCookies(h.secrets, "admin", console().sessions.secure, h.settings.device_cookie_ttl)
+
+
+def _device_for(email: str) -> str | None:
+    devices = _devices()
+    return devices.find(request.cookies.get(devices.name), email)
 
 
 def _form(name: str, limit: int = 1024) -> str:
@@ -68,10 +84,15 @@ def login() -> Response:
     password = _form("password")
     if not email or not password:
         return _login_page("Enter your email address and password.", 400, email)
+    # As a doctor's sign-in (hub/web/signin.py): a browser with this admin's device cookie
+    # is counted on its own, any other per address, (account, address) and account, so an
+    # attacker's wrong passwords never lock an admin out of her own browser.
+    attempt = Attempt(sha256_hex(email), client_address(), _device_for(email))
+    throttle = StepThrottle.of(PASSWORD_THROTTLE, h.settings)
     window = h.settings.login_window
-    per_account = h.store.incr("admin-throttle-acct", sha256_hex(email), ttl=window)
-    per_address = h.store.incr("admin-throttle-addr", client_address(), ttl=window)
-    if per_account > h.settings.login_max_per_account or per_address > h.settings.login_max_per_address:
+    address_ok = attempt.trusted or \
+        h.store.incr(ADDRESS_THROTTLE, client_address(), ttl=window) <= h.settings.login_max_per_address
+    if not address_ok or not throttle.admit(h.store, attempt):
         append(h.db, "auth:login:failure", actor=None, address=client_address(),
                detail={**CONSOLE, "reason": "throttled"})
         return _login_page("Too many sign-in attempts. Wait a few minutes and try again.", 429, email)
@@ -80,9 +101,9 @@ def login() -> Response:
         append(h.db, "auth:login:failure", actor=None, address=client_address(),
                detail={**CONSOLE, "reason": "bad_credentials"})
         return _login_page("That email address and password do not match.", 401, email)
-    # The right password clears its account's count (who knows it gains nothing by that):
+    # The right password clears the counts it made (who knows it gains nothing by that):
     # an admin is never locked out by their own sign-ins.
-    h.store.delete("admin-throttle-acct", sha256_hex(email))
+    h.store.write_many(deletes=throttle.cleared_by_success(attempt))
     console().sessions.end(cookie_value())
     cookie, _ = console().sessions.create(admin.id, STAGE_TOTP if admin.mfa_enrolled else STAGE_ENROL)
     return set_cookie(redirect("/admin/mfa", 303), cookie)
@@ -131,8 +152,11 @@ def mfa() -> Response:
         console().sessions.end(cookie)
         return redirect("/admin/login", 303)
     code = _form("otp", 16).strip().replace(" ", "")
-    tries = h.store.incr("admin-throttle-otp", admin.id, ttl=h.settings.login_window)
-    if tries > h.settings.login_max_per_account:
+    attempt = Attempt(admin.id, client_address(), _device_for(admin.email))
+    throttle = StepThrottle.of(OTP_THROTTLE, h.settings)
+    if not throttle.admit(h.store, attempt):
+        append(h.db, "auth:mfa:failure", actor=admin.actor, address=client_address(),
+               detail={**CONSOLE, "reason": "throttled"})
         return _mfa_page(cookie, session, admin,
                          "Too many attempts. Wait a few minutes and try again.", 429)
     if session.stage == STAGE_ENROL:
@@ -150,12 +174,16 @@ def mfa() -> Response:
     if session.stage == STAGE_ENROL:
         h.store.delete(ENROL_KIND, session.sid)
         append(h.db, "auth:mfa:enrol", actor=admin.actor, address=client_address(), detail=CONSOLE)
-    h.store.delete("admin-throttle-otp", admin.id)  # as the password's count, above
+    h.store.write_many(deletes=throttle.cleared_by_success(attempt))  # as the password's counts
     new_cookie, _ = console().sessions.promote(cookie, session)
     console().accounts.signed_in(admin.id)
     append(h.db, "auth:login:success", actor=admin.actor, address=client_address(),
            detail={**CONSOLE, "amr": ["pwd", "otp", "mfa"], "role": admin.role})
-    return set_cookie(redirect("/admin/", 303), new_cookie)
+    # Only the complete sign-in, both factors, earns a device cookie (OWASP device cookies).
+    devices = _devices()
+    device_cookie = devices.issue(request.cookies.get(devices.name), admin.email)
+    resp = devices.set(redirect("/admin/", 303), device_cookie)
+    return set_cookie(resp, new_cookie)
 
 
 @bp.post("/logout")

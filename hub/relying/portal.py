@@ -18,6 +18,7 @@ from flask import Blueprint, Response, abort, current_app, make_response, redire
 from sqlalchemy import select
 
 import policies
+from hub.accounts.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.crypto import new_token, sha256_hex
 from hub.models.clients import ClientRecord
 from hub.models.relying import OperatorAccount, RegistrationAccessToken
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 bp = Blueprint("relying_portal", __name__, template_folder="templates", url_prefix="/operator")
 SESSION_KIND = "op-session"
 SESSION_TTL = 8 * 3600
+# Untrusted-client attempts per operator account; hub/accounts/throttle.py names the others.
+THROTTLE_KIND = "throttle-op"
 
 
 def _hub() -> Hub:
@@ -59,10 +62,9 @@ def operator_id_for(hub: Hub, email: str) -> str | None:
 
 
 def authenticate(hub: Hub, email: str, password: str, code: str) -> OperatorAccount | None:
+    """The operator whose password and current TOTP code these are, else None. Throttling
+    is the caller's: it depends on the browser (``sign_in_attempt``)."""
     email = email.strip().lower()[:254]
-    if hub.store.incr("throttle-op", sha256_hex(email), ttl=hub.settings.login_window) > \
-            hub.settings.login_max_per_account:
-        return None
     with hub.db.session() as s:
         op = s.scalar(select(OperatorAccount).where(OperatorAccount.email == email))
         if op is not None:
@@ -78,6 +80,21 @@ def authenticate(hub: Hub, email: str, password: str, code: str) -> OperatorAcco
     if not hub.store.add_once("totp-used", f"op:{op.id}:{code}", ttl=90):  # RFC 6238 §5.2
         return None
     return op
+
+
+def _devices(hub: Hub) -> DeviceCookies:
+    """The portal's own device cookie: a doctor's or an admin's never vouches for an operator."""
+    return DeviceCookies(hub.secrets, "operator", hub.sessions.secure, hub.settings.device_cookie_ttl)
+
+
+def _sign_in_attempt(hub: Hub, email: str) -> Attempt:
+    # As a doctor's sign-in (hub/accounts/throttle.py, OWASP device cookies): a browser that
+    # signed in to this account before counts on its own, so an attacker's wrong guesses
+    # never lock the operator out of it; any other counts per (account, address), then account.
+    account = sha256_hex(email.strip().lower()[:254])
+    devices = _devices(hub)
+    return Attempt(account, request.remote_addr or "unknown",
+                   devices.find(request.cookies.get(devices.name), account))
 
 
 # -- session and CSRF ---------------------------------------------------------------------------
@@ -165,15 +182,25 @@ def login() -> Response:
         return redirect("/operator", 303) if _current() else _login_page()  # type: ignore[return-value]
     # Checked before the password, so a forged form neither signs in nor spends a try.
     _check_csrf(request.cookies.get(_cookie_name(hub)))
-    op = authenticate(hub, request.form.get("email", ""), request.form.get("password", "")[:1024],
-                      request.form.get("otp", ""))
+    email = request.form.get("email", "")
+    attempt = _sign_in_attempt(hub, email)
+    throttle = StepThrottle.of(THROTTLE_KIND, hub.settings)
+    if not throttle.admit(hub.store, attempt):
+        return _login_page(429, email=email[:254],
+                           error="Too many sign-in attempts. Wait a few minutes and try again.")
+    op = authenticate(hub, email, request.form.get("password", "")[:1024], request.form.get("otp", ""))
     if op is None:
-        return _login_page(401, email=request.form.get("email", "")[:254],
+        return _login_page(401, email=email[:254],
                            error="That email address, password and code do not match.")
+    # Both factors passed: the counts this attempt made are cleared, and the browser earns
+    # (or renews) its device cookie for this account.
+    hub.store.write_many(deletes=throttle.cleared_by_success(attempt))
     cookie = new_token(32)  # a new value: the pre-session one never becomes a session
     hub.store.put(SESSION_KIND, sha256_hex(cookie), op.id.encode(), ttl=SESSION_TTL)
     resp = redirect("/operator", 303)
     _set_cookie(resp, cookie, SESSION_TTL)  # type: ignore[arg-type]
+    devices = _devices(hub)
+    devices.set(resp, devices.issue(request.cookies.get(devices.name), attempt.account))  # type: ignore[arg-type]
     return resp  # type: ignore[return-value]
 
 

@@ -19,6 +19,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from hub.accounts.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.crypto import sha256_hex
 from hub.http_guards import NUL_REFUSAL, add_security_headers, contains_nul
 from hub.oidc.authorize import AUTHZ_KIND, AuthorizeFlow, Pending
@@ -33,8 +34,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("hub")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
-ACCOUNT_THROTTLE = "throttle-acct"  # password attempts per account (keyed by the email's hash)
-OTP_THROTTLE = "throttle-otp"  # second-factor attempts per account (keyed by its id)
+# Untrusted-client attempts per account (hub/accounts/throttle.py names the others after them)
+ACCOUNT_THROTTLE = "throttle-acct"  # at the password, keyed by the email's hash
+OTP_THROTTLE = "throttle-otp"  # at the second factor, keyed by the account's id
 ADDRESS_FAILURES = "fails-addr"  # failed password attempts per client address
 EXPIRED = ("Your sign-in page expired",
            "Go back to the network you came from and start the sign-in again.")
@@ -96,17 +98,27 @@ def _address(request: Request) -> str:
     return request.remote_addr or "unknown"
 
 
+def device_cookies(hub: Hub) -> DeviceCookies:
+    return DeviceCookies(hub.secrets, "doctor", hub.sessions.secure, hub.settings.device_cookie_ttl)
+
+
 def login(flow: AuthorizeFlow) -> Response:
     hub, request = flow.hub, flow.request
     email = _form(request, "email", 254).strip().lower()
     password = _form(request, "password")
-    # A password attempt counts against its account before the password is checked, read
-    # with the pending request in one round trip (an attempt on an expired page counts too:
-    # nothing is checked for it); the address's failures are read with them. Only failures
-    # count per address: a hospital's NAT is one address for all its doctors.
-    attempt = email and password
-    counters = [(ACCOUNT_THROTTLE, sha256_hex(email))] if attempt else []
-    address_failures = [(ADDRESS_FAILURES, _address(request))] if attempt else []
+    address = _address(request)
+    devices = device_cookies(hub)
+    passwords = StepThrottle.of(ACCOUNT_THROTTLE, hub.settings)
+    # A password attempt counts before the password is checked, read with the pending
+    # request in one round trip (an attempt on an expired page counts too: nothing is
+    # checked for it): against the browser's device cookie for the account, or, from a
+    # browser without one, against its (account, address) and then the account
+    # (hub/accounts/throttle.py). Untrusted browsers also meet the address's failures:
+    # only failures count per address, since a hospital's NAT is one address for all.
+    attempt = Attempt(sha256_hex(email), address, devices.find(request.cookies.get(devices.name), email)) \
+        if email and password else None
+    counters = passwords.first_counts(attempt) if attempt else []
+    address_failures = [(ADDRESS_FAILURES, address)] if attempt and not attempt.trusted else []
     pending, counted = flow.load_pending_counting(_form(request, "pending", 64), counters,
                                                   window=hub.settings.login_window,
                                                   tallies=address_failures)
@@ -120,51 +132,64 @@ def login(flow: AuthorizeFlow) -> Response:
                                  login_hint=_form(request, "email", 254), error=message)
         return flow.respond(html, None, status)
 
+    def throttled() -> Response:
+        hub.audit_event("auth:login:failure", address=address, reason="throttled")
+        return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
+
     if pending.doctor_id is None:  # step 1: password
-        if not counted:
+        if attempt is None:
             return again("Enter your email address and password.", 400)
-        per_account, failed_from_address = counted
-        if per_account > hub.settings.login_max_per_account or \
-                failed_from_address >= hub.settings.login_max_per_address:
-            hub.audit_event("auth:login:failure", address=_address(request), reason="throttled")
-            return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
+        if address_failures and counted[-1] >= hub.settings.login_max_per_address:
+            return throttled()
+        if not passwords.admits(hub.store, attempt, counted):
+            return throttled()
         doctor = hub.accounts.check_password(email, password)
         if doctor is None:
-            hub.store.incr(ADDRESS_FAILURES, _address(request), ttl=hub.settings.login_window)
-            hub.audit_event("auth:login:failure", address=_address(request),
-                            reason="bad_credentials")
+            if not attempt.trusted:
+                hub.store.incr(ADDRESS_FAILURES, address, ttl=hub.settings.login_window)
+            hub.audit_event("auth:login:failure", address=address, reason="bad_credentials")
             return again("That email address and password do not match.", 401)
         if doctor.mfa_enabled:
             pending.doctor_id = doctor.id
             flow.save_pending(pending)
             return again("", 200, "otp.html")
-        return signed_in(flow, pending, doctor.id, ["pwd"],
-                         forgive=[(ACCOUNT_THROTTLE, sha256_hex(doctor.email))])
+        return signed_in(flow, pending, doctor.id, ["pwd"], device_account=doctor.email,
+                         forgive=passwords.cleared_by_success(attempt))
 
-    # step 2: second factor
+    # step 2: second factor, throttled like the password, per device cookie or else per
+    # (account, address) and account: whoever has the password cannot lock the doctor out
+    # of her second factor on her own browser.
     doctor = hub.accounts.get(pending.doctor_id)
     if doctor is None or doctor.disabled:
         return flow.pages.error("Sign-in is not possible", "This account is not active.", 403)
     code = _form(request, "otp", 64)
-    tries = hub.store.incr(OTP_THROTTLE, doctor.id, ttl=hub.settings.login_window)
-    if tries > hub.settings.login_max_per_account:
+    device = devices.find(request.cookies.get(devices.name), doctor.email)
+    second = StepThrottle.of(OTP_THROTTLE, hub.settings)
+    otp_attempt = Attempt(doctor.id, address, device)
+    if not second.admit(hub.store, otp_attempt):
+        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address, reason="throttled")
         return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
     method = hub.accounts.check_second_factor(doctor, code)
     # A TOTP code is single-use (RFC 6238 §5.2): refuse it if seen in the last 90 seconds.
     if method == "otp" and not hub.store.add_once("totp-used", f"{doctor.id}:{code.strip()}", ttl=90):
         method = None
     if method is None:
-        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=_address(request))
+        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address)
         return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
-    return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"],
-                     forgive=[(ACCOUNT_THROTTLE, sha256_hex(doctor.email)), (OTP_THROTTLE, doctor.id)])
+    password_attempt = Attempt(sha256_hex(doctor.email), address, device)
+    return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"], device_account=doctor.email,
+                     forgive=passwords.cleared_by_success(password_attempt)
+                     + second.cleared_by_success(otp_attempt))
 
 
 def signed_in(flow: AuthorizeFlow, pending: Pending, doctor_id: str, amr: list[str], *,
-              forgive: Sequence[tuple[str, str]] = ()) -> Response:
+              device_account: str | None = None, forgive: Sequence[tuple[str, str]] = ()) -> Response:
     """Start the SSO session and go on with the authorization request. ``forgive`` are the
     attempt counts (Store kind, key) the success clears: a doctor who signs in often, or
-    after a typo, is never locked out by their own successes."""
+    after a typo, is never locked out by their own successes. The browser gets a new
+    device cookie for ``device_account`` (the doctor's email): only a complete sign-in
+    here, both factors, earns one (the password alone would buy fresh second-factor
+    guesses); a sign-in through a linked network names none."""
     hub, request = flow.hub, flow.request
     old = request.cookies.get(hub.sessions.cookie_name)
     if old:
@@ -180,7 +205,10 @@ def signed_in(flow: AuthorizeFlow, pending: Pending, doctor_id: str, amr: list[s
                         session=(cookie, sso))
     resp.set_cookie(hub.sessions.cookie_name, cookie, httponly=True, samesite="Lax",
                     secure=hub.sessions.secure, path="/")
-    return resp
+    if device_account is None:
+        return resp
+    devices = device_cookies(hub)
+    return devices.set(resp, devices.issue(request.cookies.get(devices.name), device_account))
 
 
 def consent(flow: AuthorizeFlow) -> Response:
