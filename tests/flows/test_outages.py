@@ -313,6 +313,11 @@ def test_a_hub_on_an_unreachable_database_says_so(backend: Any, tmp_path: Any) -
         _assert_outage_json(requests.get(f"{hub.issuer}/jwks", timeout=10))  # nothing loaded yet
         _assert_outage_json(requests.post(f"{hub.issuer}/token", auth=("a", "b"), timeout=10,
                                           data={"grant_type": "client_credentials"}))
+        _assert_outage_json(requests.post(f"{hub.issuer}/introspect", auth=("a", "b"),
+                                          timeout=10, data={"token": "t"}))
+        _assert_outage_json(requests.post(f"{hub.issuer}/register", timeout=10, json={
+            "redirect_uris": ["https://network.example/cb"]},
+            headers={"Authorization": "Bearer an-initial-access-token"}))
         _assert_outage_page(Browser(hub).get(
             f"{hub.issuer}/authorize?client_id=x&redirect_uri=https://network.example/cb"))
         _assert_outage_page(requests.get(f"{hub.issuer}/account", timeout=10))
