@@ -171,6 +171,33 @@ def client_create(c: Context, name: str, redirect_uris: tuple[str, ...], post_lo
     click.echo(json.dumps(out, indent=2))
 
 
+@client.command("subject-map")
+@click.argument("client_id")
+@pass_ctx
+def client_subject_map(c: Context, client_id: str) -> None:
+    """Print 'previous_sub,sub' (CSV) for every doctor known to a public-subject client.
+
+    Until 2026-12 a public sub was the doctor's account id; the network re-keys its
+    accounts with this list once (docs/relying-parties.md).
+    """
+    from sqlalchemy import select, union
+
+    from hub.models.grants import Consent, Grant
+
+    found = c.hub.clients.get(client_id[:64])
+    if found is None:
+        raise click.ClickException(f"no client {client_id!r}")
+    if found.subject_type != "public":
+        raise click.ClickException("the client has pairwise subjects; they did not change")
+    with c.db.session() as s:
+        doctors = sorted(s.scalars(union(
+            select(Consent.doctor_id).where(Consent.client_id == found.client_id),
+            select(Grant.doctor_id).where(Grant.client_id == found.client_id))))
+    click.echo("previous_sub,sub")
+    for doctor_id in doctors:
+        click.echo(f"{doctor_id},{c.hub.subject(doctor_id, found)}")
+
+
 @main.group()
 def keys() -> None:
     """Signing keys."""

@@ -40,6 +40,8 @@ PERIODIC: dict[str, float] = {
     "hub.verification.jobs:purge_documents": 3600.0,
     # Back-channel logout deliveries (the outbox row is the source of truth; this drives it).
     "hub.relying.backchannel:process_due": 5.0,
+    # Sealed refresh-token successors outlive their grace window by at most a minute.
+    "hub.oidc.tokens:erase_stale_successors": 60.0,
 }
 
 

@@ -46,6 +46,15 @@ class RefreshToken(Base):
     # Set when the token was exchanged for a successor (rotation, RFC 9700 §4.14.2).
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The token it was rotated into, encrypted with the key-encryption keys, kept only for
+    # the reuse grace window: a concurrent replay gets the same successor, never a second
+    # chain (hub/oidc/tokens.py). Never a token in the clear.
+    successor: Mapped[str | None] = mapped_column(String(255))
+
+    # Only the few rows holding a sealed successor, for erasing them when their window ends.
+    __table_args__ = (Index("ix_refresh_tokens_sealed", "grant_id",
+                            postgresql_where=successor.is_not(None),
+                            sqlite_where=successor.is_not(None)),)
 
 
 class Consent(Base):

@@ -167,13 +167,15 @@ class AuthorizeFlow:
             max_age = _max_age(params.get("max_age"))
             needs_login = self._needs_login(sso, prompts, max_age, claims_request, params,
                                             fresh_login)
-            hinted = self._hinted_subject(params.get("id_token_hint"), grant.client)
-            if not needs_login and hinted is not None and sso is not None and (
-                    hinted != hub.subject(sso.doctor_id, grant.client)):
-                # OIDC Core §3.1.2.1: a positive answer only for the doctor the hint names.
+            named = self._named_subjects(params.get("id_token_hint"), claims_request, grant.client)
+            if not needs_login and named and sso is not None and (
+                    named != {hub.subject(sso.doctor_id, grant.client)}):
+                # OIDC Core §3.1.2.2 point 4: a positive answer only for the doctor that the
+                # id_token_hint (§3.1.2.1) or a requested sub value (§5.5.1) names, compared as
+                # this client sees the signed-in doctor.
                 if fresh_login or "none" in prompts:
                     raise LoginRequiredError(
-                        "The signed-in doctor is not the one the id_token_hint names.")
+                        "The signed-in doctor is not the one the request names.")
                 needs_login = True
             if needs_login:
                 if "none" in prompts:
@@ -281,6 +283,12 @@ class AuthorizeFlow:
             return bool(doctor and doctor.mfa_enabled)
         return False
 
+    def _named_subjects(self, hint: str | None, claims_request: dict[str, Any] | None,
+                        client: Any) -> set[str]:
+        """The subjects the request names: by id_token_hint and by claims.id_token.sub.value."""
+        named = {self._hinted_subject(hint, client), claimset.requested_subject(claims_request)}
+        return {s for s in named if s is not None}
+
     def _hinted_subject(self, hint: str | None, client: Any) -> str | None:
         """The subject of an id_token_hint: an ID token this hub issued to this client
         (expired ones too: the hint names a doctor, it proves nothing)."""
@@ -339,7 +347,8 @@ class AuthorizeFlow:
                       scopes: set[str], wanted: set[str]) -> Response:
         p, set_cookie = self.pending(params, pending_id)
         html = self.pages.render("consent.html", pending=p.id, client_name=client.name,
-                                 claims=sorted(wanted), offline="offline_access" in scopes)
+                                 claims=sorted(wanted), offline="offline_access" in scopes,
+                                 subject_type=client.subject_type, sector=client.sector_identifier)
         return self.respond(html, set_cookie)
 
     def load_pending(self, pending_id: str) -> Pending | None:

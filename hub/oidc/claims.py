@@ -65,6 +65,10 @@ def parse_claims_request(raw: str | None) -> dict[str, Any] | None:
             v is not None and not isinstance(v, dict) and k != VERIFIED_CLAIMS for k, v in part.items()
         ):
             raise InvalidRequestError(f"The 'claims.{member}' member must map names to objects or null.")
+        sub = part.get("sub")
+        if isinstance(sub, dict) and "value" in sub and not (
+                isinstance(sub["value"], str) and sub["value"]):
+            raise InvalidRequestError(f"The 'claims.{member}.sub.value' must be a non-empty string.")
         if VERIFIED_CLAIMS in part:
             # OIDC4IDA 1.0, "Requesting Verified Claims": the request must follow its
             # schema (an object or an array of them, each with verification and claims);
@@ -112,6 +116,17 @@ def doctor_claims(doctor: DoctorRecord, names: set[str]) -> dict[str, Any]:
     }
     # OIDC Core §5.3.2: claims without a value are omitted rather than sent as null.
     return {k: values[k] for k in sorted(names) if k in values and values[k] is not None}
+
+
+def requested_subject(claims_request: dict[str, Any] | None) -> str | None:
+    """The ``sub`` value the ID token must carry, or None (OIDC Core §3.1.2.2 point 4 with
+    §5.5.1's ``value``): a positive answer only for the doctor it names. A value asked for
+    at userinfo only is not such a demand: the rule names the ID token, and the network
+    compares the userinfo ``sub`` with the ID token's itself (§5.3.2)."""
+    spec = ((claims_request or {}).get("id_token") or {}).get("sub")
+    if isinstance(spec, dict) and isinstance(spec.get("value"), str):
+        return spec["value"]
+    return None
 
 
 def essential_acr_values(claims_request: dict[str, Any] | None) -> list[str] | None:

@@ -17,9 +17,10 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, Inval
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 
-from hub.crypto import new_token, sha256_hex
+from hub.crypto import DecryptionError, new_token, sha256_hex
 
 if TYPE_CHECKING:
+    from hub.oidc.tokens import RefreshTokenView
     from hub.services import Hub
 
 USER_SCOPES = {"openid", "profile", "email", "offline_access",
@@ -204,9 +205,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         hub = _hub(self)
         found, reused_grant = hub.tokens.find_refresh_token(refresh_token)
         if reused_grant is not None:
-            hub.tokens.revoke_grant(reused_grant, reason="refresh_reuse")
-            hub.audit_event("oidc:token:reuse_detected", client_id=self.request.client.client_id,
-                            reason="refresh_reuse")
+            hub.tokens.revoke_grant(reused_grant.id, reason="refresh_reuse")
+            # The doctor's audit history shows which of their grants died and why (the
+            # account id, never a network's sub: the audit log is the hub's own record).
+            hub.audit_event("oidc:token:reuse_detected", actor=reused_grant.client_id,
+                            doctor_id=reused_grant.doctor_id, doctor=reused_grant.doctor_id,
+                            client_id=reused_grant.client_id, reason="refresh_reuse")
             raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
         if found is not None:
             for guard in hub.refresh_guards:
@@ -219,7 +223,37 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return EndUser(g.doctor_id, g.auth_time, g.acr or "", list(g.amr or []), g.sid)
 
     def revoke_old_credential(self, refresh_token: Any) -> None:
-        """Done in save_token, in the same transaction that stores the successor."""
+        """Done in save_token, in the same step that stores the successor."""
+
+    def save_token(self, token: dict[str, Any]) -> Any:
+        # The predecessor gets one successor, whichever request asks first; a replay
+        # inside the grace window (two tabs, a retried request) is answered with that same
+        # successor, so one chain lives and a later reuse is still detected (RFC 9700
+        # §4.14.2, OAuth 2.1 §4.3.1). The server stores the access token only.
+        candidate = token.pop("refresh_token", None)
+        successor = None if candidate is None else self._successor(self.request.refresh_token,
+                                                                     candidate)
+        result = super().save_token(token)
+        if successor is not None:
+            token["refresh_token"] = successor
+        return result
+
+    def _successor(self, predecessor: RefreshTokenView, candidate: str) -> str:
+        hub = _hub(self)
+        sealed = predecessor.successor
+        if predecessor.rotated_at_age is None:
+            sealed = hub.tokens.rotate_refresh_token(
+                predecessor, candidate, hub.secrets.encrypt(candidate.encode()))
+            if sealed is None:
+                return candidate
+        if sealed is None:
+            # Rotated by a hub without sealed successors, or revoked meanwhile: no chain to
+            # join, and a second one must not start.
+            raise InvalidGrantError("The refresh token was already used.")
+        try:
+            return hub.secrets.decrypt(sealed).decode()
+        except DecryptionError:
+            raise InvalidGrantError("The refresh token was already used.") from None
 
     def create_token_response(self) -> Any:
         status, token, headers = super().create_token_response()

@@ -159,8 +159,9 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             token["access_token"], client_id=client.client_id, scope=token.get("scope", ""),
             grant_id=grant_id, doctor_id=user.doctor_id if user else None, claims=release)
         if token.get("refresh_token") and grant_id:
-            old = request.refresh_token.token_hash if grant_type == "refresh_token" else None
-            hub.tokens.save_refresh_token(token["refresh_token"], grant_id, rotates=old)
+            # A new grant's first refresh token; a refresh grant's successor is stored by
+            # RefreshTokenGrant.save_token (one successor per token).
+            hub.tokens.save_refresh_token(token["refresh_token"], grant_id)
 
 
 # RFC 6749 §5.2: a 401 names the scheme the client used; RFC 7617 §2: with a realm.

@@ -25,22 +25,38 @@ _G, _RT = Grant.__table__, RefreshToken.__table__
 _INSERT_GRANT = insert(_G)
 _INSERT_RT = insert(_RT)
 _FIND_RT = (
-    select(_G, _RT.c.expires_at, _RT.c.rotated_at, _RT.c.revoked_at.label("rt_revoked"))
+    select(_G, _RT.c.expires_at, _RT.c.rotated_at, _RT.c.revoked_at.label("rt_revoked"),
+           _RT.c.successor)
     .join_from(_RT, _G, _G.c.id == _RT.c.grant_id)
     .where(_RT.c.token_hash == bindparam("h"))
 )
+_SUCCESSOR = select(_RT.c.successor).where(_RT.c.token_hash == bindparam("h"))
+# Rotation stores one successor per refresh token (RFC 9700 §4.14.2): the predecessor is
+# marked only while it is unrotated, and the successor is inserted only by the request that
+# marked it. A concurrent request with the same token inserts nothing and hands out the
+# winner's successor, kept sealed on the predecessor for the grace window. Successors of
+# the grant whose window has passed are erased in the same step.
 _MARK_ROTATED = (
-    update(_RT).where(_RT.c.token_hash == bindparam("h"), _RT.c.rotated_at.is_(None))
-    .values(rotated_at=bindparam("now"))
+    update(_RT).where(_RT.c.token_hash == bindparam("old"), _RT.c.rotated_at.is_(None),
+                      _RT.c.revoked_at.is_(None))
+    .values(rotated_at=bindparam("now"), successor=bindparam("sealed"))
 )
-# PostgreSQL rotates in one round trip: a data-modifying CTE marks the predecessor and
-# inserts the successor atomically. (SQLite has no writable CTEs; it runs both statements
-# in one local transaction, where round trips cost nothing.)
+_ERASE_STALE_SUCCESSORS = (
+    update(_RT).where(_RT.c.grant_id == bindparam("g"), _RT.c.successor.is_not(None),
+                      _RT.c.rotated_at < bindparam("cutoff"))
+    .values(successor=None)
+)
+# PostgreSQL rotates in one round trip: data-modifying CTEs mark the predecessor and erase
+# stale successors, and the INSERT takes its row from the marking, so it inserts nothing
+# when another request marked the predecessor first. (SQLite has no writable CTEs; it runs
+# the statements in one local transaction, where round trips cost nothing.)
 _ROTATE_PG = text(
-    "WITH old AS (UPDATE refresh_tokens SET rotated_at = :now "
-    "WHERE token_hash = :old AND rotated_at IS NULL RETURNING 1) "
+    "WITH old AS (UPDATE refresh_tokens SET rotated_at = :now, successor = :sealed "
+    "WHERE token_hash = :old AND rotated_at IS NULL AND revoked_at IS NULL RETURNING 1), "
+    "stale AS (UPDATE refresh_tokens SET successor = NULL WHERE grant_id = :grant_id "
+    "AND successor IS NOT NULL AND rotated_at < :cutoff) "
     "INSERT INTO refresh_tokens (token_hash, grant_id, expires_at, created_at) "
-    "VALUES (:token_hash, :grant_id, :expires_at, :now)"
+    "SELECT :token_hash, :grant_id, :expires_at, :now FROM old"
 )
 AT_KIND = "at"
 REVOKED_GRANT_KIND = "grant-revoked"
@@ -97,6 +113,9 @@ class RefreshTokenView:
     token_hash: str
     grant: GrantView
     rotated_at_age: float | None
+    # The successor it was rotated into, sealed (HubSecrets.encrypt), while the grace window
+    # lasts: a replay inside the window gets this one instead of a second chain.
+    successor: str | None = None
 
     def check_client(self, client: Any) -> bool:
         return bool(client.get_client_id() == self.grant.client_id)
@@ -169,21 +188,56 @@ class TokenService:
         return _INSERT_GRANT, {"created_at": utcnow(), "revoked_at": None,
                                "revoked_reason": None, **values}
 
-    def save_refresh_token(self, token: str, grant_id: str, *, rotates: str | None = None) -> None:
-        """Store a new refresh token; ``rotates`` marks its predecessor used, atomically."""
+    def save_refresh_token(self, token: str, grant_id: str) -> None:
+        """Store the first refresh token of a new grant."""
         now = utcnow()
-        values = {"token_hash": sha256_hex(token), "grant_id": grant_id,
-                  "expires_at": now + timedelta(seconds=self.refresh_ttl)}
-        if rotates is not None and not self.db.is_sqlite:
-            self.db.hot.execute(_ROTATE_PG, {**values, "now": now, "old": rotates})
-            return
-        with self.db.hot.transaction() as tx:
-            tx.execute(_INSERT_RT, {**values, "created_at": now, "rotated_at": None, "revoked_at": None})
-            if rotates is not None:
-                tx.execute(_MARK_ROTATED, {"h": rotates, "now": now})
+        self.db.hot.execute(_INSERT_RT, {
+            "token_hash": sha256_hex(token), "grant_id": grant_id,
+            "expires_at": now + timedelta(seconds=self.refresh_ttl), "created_at": now,
+            "rotated_at": None, "revoked_at": None, "successor": None})
 
-    def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, str | None]:
-        """Return (usable token, None) or (None, grant id to revoke because of reuse)."""
+    def rotate_refresh_token(self, predecessor: RefreshTokenView, token: str, sealed: str
+                             ) -> str | None:
+        """Make ``token`` the one successor of ``predecessor`` (``sealed`` is it encrypted).
+
+        Returns None when it became the successor, or the sealed successor that another
+        request stored first (two requests raced with the same refresh token); that may be
+        None too when the predecessor was revoked meanwhile.
+        """
+        now = utcnow()
+        grant_id = predecessor.grant.id
+        values = {"token_hash": sha256_hex(token), "grant_id": grant_id,
+                  "expires_at": now + timedelta(seconds=self.refresh_ttl), "now": now,
+                  "old": predecessor.token_hash, "sealed": sealed,
+                  "cutoff": now - timedelta(seconds=self.reuse_grace)}
+        if not self.db.is_sqlite:
+            won = self.db.hot.execute(_ROTATE_PG, values) == 1
+        else:
+            with self.db.hot.transaction() as tx:
+                won = tx.execute(_MARK_ROTATED, {k: values[k] for k in ("old", "now", "sealed")}) == 1
+                tx.execute(_ERASE_STALE_SUCCESSORS, {"g": grant_id, "cutoff": values["cutoff"]})
+                if won:
+                    tx.execute(_INSERT_RT, {k: values[k] for k in ("token_hash", "grant_id", "expires_at")}
+                               | {"created_at": now, "rotated_at": None, "revoked_at": None,
+                                  "successor": None})
+        if won:
+            return None
+        # A new statement, so it sees what the winner committed.
+        row = self.db.hot.first(_SUCCESSOR, {"h": predecessor.token_hash})
+        return row["successor"] if row is not None else None
+
+    def erase_stale_successors(self) -> int:
+        """Erase every sealed successor whose grace window is over (the grants' next
+        rotations do it too; this catches chains that stopped)."""
+        cutoff = utcnow() - timedelta(seconds=self.reuse_grace)
+        with self.db.session() as s:
+            done = s.execute(update(RefreshToken).where(RefreshToken.successor.is_not(None),
+                                                        RefreshToken.rotated_at < cutoff)
+                             .values(successor=None))
+            return int(done.rowcount)  # type: ignore[attr-defined]
+
+    def find_refresh_token(self, token: str | None) -> tuple[RefreshTokenView | None, GrantView | None]:
+        """Return (usable token, None) or (None, grant to revoke because of reuse)."""
         if not token or len(token) > 512:
             return None, None
         now = utcnow()
@@ -199,8 +253,8 @@ class TokenService:
             age = (now - row["rotated_at"]).total_seconds()
             if age > self.reuse_grace:
                 # RFC 9700 §4.14.2: a rotated token presented again means it leaked.
-                return None, grant.id
-            return RefreshTokenView(token_hash, grant, age), None
+                return None, grant
+            return RefreshTokenView(token_hash, grant, age, row["successor"]), None
         return RefreshTokenView(token_hash, grant, None), None
 
     def revoke_refresh_token(self, token: str) -> str | None:
@@ -221,7 +275,7 @@ class TokenService:
                       .values(revoked_at=now, revoked_reason=reason))
             s.execute(update(RefreshToken).where(RefreshToken.grant_id == grant_id,
                                                  RefreshToken.revoked_at.is_(None))
-                      .values(revoked_at=now))
+                      .values(revoked_at=now, successor=None))
 
     def revoke_grants_of(self, doctor_id: str, *, client_id: str | None = None,
                          reason: str) -> list[str]:
@@ -233,3 +287,8 @@ class TokenService:
         for gid in ids:
             self.revoke_grant(gid, reason=reason)
         return ids
+
+
+def erase_stale_successors(hub: Any) -> dict[str, int]:
+    """Worker job (hub/worker.py PERIODIC): successors are kept for the grace window only."""
+    return {"erased": hub.tokens.erase_stale_successors()}

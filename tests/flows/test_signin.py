@@ -70,7 +70,8 @@ def test_pairwise_subjects_differ_between_networks(running_hub: RunningHub, brow
     sa = a.validate_id_token(a.sign_in(browser, doctor.email)["id_token"])["sub"]
     sb = b.validate_id_token(b.sign_in(browser, doctor.email)["id_token"])["sub"]
     sp = pub.validate_id_token(pub.sign_in(browser, doctor.email)["id_token"])["sub"]
-    assert sa != sb and sp == doctor.id
+    # A public sub is never the account id (OIDC Core §8; tests/flows/test_subjects.py).
+    assert sa != sb and sp not in (sa, sb, doctor.id)
 
 
 def test_browser_clients_may_call_token_and_userinfo_cross_origin(running_hub: RunningHub) -> None:
