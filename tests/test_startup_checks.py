@@ -6,6 +6,7 @@ checked is what reaches the terminal: one line, a non-zero exit, no traceback.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
@@ -114,6 +115,7 @@ def upgraded(backend: Any, database: Any, tmp_path: Path) -> dict[str, str]:
     from hub.cli import main
 
     r = CliRunner().invoke(main, ["db", "upgrade"], env=env)
+    gc.collect()  # close the pooled connections of the hub the command built, now
     assert r.exit_code == 0, r.output
     return env
 
@@ -164,7 +166,9 @@ def test_a_second_rotation_waits_for_jwks_caches_unless_forced(upgraded: dict[st
     from hub.oidc.discovery import JWKS_MAX_AGE
 
     def cli(*args: str) -> Any:  # in-process: rotating generates keys, a process each is slow
-        return CliRunner().invoke(main, list(args), env=upgraded)
+        result = CliRunner().invoke(main, list(args), env=upgraded)
+        gc.collect()  # close the pooled connections of the hub the command built, now
+        return result
 
     # Whatever rotations the suite made on this database: a rotation publishes a new next key.
     first = cli("keys", "rotate", "--force")

@@ -161,6 +161,10 @@ def serving(backend: Any, tmp: Any, **settings: Any) -> Iterator[RunningHub]:
     finally:
         server.shutdown()
         server.server_close()
+        # Its connections go now, not at some later collection: the test PostgreSQL is
+        # shared by parallel runs and has a connection limit.
+        app.extensions["curbside"].db.hot.dispose()
+        app.extensions["curbside"].db.engine.dispose()
 
 
 def _readyz_until(hub: RunningHub, status: int) -> requests.Response:
