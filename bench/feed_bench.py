@@ -113,6 +113,7 @@ def run(name: str, doctors: int, requests_n: int) -> None:
         tmp = tempfile.mkdtemp()
         settings = Settings.from_env(
             {}, issuer="http://127.0.0.1:1", insecure_transport=True, database_url=db_url,
+            outbound_allow_local=True,  # the bench's feed servers run on this machine
             store_url=store_url, instance_dir=tmp, argon2_time_cost=1, argon2_memory_cost=1024)
         db = Database(db_url)
         upgrade(db)

@@ -17,7 +17,9 @@ Why each piece exists:
   new socket's *connected* peer address is checked (so DNS rebinding and redirects are covered,
   not just the first lookup): loopback, private, link-local, CGNAT and reserved ranges are
   refused unless ``allow_private_networks`` (tests only). ``trust_env`` is off so proxy
-  variables and ``.netrc`` credentials from the environment never apply.
+  variables and ``.netrc`` credentials from the environment never apply. A caller that
+  injects its own ``session`` (the hub does) keeps that session's adapters and so its own
+  guard; ``allow_private_networks`` then has no effect.
 """
 
 from __future__ import annotations
@@ -268,9 +270,16 @@ class HttpClient:
             respect_retry_after_header=False,  # never sleep past the budget
             raise_on_status=False,
         )
-        guard = not options.allow_private_networks
-        self._session.mount("https://", _Adapter(guard=guard, retries=get_retry))
-        self._session.mount("http://", _Adapter(guard=guard, retries=get_retry))
+        if session is None:
+            guard = not options.allow_private_networks
+            self._session.mount("https://", _Adapter(guard=guard, retries=get_retry))
+            self._session.mount("http://", _Adapter(guard=guard, retries=get_retry))
+        else:
+            # An injected session brings its owner's transport policy (the hub's guards every
+            # address, deadline and body, hub/outbound.py): keep its adapters, add the retries.
+            for adapter in self._session.adapters.values():
+                if isinstance(adapter, HTTPAdapter):
+                    adapter.max_retries = get_retry
 
     def close(self) -> None:
         self._session.close()

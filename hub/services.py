@@ -15,6 +15,7 @@ from hub.oidc.clients import Client, ClientRegistry
 from hub.oidc.keys import KeyRing
 from hub.oidc.subjects import subject_for
 from hub.oidc.tokens import TokenService
+from hub.outbound import Outbound
 from hub.sessions import Sessions
 from hub.settings import Settings
 from hub.store import Store, open_store
@@ -31,6 +32,8 @@ class Hub:
     tokens: TokenService
     accounts: Accounts
     sessions: Sessions
+    # Every request the hub itself makes goes out through a session from here.
+    outbound: Outbound = field(default_factory=Outbound)
     extra: dict[str, Any] = field(default_factory=dict)
     # Checks other packages add without the token paths knowing them (e.g. client policies):
     # each returns a public refusal message, or None to let the request through.
@@ -69,6 +72,7 @@ class Hub:
             accounts=Accounts(db, secrets, passwords, issuer_name="Curbside"),
             sessions=Sessions(store, ttl=settings.session_ttl,
                               secure=not settings.insecure_transport),
+            outbound=Outbound(allow_local=settings.outbound_allow_local),
         )
 
     @property

@@ -39,6 +39,11 @@ class Settings:
     key_encryption_keys: str = ""
     # Allow http issuer and non-Secure cookies: only for local demos and tests.
     insecure_transport: bool = False
+    # Let the hub's own requests (sector documents, back-channel logout, partner networks,
+    # live registers) reach loopback, private and link-local addresses and use plain http:
+    # only for demos and tests whose partners run on this machine. Not implied by
+    # insecure_transport (docs/security.md, "Outbound requests").
+    outbound_allow_local: bool = False
 
     # Lifetimes (seconds).
     access_token_ttl: int = 600

@@ -89,7 +89,8 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
     issuer = f"http://127.0.0.1:{port}"
     network_url = f"http://localhost:{network_port}"
     settings = Settings.from_env(
-        issuer=issuer, insecure_transport=True, instance_dir=instance,
+        # The demo's partner networks run on this machine: the hub may call them.
+        issuer=issuer, insecure_transport=True, outbound_allow_local=True, instance_dir=instance,
         database_url=f"sqlite:///{Path(instance).resolve()}/hub.db")
     app = create_app(settings)
     hub = app.extensions["curbside"]

@@ -50,7 +50,7 @@ class Networks:
             webhook: Mapping[str, Any] | None = None, signin: bool | None = None,
             poll_interval: int = 300, rate_per_minute: int = 60, enabled: bool = True) -> None:
         """Add or replace a network; the config is validated now (unknown keys fail)."""
-        registry.build(name, kind, config)
+        self._connector(name, kind, config)
         if webhook is not None:
             registry.load_config("webhooks", webhook)
         if not 10 <= poll_interval <= 86400 or not 1 <= rate_per_minute <= 6000:
@@ -70,6 +70,16 @@ class Networks:
         with self._lock:
             self._cache.pop(name, None)
 
+    def _connector(self, name: str, kind: str, config: Mapping[str, Any]) -> Connector:
+        """A connector whose every request leaves through the hub's guard (hub/outbound.py),
+        within the network's own time budget (``http.timeout``) and body cap."""
+        if kind not in registry.KINDS:
+            return registry.build(name, kind, config)  # raises ConfigError naming the kinds
+        typed = registry.load_config(kind, config)
+        options = typed.http
+        http = self.hub.outbound.session(deadline=options.timeout, max_bytes=options.max_bytes)
+        return registry.build(name, kind, typed, session=http)
+
     def _build(self, row: LinkNetwork) -> Network:
         dec = self.hub.secrets.decrypt
         config = json.loads(dec(row.config_enc))
@@ -82,7 +92,7 @@ class Networks:
         return Network(name=row.name, display_name=row.display_name, kind=row.kind,
                        enabled=row.enabled, signin=row.signin, poll_interval=row.poll_interval,
                        rate_per_minute=row.rate_per_minute, updated_at=row.updated_at,
-                       connector=registry.build(row.name, row.kind, config), receiver=receiver)
+                       connector=self._connector(row.name, row.kind, config), receiver=receiver)
 
     def _from_row(self, row: LinkNetwork) -> Network:
         with self._lock:

@@ -23,6 +23,7 @@ from hub.crypto import new_token
 from hub.db import Database, utcnow
 from hub.models.grants import Grant
 from hub.models.relying import LogoutDelivery
+from hub.outbound import OutboundError
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -32,7 +33,8 @@ log = logging.getLogger("hub.relying.backchannel")
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_TOKEN_TTL = 120  # seconds; §2.4 recommends a short lifetime (a fresh token per attempt)
-TIMEOUT = 5.0
+TIMEOUT = 5.0  # seconds for a whole delivery: connect, send and the RP's answer
+MAX_ANSWER = 64 * 1024  # §2.8 expects an empty 200; a larger answer is not a logout answer
 MAX_ATTEMPTS = 6
 BASE_DELAY = 10.0  # seconds before the 2nd attempt; doubles each time
 MAX_DELAY = 3600.0
@@ -153,8 +155,12 @@ def backoff(attempts: int, base_delay: float = BASE_DELAY) -> float:
 
 
 def deliver(hub: Hub, row_id: int, *, max_attempts: int = MAX_ATTEMPTS, base_delay: float = BASE_DELAY,
-            now: datetime | None = None) -> str:
-    """One attempt for one claimed row; returns the row's new status."""
+            now: datetime | None = None, http: requests.Session | None = None) -> str:
+    """One attempt for one claimed row; returns the row's new status.
+
+    ``http`` is a session from ``hub.outbound`` (one per worker pass); the RP's URI was
+    registered by the RP, so it goes out through the guard like any other hub request.
+    """
     with hub.db.session() as s:
         row = s.get(LogoutDelivery, row_id)
         if row is None or row.status != "pending":
@@ -162,22 +168,32 @@ def deliver(hub: Hub, row_id: int, *, max_attempts: int = MAX_ATTEMPTS, base_del
         s.expunge(row)
     code: int | None = None
     error: str | None = None
+    refused = False
+    session = http or hub.outbound.session(deadline=TIMEOUT, max_bytes=MAX_ANSWER, max_redirects=0)
     try:
         token = logout_token(hub, row)
         # §2.5: POST form-encoded; never follow a redirect (it could point anywhere).
-        resp = requests.post(row.uri, data={"logout_token": token}, timeout=TIMEOUT,
-                             allow_redirects=False, headers={"Cache-Control": "no-store"})
+        resp = session.post(row.uri, data={"logout_token": token}, allow_redirects=False,
+                            headers={"Cache-Control": "no-store"})
         code = resp.status_code
         if not 200 <= code < 300:  # §2.8: 200 (some frameworks answer 204)
             error = f"HTTP {code}"
+    except OutboundError as e:
+        error = str(e)
+        # An address or scheme the hub does not call stays refused however often it is
+        # retried: the delivery fails now, with the reason on record for the admin console.
+        refused = e.reason.startswith("refused_")
     except requests.RequestException as e:
         error = type(e).__name__
+    finally:
+        if http is None:
+            session.close()
     attempts = row.attempts + 1
     when = now or utcnow()
     values: dict[str, Any] = {"attempts": attempts, "locked_until": None, "last_status_code": code}
     if error is None:
         values.update(status="delivered", delivered_at=when, last_error=None)
-    elif attempts >= max_attempts:
+    elif attempts >= max_attempts or refused:
         values.update(status="failed", last_error=error[:300])
     else:
         values.update(last_error=error[:300],
@@ -199,9 +215,14 @@ def process_due(hub: Hub, *, now: datetime | None = None, limit: int = 100,
     """Deliver every due row once (synchronously). ``now`` lets tests skip the backoff."""
     when = now or utcnow()
     counts: dict[str, int] = {}
-    for row_id in _claim(hub.db, when, limit):
-        status = deliver(hub, row_id, max_attempts=max_attempts, base_delay=base_delay, now=when)
-        counts[status] = counts.get(status, 0) + 1
+    claimed = _claim(hub.db, when, limit)
+    if not claimed:
+        return counts
+    with hub.outbound.session(deadline=TIMEOUT, max_bytes=MAX_ANSWER, max_redirects=0) as http:
+        for row_id in claimed:
+            status = deliver(hub, row_id, max_attempts=max_attempts, base_delay=base_delay, now=when,
+                             http=http)
+            counts[status] = counts.get(status, 0) + 1
     return counts
 
 

@@ -33,12 +33,14 @@ from hub.oidc.registration import (
     parse_metadata_json,
     validate_metadata,
 )
+from hub.outbound import OutboundError
 
 if TYPE_CHECKING:
     from hub.services import Hub
 
 bp = Blueprint("relying_registration", __name__)
 MAX_SECTOR_DOCUMENT = 64 * 1024
+SECTOR_DEADLINE = 5.0  # seconds for the whole fetch, however slowly the server answers
 # Metadata an admin reviews before approving: what doctors are shown (name, logo, pages),
 # where codes, logouts and pairwise subjects go, and what the client may ask for. Every
 # stored field except the contact addresses, so a field added to KNOWN is reviewed too.
@@ -71,14 +73,24 @@ def _https(md: dict[str, Any], name: str) -> None:
 
 
 def _sector_uris(uri: str) -> list[str]:
-    """OIDC Registration §5: the sector document is a JSON array of redirect URIs."""
+    """OIDC Registration §5: the sector document is a JSON array of redirect URIs.
+
+    Fetched through the hub's guarded outbound session (hub/outbound.py): a client cannot
+    make the hub call an internal address, hold it past the deadline or flood it.
+    """
+    http = _hub().outbound.session(deadline=SECTOR_DEADLINE, max_bytes=MAX_SECTOR_DOCUMENT,
+                                   max_redirects=0)
     try:
-        resp = requests.get(uri, timeout=5, allow_redirects=False, stream=True)
-        body = resp.raw.read(MAX_SECTOR_DOCUMENT + 1, decode_content=True)
-        resp.close()
+        resp = http.get(uri, allow_redirects=False, headers={"Accept": "application/json"})
+        body = resp.content
+    except OutboundError as e:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"sector_identifier_uri was not fetched: {e.public}") from None
     except requests.RequestException:
         raise ClientMetadataError("invalid_client_metadata",
                                   "sector_identifier_uri could not be fetched") from None
+    finally:
+        http.close()
     if resp.status_code != 200 or len(body) > MAX_SECTOR_DOCUMENT:
         raise ClientMetadataError("invalid_client_metadata",
                                   "sector_identifier_uri did not answer with a JSON array")

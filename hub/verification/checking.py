@@ -18,6 +18,7 @@ from sqlalchemy import exists, select
 
 from hub.db import Database, utcnow
 from hub.models.registers import RegisterRecord
+from hub.outbound import Outbound
 from hub.verification import mirror
 from hub.verification.base import (
     RegisterEntry,
@@ -102,8 +103,9 @@ class LiveVerifier(MirrorVerifier):
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(db, clock=clock)
-        self.http = http or requests.Session()
         self.policy = policy or HttpPolicy()
+        # The hub hands in its guarded session (registry.for_hub); the fallback is as strict.
+        self.http = http or Outbound().session(deadline=self.policy.deadline)
         self.breaker = breaker or CircuitBreaker()
         self._sleep = sleep
 

@@ -8,6 +8,7 @@ from typing import Any
 import requests
 
 from hub.db import Database
+from hub.outbound import Outbound
 from hub.verification.base import Verifier
 from hub.verification.dk_sst import SstVerifier
 from hub.verification.nl_big import BigVerifier
@@ -19,8 +20,12 @@ from hub.verification.us_nppes import NppesVerifier
 def make_verifiers(
     db: Database, *, http: requests.Session | None = None, policy: HttpPolicy | None = None
 ) -> dict[str, Verifier]:
-    """Verifiers for every register; keep one set per process (breakers live in them)."""
-    http = http or requests.Session()
+    """Verifiers for every register; keep one set per process (breakers live in them).
+
+    ``http`` is the hub's guarded session (``for_hub``); without one the strict guard of
+    hub/outbound.py applies all the same.
+    """
+    http = http or register_session(Outbound(), policy)
     verifiers: list[Verifier] = [
         BigVerifier(db, http=http, policy=policy),
         GmcVerifier(db),
@@ -30,10 +35,16 @@ def make_verifiers(
     return {v.register: v for v in verifiers}
 
 
+def register_session(outbound: Outbound, policy: HttpPolicy | None = None) -> requests.Session:
+    """The session live register lookups go out through: one attempt may take the whole
+    lookup budget at most (``call_live`` spreads retries within it)."""
+    return outbound.session(deadline=(policy or HttpPolicy()).deadline)
+
+
 def for_hub(hub: Any) -> dict[str, Verifier]:
     """The hub process's verifiers, built once (their circuit breakers must outlive a
-    request to be of any use)."""
+    request to be of any use), calling out through the hub's guard."""
     verifiers: dict[str, Verifier] | None = hub.extra.get("verifiers")
     if verifiers is None:
-        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db)
+        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db, http=register_session(hub.outbound))
     return verifiers

@@ -85,7 +85,9 @@ def running_hub(backend: Any, database: Any, tmp_path_factory: pytest.TempPathFa
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
-    settings = make_settings(backend, tmp_path_factory.mktemp("instance"), issuer=issuer)
+    # The back-channel logout receivers of these tests listen on 127.0.0.1.
+    settings = make_settings(backend, tmp_path_factory.mktemp("instance"), issuer=issuer,
+                             outbound_allow_local=True)
     app = create_app(settings, store_prefix=f"t{backend.redis_prefix}:")
     hub = app.extensions["curbside"]
     hub.keys.ensure()

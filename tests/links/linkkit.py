@@ -104,7 +104,9 @@ def running_hub(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
-    settings = make_settings(_Backend(url, backend.store_url), tmp, issuer=issuer)
+    # The fake partner networks listen on 127.0.0.1.
+    settings = make_settings(_Backend(url, backend.store_url), tmp, issuer=issuer,
+                             outbound_allow_local=True)
     app = create_app(settings, store_prefix=f"l{secrets.token_hex(4)}:")
     late.app = app
     app.extensions["curbside"].keys.ensure()

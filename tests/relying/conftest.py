@@ -85,7 +85,9 @@ def running_hub(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> I
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
     own = Backend(backend.name, url, backend.store_url, backend.redis_prefix + "r")
-    settings = make_settings(own, tmp_path_factory.mktemp("relying-instance"), issuer=issuer)
+    # The back-channel receivers and sector documents of these tests listen on 127.0.0.1.
+    settings = make_settings(own, tmp_path_factory.mktemp("relying-instance"), issuer=issuer,
+                             outbound_allow_local=True)
     app = create_app(settings, store_prefix=f"r{own.redis_prefix}:")
     app.extensions["curbside"].keys.ensure()
     late.app = app

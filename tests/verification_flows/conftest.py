@@ -48,8 +48,9 @@ def running_hub(backend: Backend, verification_database_url: str,
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
+    # The fake live registers listen on 127.0.0.1.
     settings = make_settings(backend, tmp_path_factory.mktemp("vinstance"), issuer=issuer,
-                             database_url=verification_database_url)
+                             database_url=verification_database_url, outbound_allow_local=True)
     app = create_app(settings, store_prefix=f"v{backend.redis_prefix}:")
     hub: Any = app.extensions["curbside"]
     hub.keys.ensure()
