@@ -18,6 +18,7 @@ from hub.http_guards import (
 )
 from hub.ops.logging import configure as configure_logging
 from hub.ops.metrics import observe
+from hub.ops.outage import outage_json, outage_log, outage_page, outage_part
 from hub.services import Hub
 from hub.settings import Settings
 from hub.web.pages import Pages, error_title, short_description
@@ -39,7 +40,7 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     )
     # Before any blueprint: a rule's converters are made when it is added.
     app.url_map.converters["int"] = DatabaseIntConverter
-    hub = Hub.build(settings, store_prefix=store_prefix)
+    hub = Hub.build(settings, store_prefix=store_prefix, serving=True)
     app.extensions["curbside"] = hub
     app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
     app.extensions["curbside.pages"] = Pages(app.jinja_env)
@@ -106,6 +107,12 @@ def _install_errors(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception) -> Any:
+        part = outage_part(e)
+        if part is not None:  # hub/ops/outage.py: an outage, not a bug
+            outage_log.record(part, e, request.path)
+            hub = app.extensions["curbside"]
+            return outage_json(hub) if _wants_json() else outage_page(
+                hub, app.extensions["curbside.pages"])
         # Log the detail for operators; answer with nothing internal.
         log.exception("unhandled error on %s %s", request.method, request.path)
         if _wants_json():

@@ -34,12 +34,14 @@ class Context:
     @property
     def hub(self) -> Any:
         if self._hub is None:
+            from hub.ops.startup import check_folders
             from hub.services import Hub
 
             try:
                 settings = Settings.from_env(**self.overrides)
             except SettingsError as e:
                 raise click.ClickException(str(e)) from None
+            check_folders(settings)  # one line (HubGroup), not a traceback from deep inside
             self._hub = Hub.build(settings)
             # Commands that end sessions (licence withdrawal) must tell partner networks too.
             from hub.relying.backchannel import wrap_end_doctor_sessions
@@ -55,7 +57,27 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
+class HubGroup(click.Group):
+    """Every command's failed start-up check, and an unreachable database or store, ends
+    the command with one line and a non-zero exit, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from hub.ops.outage import outage_part
+        from hub.ops.startup import StartupError, unreachable
+
+        try:
+            return super().invoke(ctx)
+        except StartupError as e:
+            raise click.ClickException(str(e)) from None
+        except Exception as e:
+            if outage_part(e) is None:
+                raise
+            hub = ctx.obj._hub if isinstance(ctx.obj, Context) else None
+            url = hub.settings.database_url if hub else ""
+            raise click.ClickException(unreachable(url, e)) from None
+
+
+@click.group(cls=HubGroup)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Curbside hub: an OpenID Provider for doctors. Settings come from CURBSIDE_* variables."""
@@ -71,10 +93,12 @@ def db() -> None:
 @pass_ctx
 def db_upgrade(c: Context) -> None:
     """Create or migrate the schema to the latest version."""
+    from hub.ops.startup import check_signing_keys
     from hub.schema import upgrade
 
     upgrade(c.db)
     c.hub.keys.ensure()
+    check_signing_keys(c.hub)  # a wrong key-encryption key is found now, not at a sign-in
     click.echo("schema is up to date; signing keys ready")
 
 
@@ -179,11 +203,32 @@ def keys() -> None:
     """Signing keys."""
 
 
+# A next key reaches relying parties' caches within the JWKS max-age after every hub
+# process reloaded its keys; a minute on top covers clocks and slow fetches.
+ROTATION_MARGIN = 60
+
+
 @keys.command("rotate")
+@click.option("--force", is_flag=True,
+              help="Rotate even though relying parties may not have fetched the next key yet.")
 @pass_ctx
-def keys_rotate(c: Context) -> None:
-    """Start signing with the published next key; publish a new next key."""
-    promoted = c.hub.keys.rotate()
+def keys_rotate(c: Context, force: bool) -> None:
+    """Start signing with the published next key; publish a new next key.
+
+    Refused until the next key has been published for the JWKS cache lifetime plus a
+    margin: a relying party with a cached JWKS could not validate what it signs before.
+    """
+    from hub.oidc.discovery import JWKS_MAX_AGE
+    from hub.oidc.keys import RELOAD_EVERY, RotationTooSoon
+
+    wait = 0 if force else JWKS_MAX_AGE + RELOAD_EVERY + ROTATION_MARGIN
+    try:
+        promoted = c.hub.keys.rotate(published_for=wait)
+    except RotationTooSoon as e:
+        raise click.ClickException(
+            f"the next signing key was published less than {wait:.0f} s ago and relying "
+            f"parties may not have it yet; rotate {e} (or now with --force, breaking ID "
+            "token validation at relying parties with a cached JWKS)") from None
     c.hub.audit_event("keys:signing:rotate", actor="cli", algs=sorted(promoted))
     click.echo(json.dumps({"signing": promoted}))
 
@@ -208,13 +253,10 @@ def keys_list(c: Context) -> None:
 @pass_ctx
 def serve(c: Context, host: str, port: int, workers: int) -> None:
     """Serve the hub under gunicorn."""
-    from hub.schema import SchemaOutOfDate, require_current
+    from hub.ops.startup import check_before_serving
     from hub.server import run_gunicorn
 
-    try:
-        require_current(c.db)  # here as a plain message; each worker checks again
-    except SchemaOutOfDate as e:
-        raise click.ClickException(str(e)) from None
+    check_before_serving(c.hub)  # here as a plain message; each worker checks again
     run_gunicorn(f"{host}:{port}", workers=workers)
 
 

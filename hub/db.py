@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
@@ -54,6 +54,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def with_timeouts(url: str, *, connect_timeout: int = 0, statement_timeout: int = 0) -> str:
+    """A PostgreSQL URL that gives up on an unreachable server after ``connect_timeout``
+    seconds and on a statement after ``statement_timeout`` seconds (0: no limit). In the URL
+    rather than in connect_args, so HotSQL's raw connections, built from the same URL, get
+    them too. Values already in the URL are kept."""
+    if not url.startswith("postgresql"):
+        return url
+    parsed = make_url(url)
+    query = dict(parsed.query)
+    if connect_timeout and "connect_timeout" not in query:
+        query["connect_timeout"] = str(max(connect_timeout, 2))  # libpq's own minimum
+    options = query.get("options", "")
+    if statement_timeout and "statement_timeout" not in str(options):
+        query["options"] = f"{options} -c statement_timeout={statement_timeout * 1000}".strip()
+    return parsed.set(query=query).render_as_string(hide_password=False)
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # WAL lets several server processes on one machine read while one writes;
@@ -82,9 +99,10 @@ def make_engine(url: str) -> Engine:
 class Database:
     """The engine plus a session factory; one per app."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, connect_timeout: int = 0, statement_timeout: int = 0) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(with_timeouts(url, connect_timeout=connect_timeout,
+                                                statement_timeout=statement_timeout))
         # Single statements need no BEGIN/COMMIT round trips: each is atomic by itself.
         # The hot paths (Store, token and account lookups) use this; multi-statement work
         # uses engine.begin() or session().

@@ -57,8 +57,12 @@ class HotSQL:
             import psycopg
 
             self._psycopg = psycopg
-            url = engine.url.set(drivername="postgresql")
-            self._dsn = url.render_as_string(hide_password=False)
+            # As keywords, not a rendered URL: libpq reads no "+" as a space in a URL's
+            # query, so "options" with two -c settings would reach the server garbled.
+            url = engine.url
+            self._dsn = psycopg.conninfo.make_conninfo(
+                "", **url.translate_connect_args(username="user", database="dbname"),
+                **{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()})
 
     # -- public API ---------------------------------------------------------------------
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None

@@ -41,12 +41,18 @@ class Hub:
     userinfo_guards: list[Callable[[Hub, Any], str | None]] = field(default_factory=list)
 
     @classmethod
-    def build(cls, settings: Settings, *, store_prefix: str = "curbside:") -> Hub:
+    def build(cls, settings: Settings, *, store_prefix: str = "curbside:",
+              serving: bool = False) -> Hub:
+        """``serving``: for the web app, whose statements get the statement timeout."""
         if settings.insecure_transport:
             # Authlib refuses http URIs unless told this is a local demo or test.
             os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-        db = Database(settings.database_url)
-        store = open_store(settings.store_url, db.engine, prefix=store_prefix)
+        db = Database(settings.database_url, connect_timeout=settings.database_connect_timeout,
+                      statement_timeout=settings.database_statement_timeout if serving else 0)
+        store = open_store(settings.store_url, db.engine, prefix=store_prefix,
+                           connect_timeout=settings.redis_connect_timeout,
+                           timeout=settings.redis_timeout,
+                           health_check_interval=settings.redis_health_check_interval)
         secrets = load_secrets(settings.secret_key, settings.key_encryption_keys,
                                settings.instance_path)
         passwords = Passwords(time_cost=settings.argon2_time_cost,

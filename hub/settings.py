@@ -7,6 +7,7 @@ silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -110,6 +111,17 @@ class Settings:
     # would be most of a refresh's cost, so it is off unless an operator asks for it.
     id_token_on_refresh: bool = False
     feed_retention_days: int = 7  # feed items of linked networks are kept this long
+
+    # Outages (docs/operator-guide.md, "Health and outages"): how long a request waits on an
+    # unreachable Redis or PostgreSQL before it is answered 503, and the Retry-After it gets.
+    redis_connect_timeout: float = 1.0
+    redis_timeout: float = 1.0  # per command: every store command is sub-millisecond
+    redis_health_check_interval: int = 30
+    database_connect_timeout: int = 3  # libpq counts whole seconds (2 at the least)
+    # Per statement, served requests only (migrations and CLI jobs run without a limit);
+    # 0 turns it off.
+    database_statement_timeout: int = 15
+    outage_retry_after: int = 5
     log_level: str = "INFO"
     # "text", or "json": one JSON object per line with the request id (docs/operator-guide.md).
     log_format: str = "text"
@@ -164,8 +176,11 @@ class Settings:
                 raise SettingsError("CURBSIDE_METRICS_BIND must be host:port")
         for f in fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, int) and not isinstance(v, bool) and v < 0:
+            if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
                 raise SettingsError(f"{PREFIX}{f.name.upper()} must not be negative")
+        for name in ("redis_connect_timeout", "redis_timeout"):
+            if not getattr(self, name) > 0:  # 0 would make redis-py's sockets non-blocking
+                raise SettingsError(f"{PREFIX}{name.upper()} must be more than 0 seconds")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
@@ -187,4 +202,12 @@ def _coerce(key: str, raw: str, typ: Any) -> Any:
             return int(raw)
         except ValueError:
             raise SettingsError(f"{key} must be an integer") from None
+    if typ is float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{key} must be a number") from None
+        if not math.isfinite(value):
+            raise SettingsError(f"{key} must be a finite number")
+        return value
     return raw

@@ -2,11 +2,11 @@
 
 import gc
 
-from hub import create_app
-from hub.schema import require_current
+from hub.ops.startup import serving_app
 
-app = create_app()
-require_current(app.extensions["curbside"].db)  # never serve on a schema behind the code
+# Never serve on a schema behind the code, an unwritable instance folder or signing keys the
+# key-encryption keys cannot decrypt: each is one line and a stop (hub/ops/startup.py).
+app = serving_app()
 
 # Tuning the cyclic garbage collector for a request server (measured: docs/benchmarks.md).
 # Everything built at start-up (SQLAlchemy, Authlib, Jinja, keys) lives as long as the

@@ -65,9 +65,13 @@ def discovery_response(hub: Any, request: Request) -> Response:
     return cached_json(request, "metadata", meta, 3600)
 
 
+# Short enough that a key published as "next" reaches every cache long before it signs;
+# ``hub keys rotate`` waits this long (plus a margin) after a key is published.
+JWKS_MAX_AGE = 300
+
+
 def jwks_response(hub: Any, request: Request) -> Response:
-    # Short enough that a key published as "next" reaches every cache long before it signs.
-    return cached_json(request, "jwks", hub.keys.jwks(), 300)
+    return cached_json(request, "jwks", hub.keys.jwks(), JWKS_MAX_AGE)
 
 
 def cached_json(request: Request, name: str, data: Any, max_age: int) -> Response:

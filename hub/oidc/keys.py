@@ -7,18 +7,21 @@ it signed has expired, so a client with a cached JWKS never meets an unknown ``k
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from hub.crypto import DecryptionError, HubSecrets, new_token
 from hub.db import Database, utcnow
@@ -28,7 +31,8 @@ log = logging.getLogger(__name__)
 # "Ed25519" is RFC 9864's fully-specified name; "EdDSA" stays for existing clients.
 SUPPORTED_ALGS = ("RS256", "ES256", "EdDSA", "Ed25519")
 DEFAULT_ALG = "RS256"
-_RELOAD_EVERY = 30.0
+RELOAD_EVERY = 30.0  # seconds: how stale a process's keys may be
+_RETRY_RELOAD = 5.0  # seconds between reload attempts while the database is unreachable
 
 AnyKey = RSAKey | ECKey | OKPKey
 
@@ -46,6 +50,31 @@ def _generate(alg: str) -> AnyKey:
 def _import(alg: str, data: dict[str, Any]) -> AnyKey:
     cls = {"RS256": RSAKey, "ES256": ECKey, "EdDSA": OKPKey, "Ed25519": OKPKey}[alg]
     return cls.import_key(data)
+
+
+class RotationTooSoon(Exception):
+    """A rotation now would sign with a key relying parties may not have fetched yet."""
+
+    def __init__(self, allowed_at: datetime) -> None:
+        super().__init__(f"not before {allowed_at:%Y-%m-%d %H:%M:%S} UTC")
+        self.allowed_at = allowed_at
+
+
+def _rotation_allowed_at(rows: Sequence[SigningKey], published_for: float) -> datetime | None:
+    """When every ``next`` key will have been published for ``published_for`` seconds; None
+    when no ``next`` key is that young.
+
+    Only a ``next`` key published by a rotation has caches yet to reach. One of an algorithm
+    never rotated (no retired key) was published with the active key by ``hub db upgrade``,
+    so it was in every JWKS that ever held that key, and promoting it is safe at once.
+    """
+    rotated = {r.alg for r in rows if r.state == "retired"}
+    latest: datetime | None = None
+    for nxt in rows:
+        if nxt.state == "next" and nxt.alg in rotated:
+            at = nxt.created_at + timedelta(seconds=published_for)
+            latest = at if latest is None or at > latest else latest
+    return latest
 
 
 @dataclass(frozen=True)
@@ -94,12 +123,20 @@ class KeyRing:
                         s.add(self._new_key(alg, state))
         self._loaded = None
 
-    def rotate(self) -> dict[str, str]:
-        """Promote each ``next`` key to signing, retire the old one, publish a new ``next``."""
+    def rotate(self, *, published_for: float = 0) -> dict[str, str]:
+        """Promote each ``next`` key to signing, retire the old one, publish a new ``next``.
+
+        ``published_for``: refuse (:class:`RotationTooSoon`) while a ``next`` key has been
+        in the JWKS for less than this many seconds, so a relying party's cached JWKS holds
+        every key that signs (OIDC Core §10.1.1).
+        """
         now = utcnow()
         promoted: dict[str, str] = {}
         with self.db.session() as s:
             rows = s.scalars(select(SigningKey).with_for_update()).all()
+            allowed_at = _rotation_allowed_at(rows, published_for)
+            if allowed_at is not None and allowed_at > now:
+                raise RotationTooSoon(allowed_at)
             for alg in SUPPORTED_ALGS:
                 for r in rows:
                     if r.alg == alg and r.state == "active":
@@ -122,15 +159,27 @@ class KeyRing:
     # -- runtime ----------------------------------------------------------------------
     def _load(self) -> _Loaded:
         loaded = self._loaded
-        if loaded is not None and time.monotonic() - loaded.loaded_at < _RELOAD_EVERY:
+        if loaded is not None and time.monotonic() - loaded.loaded_at < RELOAD_EVERY:
             return loaded
         with self._lock:
             loaded = self._loaded  # another thread may have reloaded while this one waited
-            if loaded is not None and time.monotonic() - loaded.loaded_at < _RELOAD_EVERY:
+            if loaded is not None and time.monotonic() - loaded.loaded_at < RELOAD_EVERY:
                 return loaded
             cutoff = utcnow() - timedelta(seconds=self.retire_after)
-            with self.db.session() as s:
-                rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+            try:
+                with self.db.session() as s:
+                    rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
+            except (OperationalError, DBAPIError) as e:
+                if loaded is None or not (isinstance(e, OperationalError)
+                                          or e.connection_invalidated):
+                    raise
+                # The database is down: the keys last loaded are still the keys (they change
+                # only at a rotation), so /jwks and signing go on with them; try again soon.
+                log.warning("signing keys not reloaded, the database is unreachable; "
+                            "serving the %d keys loaded before", len(loaded.jwks["keys"]))
+                self._loaded = dataclasses.replace(
+                    loaded, loaded_at=time.monotonic() - RELOAD_EVERY + _RETRY_RELOAD)
+                return self._loaded
             signing: dict[str, tuple[str, AnyKey]] = {}
             published = []
             for r in rows:
@@ -160,6 +209,10 @@ class KeyRing:
 
     def jwks(self) -> dict[str, Any]:
         return self._load().jwks
+
+    def signing_algs(self) -> set[str]:
+        """The algorithms with a key that can sign (its private half decrypted)."""
+        return set(self._load().signing)
 
     def verifying_keys(self) -> KeySet:
         return self._load().verifying

@@ -1,4 +1,5 @@
-"""POST /token, GET/POST /userinfo, discovery and JWKS answered without Flask's machinery.
+"""POST /token, GET/POST /userinfo, discovery, JWKS and the health probes answered without
+Flask's machinery.
 
 The token endpoint carries every partner back-end's traffic (client_credentials, refresh),
 token and userinfo carry one request of every sign-in, and discovery and JWKS are what
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -29,9 +31,14 @@ from hub.http_guards import (
 from hub.oidc.discovery import discovery_response, jwks_response
 from hub.oidc.server import BASIC_CHALLENGE, IssuerOAuth2Request
 from hub.oidc.userinfo import userinfo_response
+from hub.ops.health import healthz_response, readyz_response
+from hub.ops.outage import outage_json, outage_log, outage_part
 
 log = logging.getLogger("hub")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+# Liveness and readiness probes: no session, no CSRF, never cached.
+PROBES: dict[str, Callable[[Any, Request], Response]] = {
+    "/healthz": healthz_response, "/readyz": readyz_response}
 
 
 class LimitedRequest(Request):
@@ -76,6 +83,8 @@ class ProtocolLane:
             answer = self._userinfo
         elif path in self.documents and method == "GET":
             answer = self.documents[path]
+        elif path in PROBES and method in ("GET", "HEAD"):  # hub/ops/health.py
+            answer = partial(PROBES[path], self.hub)
         else:
             return self.flask_app(environ, start_response)
         resp = self._guarded(answer, LimitedRequest(environ))
@@ -110,6 +119,10 @@ class ProtocolLane:
             return json_error(status, "invalid_request",
                               "The request is too large." if status == 413
                               else (e.description or "").split("\n")[0][:200])
-        except Exception:
+        except Exception as e:
+            part = outage_part(e)
+            if part is not None:  # hub/ops/outage.py: an outage, not a bug
+                outage_log.record(part, e, request.path)
+                return outage_json(self.hub)
             log.exception("unhandled error on %s %s", request.method, request.path)
             return json_error(500, "server_error", "The server hit an error.")

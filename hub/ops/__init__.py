@@ -1,1 +1,2 @@
-"""Running the hub in production: metrics and logs for operators."""
+"""Running the hub in production: health probes, outage answers, start-up checks, metrics
+and logs for operators."""

@@ -7,14 +7,18 @@ from sqlalchemy import Engine
 from hub.store.base import Store
 
 
-def open_store(url: str, engine: Engine, *, prefix: str = "curbside:") -> Store:
+def open_store(url: str, engine: Engine, *, prefix: str = "curbside:",
+               connect_timeout: float = 1.0, timeout: float = 1.0,
+               health_check_interval: int = 30) -> Store:
+    """The store at ``url``; the timeouts apply to Redis (the SQL store has the database's)."""
     if url == "sql":
         from hub.store.sql import SQLStore
 
         return SQLStore(engine)
     from hub.store.redis import RedisStore
 
-    return RedisStore(url, prefix=prefix)
+    return RedisStore(url, prefix=prefix, connect_timeout=connect_timeout, timeout=timeout,
+                      health_check_interval=health_check_interval)
 
 
 __all__ = ["Store", "open_store"]

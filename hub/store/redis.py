@@ -13,6 +13,8 @@ from typing import Any
 
 import hiredis
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 MAX_IDLE = 64
 _CONSUME_AND_MARK = (
@@ -23,8 +25,15 @@ _CONSUME_AND_MARK = (
 
 
 class RedisStore:
-    def __init__(self, url: str, *, prefix: str = "curbside:") -> None:
-        self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    def __init__(self, url: str, *, prefix: str = "curbside:", connect_timeout: float = 1.0,
+                 timeout: float = 1.0, health_check_interval: int = 30) -> None:
+        # Short timeouts: an unreachable or frozen Redis is an outage the request is answered
+        # 503 for (hub/ops/outage.py), not a worker thread held for seconds. No retry with
+        # backoff: _call retries once, at once, on a pooled connection the server closed.
+        self.client = redis.Redis.from_url(url, socket_timeout=timeout,
+                                           socket_connect_timeout=connect_timeout,
+                                           health_check_interval=health_check_interval,
+                                           retry=Retry(NoBackoff(), 0))
         self.prefix = prefix
         self._idle: list[Any] = []
         self._pid = os.getpid()

@@ -24,6 +24,7 @@ from hub.crypto import sha256_hex
 from hub.http_guards import NUL_REFUSAL, add_security_headers, contains_nul
 from hub.oidc.authorize import AUTHZ_KIND, AuthorizeFlow, Pending
 from hub.oidc.lane import LimitedRequest
+from hub.ops.outage import authorization_outage, outage_log, outage_page, outage_part
 
 if TYPE_CHECKING:
     from flask import Flask
@@ -79,7 +80,12 @@ class SignInLane:
             return login(flow) if path == "/login" else consent(flow)
         except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
             return self.pages.http_error(e)
-        except Exception:
+        except Exception as e:
+            part = outage_part(e)
+            if part is not None:  # hub/ops/outage.py: an outage, not a bug
+                outage_log.record(part, e, request.path)
+                return (authorization_outage(self.hub, request) if path == "/authorize" else None
+                        ) or outage_page(self.hub, self.pages)
             log.exception("unhandled error on %s %s", request.method, request.path)
             return self.pages.error("Something went wrong", "Please try again in a moment.", 500)
 
