@@ -93,6 +93,14 @@ class Settings:
     # would be most of a refresh's cost, so it is off unless an operator asks for it.
     id_token_on_refresh: bool = False
     feed_retention_days: int = 7  # feed items of linked networks are kept this long
+    # Back-channel logout deliveries (docs/operator-guide.md): partners called at once per
+    # worker pass, attempts before a delivery is failed, and the backoff between attempts
+    # (doubling from the base, capped, plus up to 25 % jitter). The defaults keep retrying for
+    # 27 to 34 hours before a delivery is failed (``hub logout retry`` queues it again).
+    logout_delivery_threads: int = 4
+    logout_max_attempts: int = 36
+    logout_retry_base_delay: int = 10
+    logout_retry_max_delay: int = 3600
     log_level: str = "INFO"
 
     @classmethod
