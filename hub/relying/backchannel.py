@@ -353,7 +353,7 @@ def queue_stats(conn: Any, now: datetime | None = None) -> dict[str, Any]:
     """Depth of the queue and age of its oldest pending delivery, overall and per client, in
     one grouped query; ``conn`` is a SQLAlchemy Connection or Session (the metrics collector's).
 
-    {"pending": n, "oldest_pending_age": seconds | None,
+    {"pending": n, "oldest_pending_age": seconds (0 when nothing is pending),
      "clients": {client_id: {"pending": n, "oldest_pending_age": seconds}}}
     """
     when = now or utcnow()
@@ -363,7 +363,7 @@ def queue_stats(conn: Any, now: datetime | None = None) -> dict[str, Any]:
     clients = {c: {"pending": int(n), "oldest_pending_age": _age(when, oldest)} for c, n, oldest in rows}
     ages = [v["oldest_pending_age"] for v in clients.values()]
     return {"pending": sum(v["pending"] for v in clients.values()),
-            "oldest_pending_age": max(ages) if ages else None, "clients": clients}
+            "oldest_pending_age": max(ages, default=0.0), "clients": clients}
 
 
 def _age(now: datetime, then: datetime | None) -> float:
