@@ -27,6 +27,7 @@ from policies.vocabulary import (
     CLAIM_VERIFIED_CLAIMS,
     HARD_REASONS,
     AssuranceLevel,
+    Licence,
     Reason,
     Remedy,
     SubjectType,
@@ -91,6 +92,8 @@ def _shortfalls(rule: AccessRule, standing: _Standing, now: datetime) -> list[Re
         reg is None or not set(reg.specialties) & set(rule.specialties)
     ):
         found.append(Reason.SPECIALTY_REQUIRED)
+    if rule.unrestricted_licence and (reg is None or reg.licence is not Licence.UNRESTRICTED):
+        found.append(Reason.UNRESTRICTED_LICENCE_REQUIRED)
     age = rule.max_verification_age
     if age is not None and reg is not None and now - reg.verified_at > age:
         found.append(Reason.VERIFICATION_TOO_OLD)

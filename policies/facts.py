@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from policies.vocabulary import PROFESSIONS, AssuranceLevel
+from policies.vocabulary import PROFESSIONS, AssuranceLevel, Licence
 
 ACTIVE = "active"
 
@@ -50,6 +50,7 @@ class Registration:
     verified_at: datetime  # when the register last confirmed it; timezone-aware
     status: str = ACTIVE  # anything but "active" (withdrawn, suspended, ...) never counts
     specialties: tuple[str, ...] = ()
+    licence: Licence = Licence.UNRESTRICTED  # restricted: active, with conditions/measures
 
     def __post_init__(self) -> None:
         _require_profession("profession", self.profession)
@@ -62,6 +63,7 @@ class Registration:
             raise ValueError(f"country must be an ISO 3166-1 alpha-2 code, got {self.country!r}")
         _require_aware("verified_at", self.verified_at)
         object.__setattr__(self, "assurance_level", level)
+        object.__setattr__(self, "licence", Licence(self.licence))  # ValueError if unknown
         _require_collection("specialties", self.specialties)
         object.__setattr__(self, "specialties", tuple(self.specialties))
 

@@ -127,6 +127,8 @@ def describe_rule(
         core = f"{who} verified{place}{age}" if place or age else f"verified {who}"
     else:
         core = f"{who}{place} {verification}{age}"
+    if rule.unrestricted_licence:
+        core += ", with an unrestricted licence"
     if rule.specialties:
         core += f", with a specialty in {join_words(s.replace('_', ' ') for s in rule.specialties)}"
     if mention_mfa:

@@ -49,6 +49,8 @@ class AccessRule:
     registers: tuple[str, ...] | None = None
     specialties: tuple[str, ...] | None = None
     min_acr: str | None = None
+    # Only a licence the register states without conditions, undertakings or measures.
+    unrestricted_licence: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "min_assurance_level", AssuranceLevel(self.min_assurance_level))
@@ -74,6 +76,7 @@ class AccessRule:
             registers=listed("registers"),
             specialties=listed("specialties"),
             min_acr=doc.get("min_acr"),
+            unrestricted_licence=bool(doc.get("unrestricted_licence", False)),
         )
 
     def to_document(self) -> dict[str, Any]:
@@ -89,6 +92,8 @@ class AccessRule:
                 doc[key] = list(values)
         if self.min_acr is not None:
             doc["min_acr"] = self.min_acr
+        if self.unrestricted_licence:  # absent means false: existing digests stay the same
+            doc["unrestricted_licence"] = True
         return doc
 
 

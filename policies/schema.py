@@ -88,6 +88,11 @@ _ACCESS_RULE: Final = {
             "enum": list(ACR_ORDER),
             "description": "the weakest acr of the sign-in session accepted",
         },
+        "unrestricted_licence": {
+            "type": "boolean",
+            "description": "true: only a licence the register states without conditions, "
+            "undertakings or measures (a restricted or self-reported licence is refused)",
+        },
     },
 }
 

@@ -42,6 +42,9 @@ class Reason(StrEnum):
     SPECIALTY_REQUIRED = "specialty_required"
     VERIFICATION_TOO_OLD = "verification_too_old"
     REGISTRATION_INACTIVE = "registration_inactive"  # withdrawn, suspended, lapsed, ...
+    # The rule asks for an unrestricted licence; the doctor's is restricted (conditions,
+    # undertakings, measures) or the register does not prove one (self-reported).
+    UNRESTRICTED_LICENCE_REQUIRED = "unrestricted_licence_required"
     MFA_REQUIRED = "mfa_required"
     ESSENTIAL_CLAIM_UNAVAILABLE = "essential_claim_unavailable"
 
@@ -55,6 +58,7 @@ HARD_REASONS: Final = frozenset(
         Reason.REGISTER_NOT_ACCEPTED,
         Reason.JURISDICTION_NOT_ACCEPTED,
         Reason.SPECIALTY_REQUIRED,
+        Reason.UNRESTRICTED_LICENCE_REQUIRED,
     }
 )
 
@@ -85,6 +89,14 @@ ACR_ORDER: Final = (ACR_PWD, ACR_MFA)
 AMR_PWD: Final = "pwd"
 AMR_OTP: Final = "otp"
 AMR_MFA: Final = "mfa"
+
+class Licence(StrEnum):
+    """What a register says of the licence behind a registration."""
+
+    UNRESTRICTED = "unrestricted"  # licensed to practise, no conditions or measures
+    RESTRICTED = "restricted"  # licensed, with conditions, undertakings or measures
+    SELF_REPORTED = "self_reported"  # the register does not prove a licence (NPPES)
+
 
 # Professions the hub records, on registrations and on honour-system declarations.
 # A closed list so that a typo in a policy ("physican") is refused at load time instead

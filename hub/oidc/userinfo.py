@@ -48,9 +48,12 @@ def bearer_error(error: OAuth2Error) -> Response:
     """RFC 6750 §3: every refusal names the Bearer scheme; a request that sent no token
     gets no error code (§3.1), one with a bad token gets invalid_token."""
     status, body, headers = error()
-    if error.error == "missing_authorization":
-        resp = no_store_json(status, {"error": "invalid_request",
-                                      "error_description": "A bearer access token is required."})
+    # Authlib's unsupported_token_type (another scheme, or "Bearer" with no token) is no
+    # RFC 6750 error code: the request carries no bearer token, which §3.1 answers with
+    # a challenge and no error code.
+    if error.error in ("missing_authorization", "unsupported_token_type"):
+        resp = no_store_json(401, {"error": "invalid_request",
+                                   "error_description": "A bearer access token is required."})
         resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside"'
         return resp
     resp = no_store_json(status, dict(body))

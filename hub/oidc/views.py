@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, request
 
 from hub.oidc.discovery import discovery_response, jwks_response
 from hub.oidc.lane import ProtocolLane, refuse_malformed_auth
+from hub.oidc.openapi import openapi_response
 from hub.oidc.server import OpenIDProvider, resource_protector
 from hub.oidc.userinfo import userinfo_response
 
@@ -33,6 +34,12 @@ def discovery() -> Response:
 def jwks() -> Response:
     """Reached for HEAD, or without the protocol lane (init_app installs it)."""
     return jwks_response(_hub(), request)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    """The OpenAPI document of the JSON endpoints; public and cacheable like discovery."""
+    return openapi_response(_hub(), request)
 
 
 @bp.post("/token")
@@ -61,7 +68,7 @@ def userinfo() -> Response:
 # authenticated by client credentials, PKCE or a bearer token, never by cookies, so any
 # origin may read the answers; credentials mode is never allowed.
 CORS_ENDPOINTS = {"oidc.token", "oidc.userinfo", "oidc.revoke", "oidc.introspect", "oidc.jwks",
-                  "oidc.discovery"}
+                  "oidc.discovery", "oidc.openapi"}
 
 
 @bp.after_app_request

@@ -23,7 +23,9 @@ from policies import AccessRequest, ClientPolicy, Decision, PolicyError, Registr
 if TYPE_CHECKING:
     from hub.services import Hub
 
-_ACTIVE_ENTRY = {"active"}
+# A reviewed restricted licence is a standing (active); policies that need an unrestricted
+# one say so (unrestricted_licence) and read Registration.licence.
+_ACTIVE_ENTRY = {"active", "restricted"}
 
 
 @dataclass(frozen=True)
@@ -119,7 +121,7 @@ def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] |
     (active, or withdrawn so the refusal can say so), the honour-system declaration, the
     session's acr/amr and whether the email is verified."""
     from hub.verification import records
-    from hub.verification.claims import assurance_level
+    from hub.verification.claims import assurance_level, licence_of
     from hub.verification.vocabulary import REGISTERS
 
     regs: list[Registration] = []
@@ -134,7 +136,7 @@ def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] |
                 assurance_level=policies.AssuranceLevel(assurance_level(r, verification.evidence)),
                 verified_at=r.verified_at,
                 status="active" if r.status in _ACTIVE_ENTRY else r.status,
-                specialties=tuple(r.specialties)))
+                specialties=tuple(r.specialties), licence=policies.Licence(licence_of(r))))
         # A licence that was verified and then withdrawn: named so the doctor is told to
         # renew the verification rather than to start one.
         for w in s.scalars(select(DoctorRegistration).where(

@@ -17,6 +17,14 @@ Assurance levels (our trust framework, lowest first):
 
 Vouches are listed but raise no level. Registers that do not prove a licence (NPPES) cap
 the level at ``register_match`` (see hub.verification.vocabulary.REGISTERS).
+
+Every element's ``verification`` carries ``https://curbside.health/verification/licence``:
+``unrestricted``, ``restricted`` (the register lists conditions, undertakings or measures;
+such a registration is only released once a verifier approved it) or ``self_reported``
+(the register does not prove a licence). A relying party constrains it like any
+verification member, e.g. ``{"value": "unrestricted"}``; it is released even when not
+asked for. An unlicensed registration (e.g. GMC "Registered without a Licence") is never
+released at all.
 """
 
 from __future__ import annotations
@@ -29,6 +37,10 @@ from typing import Any
 from hub.verification import names
 from hub.verification.release import filter_verified_claims
 from hub.verification.vocabulary import (
+    LICENCE_MEMBER,
+    LICENCE_RESTRICTED,
+    LICENCE_SELF_REPORTED,
+    LICENCE_UNRESTRICTED,
     PROFESSIONAL_EID,
     REGISTER_AND_ID,
     REGISTER_MATCH,
@@ -74,6 +86,7 @@ DEFAULT_REQUEST: dict[str, Any] = {
         "assurance_level": None,
         "time": None,
         "verification_process": None,
+        LICENCE_MEMBER: None,
         "evidence": [
             {
                 "type": {"value": "electronic_record"},
@@ -172,6 +185,15 @@ def assurance_level(reg: VerifiedRegistration, evidence: Sequence[PersonEvidence
     return cap_level(level, REGISTERS[reg.register].max_level)
 
 
+def licence_of(reg: VerifiedRegistration) -> str:
+    """The licence member's value for a registration (see the module docstring)."""
+    if reg.status == "restricted":
+        return LICENCE_RESTRICTED
+    if not REGISTERS[reg.register].proves_licence:
+        return LICENCE_SELF_REPORTED
+    return LICENCE_UNRESTRICTED
+
+
 def _registration_claim(reg: VerifiedRegistration) -> dict[str, Any]:
     claim: dict[str, Any] = {
         "profession": reg.profession,
@@ -215,6 +237,7 @@ def build_verified_claims(
                     "assurance_level": assurance_level(reg, evidence),
                     "time": _iso(reg.verified_at),
                     "verification_process": f"{reg.register}/{reg.number}/{_iso(reg.verified_at)}",
+                    LICENCE_MEMBER: licence_of(reg),
                     "evidence": [reg.evidence, *(ev.to_json() for ev in support)],
                 },
                 "claims": {**_names(reg, support), REGISTRATIONS_CLAIM: [_registration_claim(reg)]},

@@ -20,7 +20,7 @@ import click
 
 from hub.verification import dk_sst, jobs, nl_big, uk_gmc, us_nppes
 from hub.verification.base import RegisterFileError
-from hub.verification.importing import ImportReport, Progress
+from hub.verification.importing import ImportReport, Progress, WithdrawalsRefused
 
 Importer = Callable[..., ImportReport]
 # Which file each register publishes, by kind (see docs/verification.md for the formats).
@@ -91,13 +91,19 @@ def registers() -> None:
 @click.option("--delta", "kind", flag_value="delta", help="A daily/weekly change file.")
 @click.option("--deactivations", "kind", flag_value="deactivations", help="NPPES deactivation report.")
 @click.option("--force", is_flag=True, help="Read a full file again even if it was imported before.")
+@click.option("--dry-run", is_flag=True,
+              help="Read the file and list what it would change (and who would lose their verified "
+                   "claim) without writing anything.")
+@click.option("--accept-withdrawals", is_flag=True,
+              help="Apply a snapshot even though it withdraws more entries than the import guard "
+                   "allows (audited). Look at --dry-run first.")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(10, 100_000))
 @click.option("--quiet", is_flag=True, help="No progress line.")
 @click.pass_context
 def import_file(ctx: click.Context, register: str, file: str, kind: str | None, force: bool,
-                batch_size: int, quiet: bool) -> None:
+                dry_run: bool, accept_withdrawals: bool, batch_size: int, quiet: bool) -> None:
     """Import REGISTER's FILE into the mirror (streaming, resumable, idempotent) and end
-    the sessions of doctors whose licence the file withdrew."""
+    the sessions of doctors whose licence the file withdrew or restricted."""
     kind = kind or "full"
     importer = IMPORTERS[register].get(kind)
     if importer is None:
@@ -106,12 +112,22 @@ def import_file(ctx: click.Context, register: str, file: str, kind: str | None, 
     hub = _hub(ctx)
     progress = ProgressLine(quiet=quiet)
     kw: dict[str, Any] = {"progress": progress, "batch_size": batch_size}
-    if force:
-        if "force" not in inspect.signature(importer).parameters:
-            raise click.UsageError("--force applies to full files only")
-        kw["force"] = True
+    accepted = inspect.signature(importer).parameters
+    for flag, name, value in (("--force", "force", force), ("--dry-run", "dry_run", dry_run),
+                              ("--accept-withdrawals", "accept_withdrawals", accept_withdrawals)):
+        if value:
+            if name not in accepted:
+                raise click.UsageError(f"{flag} does not apply to {register} {kind} files")
+            kw[name] = True
+    if accept_withdrawals:
+        kw["accepted_by"] = "cli"
     try:
         report = importer(hub.db, file, **kw)
+    except WithdrawalsRefused as exc:
+        progress.done()
+        click.echo(f"error: {exc}", err=True)
+        _report_plan(exc.plan, err=True)
+        ctx.exit(1)
     except RegisterFileError as exc:
         progress.done()
         # Already names the file and line; never a traceback for a bad file.
@@ -125,15 +141,38 @@ def import_file(ctx: click.Context, register: str, file: str, kind: str | None, 
     if report.skipped:
         click.echo(f"{register} {kind}: this file was already imported; nothing to do (--force re-reads it)")
         return
+    for warning in report.warnings:
+        click.echo(f"warning: {file}:{warning.removeprefix('line ')}", err=True)
+    if report.warning_count > len(report.warnings):
+        click.echo(f"warning: ... and {report.warning_count - len(report.warnings):,} more", err=True)
+    if report.dry_run:
+        click.echo(f"{register} {kind} (dry run, nothing written): {report.lines:,} lines, "
+                   f"{report.rows_changed:,} entries would change")
+        _report_plan(report)
+        return
     resumed = f" (resumed after line {report.resumed_from:,})" if report.resumed_from else ""
     click.echo(f"{register} {kind}: {report.lines:,} lines{resumed}, "
                f"{report.rows_changed:,} entries changed, {len(report.became_inactive):,} became inactive, "
                f"{len(report.became_restricted):,} restricted, "
                f"{len(report.withdrawn):,} verified registrations withdrawn")
+    if report.withdrawals_accepted:
+        click.echo(f"{register} {kind}: {len(report.vanished):,} withdrawals applied over the import guard "
+                   "(--accept-withdrawals, audited)")
     if report.withdrawn:
         # At once, not at the next scheduled run: a withdrawn licence must stop travelling
         # in tokens now.
         _report_withdrawals(jobs.process_withdrawals(hub))
+
+
+def _report_plan(plan: ImportReport, *, err: bool = False) -> None:
+    """What a file would do: entries withdrawn or restricted, and the doctors whose
+    verified claim would stop."""
+    click.echo(f"would withdraw {len(plan.became_inactive):,} entries "
+               f"({len(plan.vanished):,} no longer listed), restrict {len(plan.became_restricted):,}; "
+               f"{len(plan.withdrawn):,} doctors would lose their verified claim", err=err)
+    for w in plan.withdrawn:
+        click.echo(f"would lose claim: doctor {w.doctor_id}: {w.register} {w.number} ({w.status}: "
+                   f"{w.reason})", err=err)
 
 
 def _report_withdrawals(handled: list[jobs.HandledWithdrawal]) -> None:

@@ -1,28 +1,46 @@
 """Denmark: Autorisationsregisteret (Styrelsen for Patientsikkerhed), mirror only.
 
 The register is distributed (through the national service platform's "stamdata" copy
-registers) as a complete extract, refreshed daily: a file named ``YYYYMMDDAutDK.csv``,
-ISO-8859-15, no header, one authorisation per line, five ``;``-separated fields:
+registers) as a complete extract, refreshed daily: a file named ``yyyyMMddAutDK.csv``
+whose leading date is the extract's version and valid-from date, ISO-8859-15, no header,
+one authorisation per line, five ``;``-separated fields:
 
     autorisationsnummer;cpr;efternavn;fornavn;uddannelseskode
 
-The authorisation ID has five characters (digits, consonants and Y); education code
-``7170`` is læge (physician). The extract lists current authorisations only, so an entry
-that disappears from the daily extract has lost its authorisation: the daily update is
-applied as a snapshot (entries that vanished become inactive, with a guard against
-suspiciously large reductions). The CPR number is never stored.
+The authorisation ID has five characters, each a digit or a consonant (Y counts as one;
+Styrelsen for Patientsikkerhed, "Autorisations-ID"); education code ``7170`` is læge
+(physician). The extract lists current authorisations only, so an entry that disappears
+from it has lost its authorisation: every extract is applied as a snapshot. Because a
+snapshot can withdraw, a file is refused (hub.verification.importing.ImportRefused,
+nothing written) when its name carries no date, when it is not newer than the last
+applied extract, or when it would withdraw more than the WithdrawalGuard allows; a dry
+run lists who would lose their claim, and applying anyway takes ``accept_withdrawals``
+(audited). The CPR number is never stored.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
+from datetime import date, datetime
 from typing import BinaryIO
 
 from hub.db import Database
 from hub.verification.base import EntryStatus, RegisterEntry, RegisterFileError
 from hub.verification.checking import MirrorVerifier
-from hub.verification.importing import ImportReport, Op, ProgressFn, Upsert, run_import
+from hub.verification.importing import (
+    ImportRefused,
+    ImportReport,
+    Op,
+    ProgressFn,
+    Upsert,
+    WithdrawalGuard,
+    applied_file_names,
+    file_digest,
+    imported,
+    run_import,
+)
 from hub.verification.readers import LineCounter, csv_records, no_control_characters
 from hub.verification.vocabulary import DK_SST, PROFESSION_PHYSICIAN
 
@@ -41,6 +59,7 @@ EDUCATION = {
 }
 _AUT_ID = re.compile(r"^[0-9BCDFGHJKLMNPQRSTVWXYZ]{5}$")
 _CODE = re.compile(r"^[0-9A-Z]{1,4}$")
+_FILE_DATE = re.compile(r"^(\d{8})")
 
 
 def normalize_number(number: str) -> str | None:
@@ -101,6 +120,36 @@ def _parse(f: BinaryIO, counter: LineCounter, path: str) -> Iterator[tuple[int, 
         )
 
 
+def extract_date(path: str) -> date:
+    """The extract's version and valid-from date: the file name's leading ``yyyyMMdd``."""
+    name = os.path.basename(path)
+    m = _FILE_DATE.match(name)
+    if m is None:
+        raise ImportRefused(
+            f"file name {name!r} does not start with the extract's date (yyyyMMdd, e.g. "
+            "20261201AutDK.csv); an undated extract cannot be ordered against the last one",
+            path=path,
+        )
+    try:
+        return datetime.strptime(m.group(1), "%Y%m%d").date()
+    except ValueError:
+        raise ImportRefused(f"file name {name!r} starts with {m.group(1)!r}, not a date", path=path) from None
+
+
+def last_applied_date(db: Database) -> date | None:
+    """The date of the newest extract applied completely (from the recorded file names)."""
+    dates = []
+    for name in applied_file_names(db, DK_SST):
+        m = _FILE_DATE.match(name or "")
+        if m is None:
+            continue
+        try:
+            dates.append(datetime.strptime(m.group(1), "%Y%m%d").date())
+        except ValueError:
+            continue
+    return max(dates, default=None)
+
+
 def _run(
     db: Database,
     path: str,
@@ -109,9 +158,22 @@ def _run(
     progress: ProgressFn | None,
     batch_size: int,
     force: bool = False,
-    max_withdraw_fraction: float = 0.05,
-    max_withdraw_absolute: int = 50,
+    dry_run: bool = False,
+    guard: WithdrawalGuard | None = None,
+    accept_withdrawals: bool = False,
+    accepted_by: str = "system",
 ) -> ImportReport:
+    valid_from = extract_date(path)
+    last = last_applied_date(db)
+    # The newest extract again is a no-op (or, with force, a re-read), not a stale one;
+    # an older date never passes, even with content applied before (it may undo since).
+    again = last == valid_from and imported(db, DK_SST, file_digest(path, version=valid_from.isoformat()))
+    if last is not None and valid_from <= last and not again:
+        raise ImportRefused(
+            f"the extract is dated {valid_from.isoformat()}, not after the last applied one "
+            f"({last.isoformat()}); an older extract would undo newer withdrawals",
+            path=path,
+        )
     return run_import(
         db,
         register=DK_SST,
@@ -122,9 +184,12 @@ def _run(
         progress=progress,
         batch_size=batch_size,
         force=force,
-        max_withdraw_fraction=max_withdraw_fraction,
-        max_withdraw_absolute=max_withdraw_absolute,
+        dry_run=dry_run,
+        guard=guard,
+        accept_withdrawals=accept_withdrawals,
+        accepted_by=accepted_by,
         vanished_detail="authorisation no longer in the register",
+        version=valid_from.isoformat(),
     )
 
 
@@ -135,20 +200,16 @@ def import_full(
     progress: ProgressFn | None = None,
     batch_size: int = 5000,
     force: bool = False,
-    max_withdraw_fraction: float = 0.05,
-    max_withdraw_absolute: int = 50,
+    dry_run: bool = False,
+    guard: WithdrawalGuard | None = None,
+    accept_withdrawals: bool = False,
+    accepted_by: str = "system",
 ) -> ImportReport:
-    """Import a complete extract (the first load, or a re-sync)."""
-    return _run(
-        db,
-        path,
-        "snapshot",
-        progress=progress,
-        batch_size=batch_size,
-        force=force,
-        max_withdraw_fraction=max_withdraw_fraction,
-        max_withdraw_absolute=max_withdraw_absolute,
-    )
+    """Import a complete extract (the first load, or a re-sync). Raises ImportRefused for
+    an undated or not newer file, or one withdrawing more than ``guard`` allows."""
+    return _run(db, path, "snapshot", progress=progress, batch_size=batch_size, force=force,
+                dry_run=dry_run, guard=guard, accept_withdrawals=accept_withdrawals,
+                accepted_by=accepted_by)
 
 
 def apply_delta(
@@ -157,19 +218,15 @@ def apply_delta(
     *,
     progress: ProgressFn | None = None,
     batch_size: int = 5000,
-    max_withdraw_fraction: float = 0.05,
-    max_withdraw_absolute: int = 50,
+    dry_run: bool = False,
+    guard: WithdrawalGuard | None = None,
+    accept_withdrawals: bool = False,
+    accepted_by: str = "system",
 ) -> ImportReport:
-    """Apply the daily extract; the report lists authorisations that ended."""
-    return _run(
-        db,
-        path,
-        "daily",
-        progress=progress,
-        batch_size=batch_size,
-        max_withdraw_fraction=max_withdraw_fraction,
-        max_withdraw_absolute=max_withdraw_absolute,
-    )
+    """Apply the daily extract (a complete snapshot too); the report lists the
+    authorisations that ended and the doctors who lost their claim."""
+    return _run(db, path, "daily", progress=progress, batch_size=batch_size, dry_run=dry_run,
+                guard=guard, accept_withdrawals=accept_withdrawals, accepted_by=accepted_by)
 
 
 class SstVerifier(MirrorVerifier):

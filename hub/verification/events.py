@@ -21,3 +21,5 @@ DOCUMENT_UPLOAD: Final = register_event("doctor:document:upload").name
 DOCUMENT_DECIDE: Final = register_event("doctor:document:decide").name
 DOCUMENT_DELETE: Final = register_event("doctor:document:delete").name
 DOCUMENT_VIEW: Final = register_event("admin:document:view").name
+# An operator applied a register snapshot whose withdrawals exceeded the import guard.
+WITHDRAWALS_ACCEPTED: Final = register_event("admin:register:withdrawals_accepted").name

@@ -90,19 +90,33 @@ def csv_records(
         prev_end = end
 
 
-class Header:
-    """Column positions from a header row; refuses a file whose header lacks a column."""
+def folded_column(name: str) -> str:
+    """A column name without case and spacing: registers' own documents spell one column
+    several ways ("FtP Conditions Exist" / "FTP Conditions Exist", "Specialty1" /
+    "Specialty 1"), and a difference of case or spaces never makes another column."""
+    return "".join(name.split()).casefold()
 
-    def __init__(self, fields: Sequence[str], required: Sequence[str], *, path: str = "") -> None:
+
+class Header:
+    """Column positions from a header row; refuses a file whose header lacks a column.
+    With ``fold`` the names are compared without case and spacing (see folded_column)."""
+
+    def __init__(
+        self, fields: Sequence[str], required: Sequence[str], *, path: str = "", fold: bool = False
+    ) -> None:
+        self.key: Callable[[str], str] = folded_column if fold else str.strip
         self.names = [name.strip() for name in fields]
-        self.index = {name: i for i, name in enumerate(self.names)}
-        missing = [name for name in required if name not in self.index]
+        self.index = {self.key(name): i for i, name in enumerate(self.names)}
+        missing = [name for name in required if self.key(name) not in self.index]
         if missing:
             raise RegisterFileError(f"missing columns: {', '.join(missing)}", line=1, path=path)
         if len(self.index) != len(self.names):
             raise RegisterFileError("duplicate column names in header", line=1, path=path)
         self.width = len(self.names)
         self.path = path
+
+    def position(self, name: str) -> int | None:
+        return self.index.get(self.key(name))
 
     def columns(self, predicate: Callable[[str], bool]) -> list[int]:
         """Positions of the columns whose name satisfies ``predicate``."""
@@ -126,10 +140,10 @@ class Row:
         self.record = record
 
     def __getitem__(self, name: str) -> str:
-        return self.record.fields[self.header.index[name]].strip()
+        return self.record.fields[self.header.index[self.header.key(name)]].strip()
 
     def get(self, name: str) -> str:
-        i = self.header.index.get(name)
+        i = self.header.position(name)
         return self.record.fields[i].strip() if i is not None else ""
 
     def error(self, message: str) -> RegisterFileError:

@@ -7,8 +7,9 @@ Claims") to the elements we could release.
 - ``value``/``values`` on ``trust_framework``, ``assurance_level`` and the other
   constrainable elements must be satisfied, ``max_age`` on ``time`` (and other date-time
   elements) must be met; otherwise that element is left out entirely, as the spec requires.
-- Only requested verification members are returned (``trust_framework`` always); evidence
-  is filtered by its ``type`` and projected onto the requested members.
+- Only requested verification members are returned (``trust_framework`` and the licence
+  member always); evidence is filtered by its ``type`` and projected onto the requested
+  members.
 - Only the requested claims are returned (``null`` or an object such as
   ``{"essential": true}`` both mean "asked for"); an element with none of the requested
   claims, or a request with ``"claims": null``, releases nothing.
@@ -22,9 +23,12 @@ from typing import Any
 
 from hub.db import utcnow
 from hub.verification.schemas import validate_verified_claims_request
+from hub.verification.vocabulary import LICENCE_MEMBER
 
 _FAIL = object()
-_ALWAYS = ("trust_framework",)
+# Released whether asked for or not: the framework (OIDC4IDA requires it) and what the
+# register says of the licence, so that a restricted licence never reads as a clean one.
+_ALWAYS = ("trust_framework", LICENCE_MEMBER)
 
 
 def _time(value: str) -> datetime | None:
@@ -100,7 +104,11 @@ def _evidence(available: Sequence[Any], requested: Sequence[Any], now: datetime)
 def _verification(have: Mapping[str, Any], spec: Mapping[str, Any], now: datetime) -> Any:
     out: dict[str, Any] = {}
     for key in _ALWAYS:
-        if _leaf(have.get(key), spec.get(key), now) is _FAIL:
+        if key not in have:
+            if _constrained(spec.get(key)):
+                return _FAIL
+            continue
+        if _leaf(have[key], spec.get(key), now) is _FAIL:
             return _FAIL
         out[key] = have[key]
     for key, sub in spec.items():

@@ -23,6 +23,15 @@ SELF_DECLARED_CLAIM: Final = "https://curbside.health/claims/self_declared_profe
 
 PROFESSION_PHYSICIAN: Final = "physician"
 
+# A member of every verified_claims ``verification`` (OIDC4IDA 1.0 allows members of its
+# own there): what the register says of the licence. An RP that must only admit doctors
+# free to practise asks for it with {"value": "unrestricted"} and gets no element for the
+# others; it is always released, so no element travels without it.
+LICENCE_MEMBER: Final = "https://curbside.health/verification/licence"
+LICENCE_UNRESTRICTED: Final = "unrestricted"  # licensed, no conditions, undertakings, measures
+LICENCE_RESTRICTED: Final = "restricted"  # licensed with them (released after a review only)
+LICENCE_SELF_REPORTED: Final = "self_reported"  # the register does not prove a licence
+
 # Record type for an electronic_record taken from a professional register.
 RECORD_TYPE_REGISTER: Final = "professional_register"
 # OIDC4IDA check_method "data": the data was checked against an authoritative source.

@@ -225,7 +225,9 @@ def api_feed() -> Response:
     try:
         limit = int(request.args.get("limit", "30"))
     except ValueError:
-        limit = 30
+        resp = jsonify(error="invalid_request", error_description="limit must be an integer.")
+        resp.status_code = 400
+        return resp
     doc = _links().feed.json_feed(sso.doctor_id, base_url=_hub().settings.issuer,
                                   cursor=request.args.get("before"), limit=limit)
     resp = make_response(json.dumps(doc))

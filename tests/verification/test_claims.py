@@ -158,7 +158,10 @@ def test_plain_request_releases_all_elements():
     out = filter_verified_claims(AVAILABLE, request(), now=NOW)
     assert isinstance(out, list) and len(out) == 2
     validate_verified_claims({"verified_claims": out})
-    assert set(out[0]["verification"]) == {"trust_framework"}
+    # Besides the framework, only the licence member comes unasked (a restricted licence
+    # must never read as a clean one).
+    assert set(out[0]["verification"]) == {"trust_framework", voc.LICENCE_MEMBER}
+    assert out[0]["verification"][voc.LICENCE_MEMBER] == "unrestricted"
 
 
 def test_trust_framework_and_level_constraints():
@@ -215,7 +218,7 @@ def test_only_requested_claims_and_essential():
     out = filter_verified_claims(AVAILABLE, req, now=NOW)
     # Both registrations give the same projection: released once.
     assert out == {
-        "verification": {"trust_framework": voc.TRUST_FRAMEWORK},
+        "verification": {"trust_framework": voc.TRUST_FRAMEWORK, voc.LICENCE_MEMBER: "unrestricted"},
         "claims": {"family_name": "van der Berg"},
     }
     req = {"verification": {"trust_framework": None}, "claims": {"birthdate": None}}
@@ -244,3 +247,29 @@ def test_discovery_metadata():
     assert DISCOVERY_METADATA["verified_claims_supported"] is True
     assert voc.TRUST_FRAMEWORK in DISCOVERY_METADATA["trust_frameworks_supported"]
     assert REG in DISCOVERY_METADATA["claims_in_verified_claims_supported"]
+
+
+def test_a_restricted_licence_is_marked_and_an_rp_can_refuse_it():
+    reg = registration("uk-gmc", "5678901")
+    fields = {f: getattr(reg, f) for f in reg.__slots__}
+    available = build_verified_claims([
+        registration(),
+        VerifiedRegistration(**{**fields, "status": "restricted"}),
+        VerifiedRegistration(**{**fields, "register": "us-nppes", "number": "1234567893"}),
+    ])
+    validate_verified_claims({"verified_claims": available})
+    marks = {e["claims"][REG][0]["register"]: (e["verification"][voc.LICENCE_MEMBER],
+                                                e["claims"][REG][0]["status"]) for e in available}
+    assert marks == {"nl-big": ("unrestricted", "active"), "uk-gmc": ("restricted", "restricted"),
+                     "us-nppes": ("self_reported", "active")}
+    # Constrained like any verification member (OIDC4IDA 1.0 "Requesting Verified Claims").
+    strict = filter_verified_claims(available, request(**{voc.LICENCE_MEMBER: {"value": "unrestricted"}}),
+                                    now=NOW)
+    assert strict["claims"][REG][0]["register"] == "nl-big"
+    validate_verified_claims({"verified_claims": strict})
+    lenient = filter_verified_claims(
+        available, request(**{voc.LICENCE_MEMBER: {"values": ["unrestricted", "restricted"]}}), now=NOW)
+    assert [e["claims"][REG][0]["register"] for e in lenient] == ["nl-big", "uk-gmc"]
+    # Asked for nothing about the licence: the marker travels all the same.
+    plain = filter_verified_claims(available, request(), now=NOW)
+    assert [e["verification"][voc.LICENCE_MEMBER] for e in plain] == ["unrestricted", "restricted", "self_reported"]

@@ -10,15 +10,23 @@ from sqlalchemy import func, select
 from hub.models.registers import RegisterImport, RegisterRecord
 from hub.verification import uk_gmc
 from hub.verification.base import RegisterFileError
+from tests.verification.lrmp import lrmp_row, lrmp_text
 
-HEADER = (
-    "GMC Ref No,Surname,Given Name,Other Names,Gender,PR Date,FR Date,"
-    "Specialist Register Date,GP Register Date,Registration Status\n"
-)
+HEADER = lrmp_text([]).replace("\r\n", "\n")
+_AT = {name: i for i, name in enumerate(uk_gmc.LRMP_COLUMNS)}
 
 
-def row(n: int, status: str = "Registered with Licence") -> str:
-    return f"{1000000 + n},Surname{n},Given{n},,W,,1082001,,,{status}\n"
+def row(n: int, status: str = "Registered with Licence", **columns: str) -> str:
+    """One line of the published layout (45 columns)."""
+    return ",".join(lrmp_row(str(1000000 + n), f"Surname{n}", f"Given{n}", status=status, **columns)) + "\n"
+
+
+def cells(**values: str) -> str:
+    """A row given column by column (the rest empty), for malformed values."""
+    out = [""] * len(_AT)
+    for name, value in values.items():
+        out[_AT[name.replace("_", " ")]] = value
+    return ",".join(out) + "\n"
 
 
 def write(tmp_path: Path, text: str | bytes, name: str = "lrmp.csv") -> str:
@@ -53,7 +61,7 @@ def test_wrong_field_count_names_line_and_keeps_earlier_batches(db, tmp_path):
 
 
 def test_bad_encoding_names_line(db, tmp_path):
-    text = (HEADER + row(1)).encode() + "1000002,Mül".encode("latin-1") + b"ler,A,,W,,,,,x\n"
+    text = (HEADER + row(1)).encode() + row(2).replace("Surname2", "Müller").encode("latin-1")
     with pytest.raises(RegisterFileError) as err:
         uk_gmc.import_full(db, write(tmp_path, text))
     assert err.value.line == 3 and "utf-8" in str(err.value)
@@ -69,13 +77,13 @@ def test_truncated_last_line(db, tmp_path):
 
 def test_unterminated_quote_and_bad_values(db, tmp_path):
     with pytest.raises(RegisterFileError) as err:
-        uk_gmc.import_full(db, write(tmp_path, HEADER + row(1) + '1000002,"Open,A,,W,,,,,x\n'))
+        uk_gmc.import_full(db, write(tmp_path, HEADER + row(1) + row(2).replace("Surname2", '"Open')))
     assert err.value.line == 3
     with pytest.raises(RegisterFileError) as err:
-        uk_gmc.import_full(db, write(tmp_path, HEADER + "12,X,Y,,W,,,,,x\n", "n.csv"))
+        uk_gmc.import_full(db, write(tmp_path, HEADER + cells(GMC_Ref_No="12", Surname="X"), "n.csv"))
     assert err.value.line == 2 and "reference number" in str(err.value)
     with pytest.raises(RegisterFileError) as err:
-        uk_gmc.import_full(db, write(tmp_path, HEADER + "1000001,X,Y,,W,,31132001,,,x\n", "d.csv"))
+        uk_gmc.import_full(db, write(tmp_path, HEADER + row(1, fr_date="31132001"), "d.csv"))
     assert "bad date" in str(err.value)
 
 

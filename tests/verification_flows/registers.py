@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import random
 import re
 import socket
 import threading
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -20,6 +22,7 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from hub.verification.us_nppes import luhn_ok
+from tests.verification.lrmp import lrmp_row, write_lrmp
 
 FIXTURES = Path(__file__).parent.parent / "verification" / "fixtures"
 _rng = random.Random()
@@ -53,34 +56,21 @@ class Person:
     initials: str = ""  # BIG
 
 
-# -- GMC LRMP ---------------------------------------------------------------------------------
-GMC_HEADER = ["GMC Ref No", "Surname", "Given Name", "Other Names", "Gender", "Qualification",
-              "Year Of Qualification", "Place of Qualification", "PR Date", "FR Date",
-              "Specialist Register Date", "GP Register Date", "Registration Status", "Specialty"]
+# -- GMC LRMP (the published 45-column layout; the daily delta has the same one) -------------
+def _gmc_row(p: Person, status: str, **flags: str) -> list[str]:
+    """``flags``: conditions, undertakings, warnings (Y or N, the FTP ... Exist columns)."""
+    return lrmp_row(p.number, p.family, p.given, other=p.other, status=status, fr_date="5082006",
+                    specialties=("General practice",), **flags)
 
 
-def _gmc_row(p: Person, status: str) -> list[str]:
-    return [p.number, p.family, p.given, p.other, "W", "MB ChB", "2005", "University of Leeds", "",
-            "5082006", "", "", status, "General practice"]
-
-
-def gmc_full(path: Path, people: list[Person], status: str = "Registered with Licence") -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(GMC_HEADER)
-    for p in people:
-        w.writerow(_gmc_row(p, status))
-    path.write_text(buf.getvalue(), encoding="utf-8")
+def gmc_full(path: Path, people: list[Person], status: str = "Registered with Licence", **flags: str) -> Path:
+    write_lrmp(path, [_gmc_row(p, status, **flags) for p in people])
     return path
 
 
-def gmc_delta(path: Path, changes: list[tuple[str, Person, str]]) -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow(["Change Type", *GMC_HEADER])
-    for change, p, status in changes:
-        w.writerow([change, *_gmc_row(p, status)])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+def gmc_delta(path: Path, changes: list[tuple[Person, str]], **flags: str) -> Path:
+    """The rows that changed, as (person, new Registration Status), in the full layout."""
+    write_lrmp(path, [_gmc_row(p, status, **flags) for p, status in changes])
     return path
 
 
@@ -145,8 +135,26 @@ def big_answer(elements: list[str]) -> bytes:
 
 
 # -- Autorisationsregisteret ------------------------------------------------------------------
-def dk_snapshot(path: Path, people: list[Person]) -> Path:
-    lines = [f"{p.number};0101011234;{p.family};{p.given};7170\n" for p in people]
+# The flow tests share one database per run, and every extract is a complete snapshot that
+# must be newer than the last: the fake register keeps every authorisation written so far,
+# and each extract gets the next day's date.
+_DK_REGISTER: dict[str, Person] = {}
+_DK_DAYS = itertools.count()
+
+
+def dk_extract_name(suffix: str = "AutDK.csv") -> str:
+    """A fresh extract name, ``yyyyMMdd`` + suffix, one day after the previous one."""
+    return f"{(date(2026, 1, 1) + timedelta(days=next(_DK_DAYS))).strftime('%Y%m%d')}{suffix}"
+
+
+def dk_snapshot(folder: Path, people: list[Person], *, withdraw: tuple[Person, ...] = ()) -> Path:
+    """The next daily extract: every authorisation so far plus ``people``, less ``withdraw``."""
+    for p in people:
+        _DK_REGISTER[p.number] = p
+    for p in withdraw:
+        _DK_REGISTER.pop(p.number, None)
+    path = folder / dk_extract_name()
+    lines = [f"{p.number};0101011234;{p.family};{p.given};7170\n" for p in _DK_REGISTER.values()]
     path.write_bytes("".join(lines).encode("iso-8859-15"))
     return path
 

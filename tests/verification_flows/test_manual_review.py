@@ -196,7 +196,7 @@ def test_two_vouches_become_evidence_and_lapse_with_a_voucher(running_hub: Runni
         ["verification"]["assurance_level"] == "register_match"  # vouches raise no level
 
     # Amy's licence is suspended: her vouch no longer counts, so neither vouch is evidence.
-    delta = reg.gmc_delta(tmp_path / "delta.csv", [("U", people[0], "Suspended")])
+    delta = reg.gmc_delta(tmp_path / "delta.csv", [(people[0], "Suspended")])
     r = cli(running_hub, "import", "uk-gmc", str(delta), "--delta", "--quiet")
     assert r.exit_code == 0 and f"withdrawn: doctor {amy.id}" in r.output, r.output
     assert vouch_evidence() == []

@@ -20,7 +20,7 @@ from hub.models.audit import AuditRecord
 from hub.models.registers import DoctorRegistration
 from hub.verification.claims import DISCOVERY_METADATA
 from hub.verification.schemas import validate_verified_claims
-from hub.verification.vocabulary import REGISTRATIONS_CLAIM, SELF_DECLARED_CLAIM
+from hub.verification.vocabulary import LICENCE_MEMBER, REGISTRATIONS_CLAIM, SELF_DECLARED_CLAIM
 from tests.flows.conftest import RelyingParty, RunningHub, callback_params
 from tests.verification_flows import registers as reg
 from tests.verification_flows.helpers import (
@@ -72,7 +72,7 @@ def _case(register: str, hub: RunningHub, fake: reg.FakeRegisters, tmp: Path) ->
                     {"name": "NPPES NPI Registry", "country_code": "USA"},
                     {"given_name": "Maria Elena", "family_name": "Garcia Lopez"})
     p = reg.Person("Søren Æbelø", "Sørensen", reg.dk_id())  # daily extract, ISO-8859-15
-    r = cli(hub, "import", "dk-sst", str(reg.dk_snapshot(tmp / "20240601AutDK.csv", [p])), "--quiet")
+    r = cli(hub, "import", "dk-sst", str(reg.dk_snapshot(tmp, [p])), "--quiet")
     assert r.exit_code == 0, r.output
     return Case(register, "DK", "Søren Æbelø", "Sørensen", p.number,
                 {"name": "Autorisationsregisteret", "country_code": "DNK"},
@@ -148,7 +148,7 @@ def test_register_delta_withdraws_the_claim_and_kills_the_refresh_token(
     assert VC in before["id_claims"] and before["refresh_token"]
 
     person = reg.Person("Gareth", "Williams", case.number, other="Huw")
-    delta = reg.gmc_delta(tmp_path / "delta.csv", [("U", person, "Suspended")])
+    delta = reg.gmc_delta(tmp_path / "delta.csv", [(person, "Suspended")])
     result = cli(running_hub, "import", "uk-gmc", str(delta), "--delta", "--quiet")
     assert result.exit_code == 0, result.output
     assert "1 verified registrations withdrawn" in result.output
@@ -192,7 +192,8 @@ def test_physician_scope_releases_the_default_request(
     vc = id_claims[VC]
     validate_verified_claims({VC: vc})
     assert set(vc["verification"]) == {"trust_framework", "assurance_level", "time", "verification_process",
-                                       "evidence"}
+                                       "evidence", LICENCE_MEMBER}
+    assert vc["verification"][LICENCE_MEMBER] == "unrestricted"
     assert vc["verification"]["evidence"][0]["check_details"][0]["organization"] == "General Medical Council"
     assert vc["claims"][REGISTRATIONS_CLAIM][0]["number"] == case.number
     assert userinfo(rp, tokens["access_token"]).json()[VC] == vc
