@@ -9,7 +9,9 @@ import multiprocessing
 import os
 import sys
 
-from hub.server import ACCESS_LOG_FORMAT
+from hub.ops.metrics import prepare_multiprocess_dir
+from hub.server import ACCESS_LOG_FORMAT, observability_options
+from hub.settings import Settings
 
 bind = os.environ.get("CURBSIDE_BIND", "0.0.0.0:5000")
 workers = int(os.environ.get("CURBSIDE_WORKERS", multiprocessing.cpu_count()))
@@ -18,10 +20,20 @@ threads = int(os.environ.get("CURBSIDE_THREADS", 8))
 keepalive = 30
 timeout = 30
 graceful_timeout = 20
-accesslog = "-"
-access_log_format = ACCESS_LOG_FORMAT  # paths only: query strings hold personal data
 forwarded_allow_ips = os.environ.get("CURBSIDE_FORWARDED_ALLOW_IPS", "127.0.0.1")
 control_socket_disable = True  # unused by the hub; one less socket to secure
+
+# Metrics of every worker go to files in PROMETHEUS_MULTIPROC_DIR (emptied here, or a new
+# temporary directory) and are summed at each scrape; child_exit marks dead workers,
+# when_ready serves CURBSIDE_METRICS_BIND from the master; CURBSIDE_LOG_FORMAT=json sets
+# logconfig_dict. The access log names paths only: query strings hold personal data.
+prepare_multiprocess_dir()
+_observability = observability_options(Settings.from_env())
+child_exit = _observability["child_exit"]
+when_ready = _observability["when_ready"]
+accesslog = _observability["accesslog"]
+access_log_format = _observability.get("access_log_format", ACCESS_LOG_FORMAT)
+logconfig_dict = _observability.get("logconfig_dict", {})
 
 
 def post_fork(server, worker):

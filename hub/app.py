@@ -16,6 +16,8 @@ from hub.http_guards import (
     add_security_headers,
     contains_nul,
 )
+from hub.ops.logging import configure as configure_logging
+from hub.ops.metrics import observe
 from hub.services import Hub
 from hub.settings import Settings
 from hub.web.pages import Pages, error_title, short_description
@@ -26,7 +28,7 @@ API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.wel
 
 
 def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
-    logging.basicConfig(level=settings.log_level)
+    configure_logging(settings)
     app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
     app.config.update(
         MAX_CONTENT_LENGTH=64 * 1024,
@@ -63,6 +65,8 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     if settings.trusted_proxies:  # outermost, so every lane sees the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
                                 x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+    # Outermost: request ids, metrics and access records cover every lane and every answer.
+    observe(app, engine=hub.db.engine, settings=settings)
     return app
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+
+from hub.ops import metrics as ops_metrics
+from hub.ops.logging import gunicorn_logconfig
+from hub.settings import Settings
 
 # The access log names the path, never the query string: /authorize carries login_hint and
 # id_token_hint (a doctor's email and identity), the callbacks carry codes and states.
@@ -27,9 +32,30 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def observability_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn settings for metrics and logs (deploy/gunicorn.conf.py sets the same): dead
+    workers leave the multiprocess metrics, the master serves CURBSIDE_METRICS_BIND, and
+    JSON logs replace gunicorn's text ones (the hub writes the access records itself then,
+    with the request id and route gunicorn does not know)."""
+    options: dict[str, Any] = {"child_exit": ops_metrics.child_exit,
+                               "when_ready": lambda server: ops_metrics.serve_metrics(settings)}
+    if settings.log_format == "json":
+        options.update(accesslog=None, logconfig_dict=gunicorn_logconfig(settings))
+    else:
+        options.update(accesslog="-", access_log_format=ACCESS_LOG_FORMAT)
+    return options
+
+
 def run_gunicorn(bind: str, *, workers: int, worker_class: str = "gthread", threads: int = 8) -> None:
+    settings = Settings.from_env()
+    ours = ops_metrics.MULTIPROC_ENV not in os.environ
+    directory = ops_metrics.prepare_multiprocess_dir()  # before any worker starts
     # No control socket: the hub does not use it, and a second gunicorn on the machine (a
     # demo, another instance) would log a clash over its default path.
-    _Gunicorn({"bind": bind, "workers": workers, "worker_class": worker_class, "threads": threads,
-               "accesslog": "-",
-               "access_log_format": ACCESS_LOG_FORMAT, "keepalive": 5, "control_socket_disable": True}).run()
+    try:
+        _Gunicorn({"bind": bind, "workers": workers, "worker_class": worker_class, "threads": threads,
+                   "keepalive": 5, "control_socket_disable": True,
+                   **observability_options(settings)}).run()
+    finally:
+        if ours:
+            ops_metrics.remove_multiprocess_dir(directory)

@@ -87,6 +87,13 @@ class Settings:
     # The worker re-checks every verified registration before its last check is older than
     # this many days (register deltas apply as they arrive as well).
     verification_recheck_days: int = 30
+    # A check that found its register down, with no copy of that registration, is tried
+    # again once it is this many seconds old (the worker's re-check job picks it up).
+    verification_unavailable_retry: int = 900
+    # The live registers' endpoints. Operators point them at a register's test environment
+    # (CIBG runs one for the BIG-register webservice) before going live.
+    big_endpoint: str = "https://api.bigregister.nl/zksrv/soap/4"
+    nppes_api_url: str = "https://npiregistry.cms.hhs.gov/api/"
 
     max_param_length: int = 2048
     # OIDC Core §12.2 makes an ID token in a refresh response optional; an RS256 signature
@@ -102,6 +109,13 @@ class Settings:
     logout_retry_base_delay: int = 10
     logout_retry_max_delay: int = 3600
     log_level: str = "INFO"
+    # "text", or "json": one JSON object per line with the request id (docs/operator-guide.md).
+    log_format: str = "text"
+    # GET /metrics (Prometheus) is off unless one of these is set (docs/decisions.md): a
+    # bearer token scrapers must send, and/or a separate host:port to serve it on instead
+    # of the hub's own port.
+    metrics_token: str = ""
+    metrics_bind: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -131,6 +145,21 @@ class Settings:
             raise SettingsError("CURBSIDE_ISSUER must have no trailing slash, query or fragment")
         if self.store_url != "sql" and not self.store_url.startswith(("redis://", "rediss://")):
             raise SettingsError("CURBSIDE_STORE_URL must be 'sql' or a redis:// URL")
+        for name in ("big_endpoint", "nppes_api_url"):
+            # A register answer decides who is verified: plain http would let anyone on the
+            # path verify anybody, so only a local demo or test may use it.
+            url = getattr(self, name)
+            schemes = ("https://", "http://") if self.insecure_transport else ("https://",)
+            if not url.startswith(schemes) or any(c.isspace() for c in url):
+                raise SettingsError(f"{PREFIX}{name.upper()} must be an https URL")
+        if self.log_format not in ("text", "json"):
+            raise SettingsError("CURBSIDE_LOG_FORMAT must be 'text' or 'json'")
+        if self.metrics_token and len(self.metrics_token) < 32:
+            raise SettingsError("CURBSIDE_METRICS_TOKEN must be at least 32 characters")
+        if self.metrics_bind:
+            host, sep, port = self.metrics_bind.rpartition(":")
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError("CURBSIDE_METRICS_BIND must be host:port")
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, int) and not isinstance(v, bool) and v < 0:

@@ -138,6 +138,9 @@ def run_worker(*, workers: int = 4, periodic: Mapping[str, float] | None = None,
         from hub.relying.backchannel import wrap_end_doctor_sessions
 
         wrap_end_doctor_sessions(hub)  # withdrawals ended here must tell partner networks
+    from hub.ops.logging import configure as configure_logging
+
+    configure_logging(hub.settings)
     queue = queue_for(hub, immediate=False)
     stop = threading.Event()
     thread = threading.Thread(target=_scheduler, args=(queue, PERIODIC if periodic is None

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
+from hub.http_guards import MAX_DB_INTEGER
 from hub.links.networks import Networks
 from hub.models.links import AccountLink, FeedItem, RelayState
 
@@ -41,9 +42,14 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         when, _, ident = raw.partition("|")
         at = datetime.fromisoformat(when)
-        return (at if at.tzinfo else at.replace(tzinfo=UTC)), int(ident)
+        number = int(ident)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         return None
+    # The cursor comes from the URL: an id past the INTEGER column made PostgreSQL refuse
+    # the query (a 500); no item has such an id, so the cursor is as unknown as a garbled one.
+    if not 0 < number <= MAX_DB_INTEGER:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)), number
 
 
 def link_status(link: AccountLink, state: RelayState | None, poll_interval: int,

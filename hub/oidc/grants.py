@@ -18,6 +18,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode as _OpenIDCode
 
 from hub.crypto import DecryptionError, new_token, sha256_hex
+from hub.ops.metrics import count_signin
 
 if TYPE_CHECKING:
     from hub.oidc.tokens import RefreshTokenView
@@ -107,6 +108,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             writes.append(entry)  # written by the caller with its own (AuthorizeFlow.run)
         else:
             hub.store.write_many(puts=[entry])
+        count_signin(payload["client_id"])
 
     def generate_authorization_code(self) -> str:
         # 256 bits from the OS in one call; Authlib's default draws 48 characters one by one

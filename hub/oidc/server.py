@@ -34,6 +34,7 @@ from hub.oidc.grants import (
 )
 from hub.oidc.keys import SUPPORTED_ALGS
 from hub.oidc.tokens import AccessToken, RefreshTokenView
+from hub.ops.metrics import count_token
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -123,6 +124,13 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         # endpoints' views refuse them first, this keeps any other caller safe.
         if malformed_authorization(request.headers.get("Authorization")):
             raise ClientAuthenticationFailed(status_code=401)
+        # RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a
+        # request. Basic plus a client_secret in the body named two clients (or one twice);
+        # Authlib took the first that worked, so what a log or a proxy read from the body
+        # was not the client the hub authenticated.
+        if (request.headers.get("Authorization", "")[:6].lower() == "basic "
+                and "client_secret" in request.payload.data):
+            raise InvalidRequestError("Authenticate the client with one method only.")
         try:
             return super().authenticate_client(request, methods, endpoint)
         except InvalidClientError as e:
@@ -162,6 +170,7 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
             # A new grant's first refresh token; a refresh grant's successor is stored by
             # RefreshTokenGrant.save_token (one successor per token).
             hub.tokens.save_refresh_token(token["refresh_token"], grant_id)
+        count_token(grant_type)
 
 
 # RFC 6749 §5.2: a 401 names the scheme the client used; RFC 7617 §2: with a realm.

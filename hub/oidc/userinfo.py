@@ -32,7 +32,11 @@ def userinfo_response(hub: Hub, protector: Any, request: Request) -> Response:
     client = hub.clients.get(token.client_id)
     doctor = hub.accounts.get(token.doctor_id) if token.doctor_id else None
     refusal = next((r for g in hub.userinfo_guards if (r := g(hub, token)) is not None), None)
-    if client is None or doctor is None or doctor.disabled or refusal is not None:
+    # A suspended network's tokens die with it (RFC 6750 §3.1 invalid_token): the token
+    # endpoint stops knowing it (OpenIDProvider.query_client), and access tokens it already
+    # holds must not go on reading doctors' data until they expire.
+    inactive = client is None or not client.active
+    if inactive or doctor is None or doctor.disabled or refusal is not None:
         resp = no_store_json(401, {"error": "invalid_token",
                                    "error_description": refusal or "The token is not valid."})
         resp.headers["WWW-Authenticate"] = 'Bearer realm="curbside", error="invalid_token"'

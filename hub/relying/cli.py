@@ -123,9 +123,11 @@ _attach()
 @pass_ctx
 def worker(c: Context, interval: float, once: bool) -> None:
     """Deliver queued back-channel logouts (retries with backoff; see docs/relying-parties.md)."""
+    from hub.ops.logging import configure as configure_logging
     from hub.relying import backchannel
 
     hub = c.hub
+    configure_logging(hub.settings)
     backchannel.wrap_end_doctor_sessions(hub)
     backchannel.run_worker(hub, interval=interval, once=once)
 

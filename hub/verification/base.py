@@ -190,6 +190,7 @@ def judge(
         register_family=entry.family_name,
         register_prefix=entry.name_prefix,
         register_alt_family=entry.alt_family_names,
+        register_suffix=str(entry.extra.get("name_suffix") or ""),
     )
     if nm.outcome is names.Outcome.NO_MATCH:
         return result(ResultStatus.NAME_MISMATCH, nm.reason)
@@ -208,7 +209,8 @@ def judge(
     return result(
         ResultStatus.MATCH,
         "active registration, names match",
-        verified_given_name=claim.given_name if nm.given_confirmed else None,
-        verified_family_name=claim.family_name if nm.family_exact else entry.display_family_name,
+        # The names without honorifics and suffixes: no register confirms a "Dr." or "Jr.".
+        verified_given_name=nm.given_name if nm.given_confirmed else None,
+        verified_family_name=nm.family_name if nm.family_exact else entry.display_family_name,
         **common,
     )

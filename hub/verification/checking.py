@@ -4,6 +4,10 @@
 register first (through hub.verification.resilience) and falls back to the mirror when the
 register is slow, failing or behind an open breaker, so a check returns within the policy's
 deadline whatever the register does.
+
+A live register's mirror is a cache and an import of what the register publishes, never
+the whole register at this moment: when the register is down and the mirror has no copy
+of the number, the answer is ``unavailable`` (checked again later), never ``no_match``.
 """
 
 from __future__ import annotations
@@ -70,7 +74,12 @@ class MirrorVerifier:
             return self.judge(claim, None, method="input")
         return self.check_mirror(claim, number)
 
-    def check_mirror(self, claim: RegistrationClaim, number: str, why: str = "") -> RegisterResult:
+    def check_mirror(
+        self, claim: RegistrationClaim, number: str, why: str = "", *, complete: bool = True
+    ) -> RegisterResult:
+        """Judge the claim on the mirror's copy. ``complete``: the mirror holds the whole
+        register, so a number it lacks is not registered; otherwise a missing number is
+        ``unavailable``."""
         with self.db.session() as s:
             found = mirror.lookup(s, self.register, number)
             loaded = (
@@ -79,6 +88,8 @@ class MirrorVerifier:
             )
         if not loaded:
             return self._unavailable(f"{why}no copy of the register loaded".strip())
+        if found is None and not complete:
+            return self._unavailable(f"{why}no copy of this registration".strip())
         if found is None:
             result = self.judge(claim, None, method="mirror")
         else:
@@ -112,6 +123,13 @@ class LiveVerifier(MirrorVerifier):
     def fetch(self, number: str, timeout: tuple[float, float]) -> Sequence[RegisterEntry]:
         raise NotImplementedError
 
+    def keep_live(self, entries: Sequence[RegisterEntry]) -> Sequence[RegisterEntry]:
+        """Write a live answer into the mirror (the copy used during outages) and return
+        the entries to judge; registers whose answers need the mirrored copy override it."""
+        with self.db.session() as s:
+            mirror.store_entries(s, entries, source="live")
+        return entries
+
     def lookup_live(self, number: str) -> Sequence[RegisterEntry]:
         """Every entry the register returns for the number (raises RegisterUnavailable)."""
         return call_live(
@@ -128,9 +146,8 @@ class LiveVerifier(MirrorVerifier):
         try:
             entries = self.lookup_live(number)
         except RegisterUnavailable as exc:
-            return self.check_mirror(claim, number, why=f"register unavailable: {exc}; ")
+            return self.check_mirror(claim, number, why=f"register unavailable: {exc}; ", complete=False)
         if entries:
-            with self.db.session() as s:
-                mirror.store_entries(s, entries, source="live")
+            entries = self.keep_live(entries)
         entry = next((e for e in entries if e.number == number), None)
         return self.judge(claim, entry, method="live")

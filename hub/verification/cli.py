@@ -89,7 +89,8 @@ def registers() -> None:
 @click.argument("register", type=click.Choice(sorted(IMPORTERS)))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--delta", "kind", flag_value="delta", help="A daily/weekly change file.")
-@click.option("--deactivations", "kind", flag_value="deactivations", help="NPPES deactivation report.")
+@click.option("--deactivations", "kind", flag_value="deactivations",
+              help="NPPES Deactivated NPI Report: the xlsx as published, or its CSV export.")
 @click.option("--force", is_flag=True, help="Read a full file again even if it was imported before.")
 @click.option("--dry-run", is_flag=True,
               help="Read the file and list what it would change (and who would lose their verified "

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hub.models.grants import Grant
 from hub.verification import documents, events, recheck, records, registry, vouches
+from hub.verification.base import ResultStatus
 
 WITHDRAWAL_REASON = "licence_withdrawn"
 
@@ -86,11 +87,22 @@ def purge_documents(hub: Any) -> int:
 
 def recheck_due(hub: Any) -> RecheckSummary:
     """The worker's periodic re-verification: registrations whose last check is older than
-    ``CURBSIDE_VERIFICATION_RECHECK_DAYS``, a bounded batch per run, then any withdrawal
-    they revealed is acted on at once."""
+    ``CURBSIDE_VERIFICATION_RECHECK_DAYS``, and checks that found the register down
+    (``unavailable``, the doctor was told Curbside will ask again) once older than
+    ``CURBSIDE_VERIFICATION_UNAVAILABLE_RETRY`` seconds; a bounded batch of each per run,
+    then any withdrawal they revealed is acted on at once."""
     summary = recheck_stale(hub, older_than=timedelta(days=hub.settings.verification_recheck_days))
-    process_withdrawals(hub)
-    return summary
+    retried = recheck.recheck_stale(
+        hub.db,
+        registry.for_hub(hub),
+        older_than=timedelta(seconds=hub.settings.verification_unavailable_retry),
+        statuses=(ResultStatus.UNAVAILABLE.value,),
+    )
+    by_status = defaultdict(int, summary.by_status)
+    for item in retried:
+        by_status[item.result.status.value] += 1
+    return RecheckSummary(summary.checked + len(retried), dict(by_status),
+                          summary.withdrawals + process_withdrawals(hub))
 
 
 def recheck_doctor(hub: Any, doctor_id: str) -> RecheckSummary:

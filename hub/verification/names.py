@@ -9,6 +9,13 @@ diacritics removed, ø→o, æ→ae, ß→ss...) and answer:
 - PARTIAL: plausible but not certain (one-letter difference, extra given name, part of a
   double surname, a different name prefix) → manual review with the reason;
 - NO_MATCH: different names.
+
+Honorifics before a name (Dr., Prof., drs., dr., Mr., Mrs....) and generational suffixes
+after it (Jr., Sr., II, III, IV) are not names: they are set aside from the doctor's names
+before comparing (registers keep them out of their name fields; NPPES publishes them in
+fields of their own, and a suffix left at the end of a registered surname is set aside
+too). Only two *different* generational suffixes (Jr. against Sr.) count, as a partial
+match: father and son may share every other name.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 # Letters NFKD does not decompose into a base letter plus a combining mark.
@@ -46,6 +53,14 @@ PARTICLES = frozenset(
 )
 
 
+# Titles written before a name (English, Dutch, German, Danish usage); compared folded
+# and without dots, so "Prof.dr." and "prof. dr." are two of them.
+HONORIFICS = frozenset("dr drs prof mr mrs ms miss mx sir dame ir ing lic".split())
+# Generational suffixes written after a family name. Not "v": it abbreviates "van".
+SUFFIXES = frozenset("jr jnr sr snr ii iii iv 2nd 3rd".split())
+_SAME_GENERATION = {"jnr": "jr", "snr": "sr", "2nd": "ii", "3rd": "iii"}
+
+
 class Outcome(IntEnum):
     NO_MATCH = 0
     PARTIAL = 1
@@ -60,6 +75,9 @@ class NameMatch:
     given_confirmed: bool = False
     # The claimed family name equals the register's, particles included.
     family_exact: bool = False
+    # The doctor's names without honorifics and suffixes: what a register can confirm.
+    given_name: str = ""
+    family_name: str = ""
 
 
 def fold(text: str, *, expand: bool = False) -> str:
@@ -221,6 +239,20 @@ def _compare_given_forms(c: list[str], r: list[str]) -> tuple[Outcome, str, bool
     return Outcome.MATCH, "", confirmed
 
 
+def strip_titles(text: str, *, suffixes: bool = True) -> tuple[str, str]:
+    """``text`` without leading honorifics and (with ``suffixes``) trailing generational
+    suffixes, and the suffix that was removed ("" if none): 'Dr. John Smith, Jr.' ->
+    ('John Smith', 'jr'). The last word stays, whatever it is (someone may be called "Sir")."""
+    words = text.split()
+    start, end, suffix = 0, len(words), ""
+    while suffixes and end > 1 and (t := tokens(words[end - 1])) and all(w in SUFFIXES for w in t):
+        suffix = _SAME_GENERATION.get(t[-1], t[-1])
+        end -= 1
+    while start < end - 1 and (t := tokens(words[start])) and all(w in HONORIFICS for w in t):
+        start += 1
+    return " ".join(words[start:end]).rstrip(",").strip(), suffix
+
+
 def match_names(
     given_name: str,
     family_name: str,
@@ -229,8 +261,48 @@ def match_names(
     register_family: str,
     register_prefix: str = "",
     register_alt_family: Sequence[str] = (),
+    register_suffix: str = "",
 ) -> NameMatch:
-    """Compare the doctor's names with a register entry's (see the module docstring)."""
+    """Compare the doctor's names with a register entry's (see the module docstring).
+    ``register_suffix`` is a generational suffix the register keeps apart (NPPES's
+    "Provider Name Suffix Text")."""
+    given, _ = strip_titles(given_name, suffixes=False)  # suffixes follow the family name
+    family, claimed_suffix = strip_titles(family_name)
+    # Registers keep titles out of their name fields (NPPES has fields for them); only a
+    # generational suffix sometimes ends up in a registered surname ("SMITH JR").
+    reg_family, reg_suffix = _strip_suffix(register_family)
+    reg_suffix = reg_suffix or _suffix_of(register_suffix)
+    # The names as written first: setting words aside may only ever help ("Le Jr." is
+    # "Le", but someone's surname may also be what looks like a title).
+    alt = register_alt_family
+    best = _match(given_name, family_name, register_given, register_family, register_prefix, alt)
+    if (given, family, reg_family) != (given_name, family_name, register_family):
+        stripped = _match(given, family, register_given, reg_family, register_prefix, alt)
+        conflict = claimed_suffix and reg_suffix and claimed_suffix != reg_suffix
+        if conflict and stripped.outcome is Outcome.MATCH:
+            # Father and son may share every name but this one.
+            stripped = replace(
+                stripped,
+                outcome=Outcome.PARTIAL,
+                reason=f"generational suffix differs ({claimed_suffix} / register {reg_suffix})",
+            )
+        if _rank(stripped) > _rank(best):
+            best = stripped
+    return best
+
+
+def _rank(m: NameMatch) -> tuple[int, bool, bool]:
+    return (m.outcome, m.given_confirmed, m.family_exact)
+
+
+def _match(
+    given_name: str,
+    family_name: str,
+    register_given: str,
+    register_family: str,
+    register_prefix: str,
+    register_alt_family: Sequence[str],
+) -> NameMatch:
     # The prefix is part of the registered surname; a doctor leaving it out still matches
     # on the core surname (see _compare_family), but then is not an exact match.
     variants = [f"{register_prefix} {register_family}", *register_alt_family]
@@ -242,4 +314,18 @@ def match_names(
         return NameMatch(Outcome.NO_MATCH, g_reason)
     outcome = min(f_out, g_out)
     reason = "; ".join(r for r in (f_reason, g_reason) if r) or "names match"
-    return NameMatch(outcome, reason, g_confirmed, f_exact)
+    return NameMatch(outcome, reason, g_confirmed, f_exact, given_name.strip(), family_name.strip())
+
+
+def _strip_suffix(text: str) -> tuple[str, str]:
+    words = text.split()
+    if len(words) > 1 and (suffix := _suffix_of(words[-1])):
+        return " ".join(words[:-1]).rstrip(","), suffix
+    return text, ""
+
+
+def _suffix_of(text: str) -> str:
+    t = tokens(text)
+    if len(t) == 1 and t[0] in SUFFIXES:
+        return _SAME_GENERATION.get(t[0], t[0])
+    return ""

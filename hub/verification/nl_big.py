@@ -25,7 +25,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import BinaryIO
+from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
 
 from hub.db import Database, utcnow
@@ -233,7 +233,10 @@ def import_full(
 class BigVerifier(LiveVerifier):
     register = NL_BIG
     number_label = "BIG number"
-    endpoint = ENDPOINT
+
+    def __init__(self, db: Database, *, endpoint: str = ENDPOINT, **kw: Any) -> None:
+        super().__init__(db, **kw)
+        self.endpoint = endpoint  # CURBSIDE_BIG_ENDPOINT: production or CIBG's test environment
 
     def normalize(self, number: str) -> str | None:
         return normalize_number(number)

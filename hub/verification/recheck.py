@@ -66,12 +66,13 @@ def recheck_stale(
     older_than: timedelta,
     limit: int = 100,
     now: datetime | None = None,
+    statuses: Sequence[str] = RECHECK_STATUSES,
 ) -> list[Recheck]:
     """Re-check up to ``limit`` stale registrations (run it from a periodic job)."""
     with db.session() as s:
         todo = [
             (r.id, r.doctor_id, r.status, claim_of(r))
-            for r in stale_registrations(s, older_than=older_than, now=now, limit=limit)
+            for r in stale_registrations(s, older_than=older_than, now=now, limit=limit, statuses=statuses)
         ]
     done = []
     for reg_id, doctor_id, before, claim in todo:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import Database, utcnow
 from hub.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
+from hub.ops.metrics import count_check
 from hub.verification.base import RegisterResult, RegistrationClaim, ResultStatus, Verifier
 from hub.verification.claims import (
     PersonEvidence,
@@ -61,6 +62,7 @@ def record_check(
     """Store a check result on the doctor's registration (created on first check) and in
     the history. A registration that was verified and no longer is gets ``withdrawn_at``."""
     register = result.register or register_for(claim)
+    count_check(register, result.status.value)
     reg = session.execute(
         select(DoctorRegistration).where(
             DoctorRegistration.doctor_id == doctor_id,

@@ -9,6 +9,7 @@ import requests
 
 from hub.db import Database
 from hub.outbound import Outbound
+from hub.settings import Settings
 from hub.verification.base import Verifier
 from hub.verification.dk_sst import SstVerifier
 from hub.verification.nl_big import BigVerifier
@@ -18,18 +19,25 @@ from hub.verification.us_nppes import NppesVerifier
 
 
 def make_verifiers(
-    db: Database, *, http: requests.Session | None = None, policy: HttpPolicy | None = None
+    db: Database,
+    *,
+    http: requests.Session | None = None,
+    policy: HttpPolicy | None = None,
+    settings: Settings | None = None,
 ) -> dict[str, Verifier]:
     """Verifiers for every register; keep one set per process (breakers live in them).
 
-    ``http`` is the hub's guarded session (``for_hub``); without one the strict guard of
-    hub/outbound.py applies all the same.
+    The live registers' endpoints come from ``settings`` (CURBSIDE_BIG_ENDPOINT,
+    CURBSIDE_NPPES_API_URL), so an operator can point the hub at a test environment.
+    ``http`` is the hub's guarded session (``for_hub``); without one, a guard built from
+    the same settings (CURBSIDE_OUTBOUND_ALLOW_LOCAL) applies all the same.
     """
-    http = http or register_session(Outbound(), policy)
+    settings = settings or Settings()
+    http = http or register_session(Outbound(allow_local=settings.outbound_allow_local), policy)
     verifiers: list[Verifier] = [
-        BigVerifier(db, http=http, policy=policy),
+        BigVerifier(db, http=http, policy=policy, endpoint=settings.big_endpoint),
         GmcVerifier(db),
-        NppesVerifier(db, http=http, policy=policy),
+        NppesVerifier(db, http=http, policy=policy, api_url=settings.nppes_api_url),
         SstVerifier(db),
     ]
     return {v.register: v for v in verifiers}
@@ -46,5 +54,7 @@ def for_hub(hub: Any) -> dict[str, Verifier]:
     request to be of any use), calling out through the hub's guard."""
     verifiers: dict[str, Verifier] | None = hub.extra.get("verifiers")
     if verifiers is None:
-        verifiers = hub.extra["verifiers"] = make_verifiers(hub.db, http=register_session(hub.outbound))
+        verifiers = hub.extra["verifiers"] = make_verifiers(
+            hub.db, http=register_session(hub.outbound), settings=hub.settings
+        )
     return verifiers

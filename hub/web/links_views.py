@@ -90,6 +90,15 @@ _ERRORS = {"expired": "That linking attempt expired. Start again."}
 @bp.post("/account/links/<network>/begin")
 @doctor_view(form=True)
 def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
+    if "pwd" not in sso.amr:
+        # A link is a new way to sign in (brokered sign-in), so binding one needs the
+        # account's own authentication (NIST SP 800-63B §6.1.2.1). A session from a
+        # brokered sign-in (amr "fed") proves only another upstream account: whoever holds
+        # that one could add one of their own, a way back in that outlives the doctor
+        # unlinking the first.
+        return error_page("Sign in with your password to link a network",
+                          "Linking adds a way into your account, so it needs your own "
+                          "Curbside password. Sign out and sign in with it, then link.", 403)
     try:
         started = _links().begin(network, redirect_uri=_callback_uri(), purpose="link",
                                  doctor_id=sso.doctor_id, sid=sso.sid)

@@ -47,7 +47,7 @@ PLAIN_STATUS = {
     "no_match": "Not found in the register",
     "name_mismatch": "Name does not match",
     "inactive": "Not active in the register",
-    "unavailable": "Register could not be reached",
+    "unavailable": "Register could not be reached: Curbside will ask again",
     "rejected": "Not accepted after review",
 }
 
@@ -72,8 +72,17 @@ def _public_reason(reason: str) -> str:
     return reason.split(" (register unavailable")[0].strip()
 
 
-def outcome_of(result: RegisterResult, number: str) -> Outcome:
-    """The result in plain words for the doctor."""
+def _retry_words(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def outcome_of(result: RegisterResult, number: str, *, retry_after: int = 900) -> Outcome:
+    """The result in plain words for the doctor. ``retry_after``: seconds until the
+    worker asks an unreachable register again (CURBSIDE_VERIFICATION_UNAVAILABLE_RETRY)."""
     source = REGISTERS[result.register].source_name if result.register in REGISTERS else "register"
     reason = _public_reason(result.reason)
     unreachable = "register unavailable" in result.reason  # answered from the mirror instead
@@ -108,9 +117,13 @@ def outcome_of(result: RegisterResult, number: str) -> Outcome:
             return Outcome("problem", "Not active",
                            f"The {source} says registration {number} is not active: {reason}.")
         case _:
-            return Outcome("problem", "The register could not be reached",
-                           f"The {source} did not answer and Curbside has no copy of it yet. "
-                           "Please try again later.")
+            # Not a "no": the register was not asked successfully, and the worker's
+            # re-check (jobs.recheck_due) asks it again.
+            return Outcome("pending", "The register could not be reached — Curbside will try again",
+                           f"The {source} did not answer, and Curbside has no copy of registration "
+                           f"{number}. This is not a refusal: Curbside will ask the register again "
+                           f"automatically (not before about {_retry_words(retry_after)} from now), and "
+                           "this page will show the result. You do not need to do anything.")
 
 
 def _page(sso: SSOSession, cookie: str, *, status: int = 200, outcome: Outcome | None = None,
@@ -191,7 +204,8 @@ def check(cookie: str, sso: SSOSession) -> Response:
              ResultStatus.RESTRICTED: events.QUEUED}.get(result.status, events.FAILED)
     hub.audit_event(event, doctor_id=sso.doctor_id, register=register, status=result.status.value,
                     method=result.evidence.method if result.evidence else None)
-    return _page(sso, cookie, outcome=outcome_of(result, number), section="check")
+    return _page(sso, cookie, section="check", outcome=outcome_of(
+        result, number, retry_after=hub.settings.verification_unavailable_retry))
 
 
 @bp.post("/account/verification/documents")

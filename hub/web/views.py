@@ -211,6 +211,14 @@ def account_mfa() -> Response:
     cookie, sso = got
     hub = _hub()
     doctor = hub.accounts.get(sso.doctor_id)
+    if doctor.mfa_enabled and "mfa" not in sso.amr:
+        # NIST SP 800-63B §6.1.2.1: replacing an authenticator needs the factors it
+        # replaces. A session that never proved the second factor (a brokered sign-in,
+        # amr "fed"; one made before enrolment) would otherwise swap the doctor's TOTP
+        # secret and recovery codes for its own, and lock her out of her own factor.
+        return error_page("Sign in with your second factor first",
+                          "Your authenticator is already set up. Sign out, sign in with your "
+                          "password and current code, then set up the new one.", 403)
     if request.method == "GET":
         enrolment = hub.accounts.begin_totp(doctor)
         hub.store.put("totp-enrol", sso.sid, enrolment.secret.encode(), ttl=900)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyotp
 from sqlalchemy import select
 
 from hub.links import links_for
@@ -128,3 +129,60 @@ def test_unknown_upstream_account_never_signs_in(hub: Any, make_net: Any,
     assert back.status_code == 403 and "No Curbside account is linked" in back.text
     assert b.get(running_hub.issuer + "/account").status_code == 200  # the login page again
     assert 'action="/login"' in b.get(running_hub.issuer + "/account").text
+
+
+def test_a_brokered_sign_in_cannot_replace_the_doctors_second_factor(
+        hub: Any, doctor: Doctor, make_net: Any, running_hub: Any) -> None:
+    """Found in review (2026-12): amr "fed" proves the upstream account only, so it must not
+    re-enrol TOTP over the factor the doctor already has (NIST SP 800-63B §6.1.2.1)."""
+    net: Net = make_net("oidc", display_name="Artsennet")
+    doctor.link(net)
+    enrol = doctor.page("/account/mfa")
+    secret = enrol.text.split('id="totp-secret">')[1].split("<")[0]
+    done = doctor.browser.post(f"{running_hub.issuer}/account/mfa",
+                               {"csrf": Browser.hidden(enrol)["csrf"], "otp": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200 and 'id="recovery-codes"' in done.text
+    # Whoever controls the linked upstream account signs in to the hub through it ...
+    b = Browser(running_hub)
+    rp = RelyingParty(running_hub, running_hub.client(redirect_uris=["https://network.example/cb"]))
+    url, _ = rp.authorization_url()
+    fields = Browser.hidden(b.get(url))
+    go = b.post(f"{running_hub.issuer}/links/signin/{net.name}", {"pending": fields["pending"]})
+    b.get(b.get(go.headers["Location"]).headers["Location"])
+    assert b.get(running_hub.issuer + "/account").status_code == 200
+    # ... and is refused the enrolment page and the enrolment itself.
+    page = b.get(f"{running_hub.issuer}/account/mfa")
+    assert page.status_code == 403 and 'id="totp-secret"' not in page.text
+    their_csrf = Browser.hidden(b.get(running_hub.issuer + "/account"))["csrf"]
+    swap = b.post(f"{running_hub.issuer}/account/mfa",
+                  {"csrf": their_csrf, "otp": pyotp.TOTP(pyotp.random_base32()).now()})
+    assert swap.status_code == 403 and 'id="recovery-codes"' not in swap.text
+    # The doctor's own authenticator still signs her in.
+    assert hub.accounts.check_second_factor(hub.accounts.get(doctor.id),
+                                            pyotp.TOTP(secret).now()) == "otp"
+
+
+def test_a_brokered_sign_in_cannot_link_another_network(hub: Any, doctor: Doctor, make_net: Any,
+                                                        running_hub: Any) -> None:
+    """Found in review (2026-12): a session that came through one linked network must not
+    bind a second upstream account, a way in that would outlive unlinking the first."""
+    first: Net = make_net("oidc", display_name="Artsennet")
+    second: Net = make_net("oidc", display_name="Other network")
+    doctor.link(first)
+    b = Browser(running_hub)
+    rp = RelyingParty(running_hub, running_hub.client(redirect_uris=["https://network.example/cb"]))
+    url, _ = rp.authorization_url()
+    fields = Browser.hidden(b.get(url))
+    go = b.post(f"{running_hub.issuer}/links/signin/{first.name}", {"pending": fields["pending"]})
+    b.get(b.get(go.headers["Location"]).headers["Location"])
+    account = b.get(running_hub.issuer + "/account")
+    assert account.status_code == 200
+    refused = b.post(f"{running_hub.issuer}/account/links/{second.name}/begin",
+                     {"csrf": Browser.hidden(account)["csrf"]})
+    assert refused.status_code == 403 and "password" in refused.text
+    with hub.db.session() as s:
+        assert s.scalars(select(AccountLink).where(AccountLink.doctor_id == doctor.id,
+                                                   AccountLink.network == second.name)).first() is None
+    # The doctor's password session still links it.
+    assert doctor.link(second).status_code == 200
+    assert _link_row(hub, doctor.id, second.name).state == "active"

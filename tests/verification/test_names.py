@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.verification.names import Outcome, fold, match_names, tokens
+from hub.verification.names import Outcome, fold, match_names, strip_titles, tokens
 
 M, P, N = Outcome.MATCH, Outcome.PARTIAL, Outcome.NO_MATCH
 
@@ -98,3 +98,49 @@ def test_different_family_never_matches(givens, family, other):
         return
     got = match_names(" ".join(givens), other, register_given=" ".join(givens), register_family=family)
     assert got.outcome is not M
+
+
+# Honorifics and generational suffixes are no names: they never send a match to review.
+@pytest.mark.parametrize(
+    ("given_name", "family", "reg_given", "reg_family", "reg_suffix", "expected"),
+    [
+        ("Dr. John", "Smith", "JOHN", "SMITH", "", M),
+        ("Prof. Dr. John", "Smith", "JOHN", "SMITH", "", M),
+        ("John", "Smith Jr.", "JOHN", "SMITH", "JR.", M),  # NPPES's suffix field
+        ("John", "Smith Jr.", "JOHN", "SMITH", "", M),
+        ("John", "Smith", "JOHN", "SMITH", "III", M),
+        ("John", "Smith III", "JOHN", "SMITH", "III", M),
+        ("John", "Smith, Jr", "JOHN", "SMITH JR", "", M),  # suffix inside the registered surname
+        ("John", "Smith Jnr", "JOHN", "SMITH", "JR.", M),
+        ("dr. J.", "de Vries", "J.", "de Vries", "", M),
+        ("drs. Anna", "Bakker", "A.", "Bakker", "", M),
+        ("Prof.dr. Anna", "Bakker", "Anna", "Bakker", "", M),
+        ("John", "Smith Sr.", "JOHN", "SMITH", "JR.", P),  # father and son
+        ("John", "Smith II", "JOHN", "SMITH", "III", P),
+        ("Dr. John", "Jones", "JOHN", "SMITH", "", N),  # a title does not make a name match
+    ],
+)
+def test_honorifics_and_suffixes(given_name, family, reg_given, reg_family, reg_suffix, expected):
+    got = match_names(given_name, family, register_given=reg_given, register_family=reg_family,
+                      register_suffix=reg_suffix)
+    assert got.outcome is expected, got.reason
+
+
+def test_the_released_names_carry_no_titles():
+    got = match_names("Dr. John", "Smith Jr.", register_given="JOHN", register_family="SMITH", register_suffix="JR.")
+    assert (got.given_name, got.family_name, got.given_confirmed, got.family_exact) == ("John", "Smith", True, True)
+
+
+def test_a_name_that_is_only_a_title_is_kept():
+    assert strip_titles("Sir") == ("Sir", "")
+    assert strip_titles("Le Jr.") == ("Le", "jr")
+
+
+@settings(max_examples=200, deadline=None)
+@given(names_list, name, st.sampled_from(["Dr.", "dr.", "Prof. dr.", "drs.", "Mr", "Mrs."]),
+       st.sampled_from(["Jr.", "Sr.", "II", "III", "IV", "jnr"]))
+def test_a_title_or_suffix_never_changes_a_match(givens, family, title, suffix):
+    register = {"register_given": " ".join(givens), "register_family": family}
+    assert match_names(" ".join(givens), family, **register).outcome is M
+    assert match_names(f"{title} {' '.join(givens)}", f"{family} {suffix}", **register).outcome is M
+    assert match_names(" ".join(givens), f"{family} {suffix}", register_suffix=suffix, **register).outcome is M

@@ -1,119 +1,131 @@
+"""BIG-register: the live ListHcpApprox4 webservice (a local SOAP server reached through
+CURBSIDE_BIG_ENDPOINT, answering CIBG's own answer documents from fixtures/) and the
+mirror file."""
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
-import responses
 
 from hub.verification import nl_big
 from hub.verification.base import RegisterFileError, RegistrationClaim, ResultStatus
 from hub.verification.resilience import CircuitBreaker, HttpPolicy
+from tests.verification import published as pub
+from tests.verification_flows.registers import FakeRegisters
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# Short timeouts so that a stalled register costs the test little; the retries as in production.
+QUICK = HttpPolicy(connect_timeout=0.3, read_timeout=0.3, retries=2, backoff=0.01, deadline=2.0)
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeRegisters]:
+    f = FakeRegisters()
+    yield f
+    f.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_fake(fake: FakeRegisters) -> Iterator[None]:
+    yield
+    fake.reset()
 
 
 def body(name: str) -> bytes:
     return (FIXTURES / name).read_bytes()
 
 
+def answer(fake: FakeRegisters, name: str, status: int = 200) -> None:
+    fake.script["big"] = (status, body(name))
+
+
 def claim(number: str, given: str, family: str, profession: str = "physician"):
     return RegistrationClaim("NL", number, profession, given, family)
 
 
-def verifier(db, **kw) -> nl_big.BigVerifier:
-    return nl_big.BigVerifier(db, sleep=lambda s: None, **kw)
+def verifier(db, fake=None, **kw) -> nl_big.BigVerifier:
+    if fake is None:  # no live register at all: an address nothing listens on
+        return nl_big.BigVerifier(db, endpoint="http://127.0.0.1:9/big", sleep=lambda s: None, **kw)
+    return pub.live_verifiers(db, fake, policy=kw.pop("policy", QUICK))["nl-big"]
 
 
-@responses.activate
-def test_live_match_with_initials_and_tussenvoegsel(db):
-    responses.post(nl_big.ENDPOINT, body=body("big_live_match.xml"))
-    r = verifier(db).check(claim("190 123 456 01", "Jan Maarten", "van der Berg"))
+def test_live_match_with_initials_and_tussenvoegsel(db, fake):
+    answer(fake, "big_live_match.xml")
+    r = verifier(db, fake).check(claim("190 123 456 01", "Jan Maarten", "van der Berg"))
     assert r.status is ResultStatus.MATCH, r.reason
     assert r.evidence.method == "live" and r.evidence.country_code == "NLD"
     assert r.entry.specialties == ("huisartsgeneeskunde",)
     # BIG only holds initials: the given name is not confirmed by the register.
     assert r.verified_given_name is None and r.verified_family_name == "van der Berg"
-    sent = responses.calls[0].request
-    assert sent.headers["SOAPAction"] == nl_big.SOAP_ACTION
-    assert b"<ext:RegistrationNumber>19012345601<" in sent.body
+    _, headers, sent, _ = fake.received[0]
+    assert headers["Soapaction"] == nl_big.SOAP_ACTION
+    assert b"<ext:RegistrationNumber>19012345601<" in sent
 
 
-@responses.activate
-def test_live_answer_is_cached_in_the_mirror(db):
-    responses.post(nl_big.ENDPOINT, body=body("big_live_match.xml"))
-    v = verifier(db)
+def test_live_answer_is_cached_in_the_mirror(db, fake):
+    answer(fake, "big_live_match.xml")
+    v = verifier(db, fake)
     v.check(claim("19012345601", "J.", "Berg"))
     r = v.check_mirror(claim("19012345601", "J.", "Berg"), "19012345601")
     assert r.status is ResultStatus.MATCH and r.evidence.method == "mirror"
 
 
-@responses.activate
-def test_measure_makes_restricted(db):
-    responses.post(nl_big.ENDPOINT, body=body("big_live_restricted.xml"))
-    r = verifier(db).check(claim("39077770101", "Eva", "van Dijk"))
+def test_measure_makes_restricted(db, fake):
+    answer(fake, "big_live_restricted.xml")
+    r = verifier(db, fake).check(claim("39077770101", "Eva", "van Dijk"))
     assert r.status is ResultStatus.RESTRICTED
     assert "Voorwaardelijke schorsing" in r.reason
 
 
-@responses.activate
-def test_unknown_number_and_wrong_name(db):
-    responses.post(nl_big.ENDPOINT, body=body("big_live_empty.xml"))
-    assert verifier(db).check(claim("19999999901", "A", "B")).status is ResultStatus.NO_MATCH
-    responses.replace(responses.POST, nl_big.ENDPOINT, body=body("big_live_match.xml"))
-    r = verifier(db).check(claim("19012345601", "Piet", "Berg"))
+def test_unknown_number_and_wrong_name(db, fake):
+    answer(fake, "big_live_empty.xml")
+    assert verifier(db, fake).check(claim("19999999901", "A", "B")).status is ResultStatus.NO_MATCH
+    answer(fake, "big_live_match.xml")
+    r = verifier(db, fake).check(claim("19012345601", "Piet", "Berg"))
     assert r.status is ResultStatus.NAME_MISMATCH and r.entry is None
 
 
-def test_bad_number_makes_no_call(db):
-    with responses.RequestsMock() as rsps:
-        r = verifier(db).check(claim("12345", "J", "Berg"))
-        assert r.status is ResultStatus.NO_MATCH and len(rsps.calls) == 0
+def test_bad_number_makes_no_call(db, fake):
+    r = verifier(db, fake).check(claim("12345", "J", "Berg"))
+    assert r.status is ResultStatus.NO_MATCH and fake.received == []
 
 
-@responses.activate
-def test_timeout_falls_back_to_mirror(db, fixture_path):
+def test_timeout_falls_back_to_mirror(db, fake, fixture_path):
     nl_big.import_full(db, fixture_path("big_mirror.xml"))
-    responses.post(nl_big.ENDPOINT, body=requests.exceptions.ReadTimeout("slow"))
+    fake.stalled.add("big")
     start = time.monotonic()
-    r = verifier(db).check(claim("19012345601", "J.M.", "van der Berg"))
-    assert time.monotonic() - start < 1
+    r = verifier(db, fake).check(claim("19012345601", "J.M.", "van der Berg"))
+    assert time.monotonic() - start < QUICK.deadline + 0.5
     assert r.status is ResultStatus.MATCH and r.evidence.method == "mirror"
     assert "register unavailable" in r.reason
-    assert len(responses.calls) == 3  # first attempt + 2 retries
+    assert len(fake.received) == 3  # first attempt + 2 retries
 
 
-@responses.activate
-def test_timeout_without_mirror_is_unavailable(db):
-    responses.post(nl_big.ENDPOINT, body=requests.exceptions.ConnectTimeout("down"))
-    r = verifier(db).check(claim("19012345601", "J.M.", "Berg"))
+def test_no_register_and_no_mirror_is_unavailable(db):
+    r = verifier(db, policy=QUICK).check(claim("19012345601", "J.M.", "Berg"))
     assert r.status is ResultStatus.UNAVAILABLE
 
 
-@responses.activate
-def test_soap_fault_falls_back(db, fixture_path):
+def test_soap_fault_falls_back(db, fake, fixture_path):
     nl_big.import_full(db, fixture_path("big_mirror.xml"))
-    responses.post(nl_big.ENDPOINT, body=body("big_fault.xml"), status=500)
-    r = verifier(db).check(claim("19012345601", "J.M.", "Berg"))
+    answer(fake, "big_fault.xml", status=500)
+    r = verifier(db, fake).check(claim("19012345601", "J.M.", "Berg"))
     assert r.status is ResultStatus.MATCH and r.evidence.method == "mirror"
 
 
-@responses.activate
-def test_breaker_opens_and_stops_calling(db, fixture_path):
+def test_breaker_opens_and_stops_calling(db, fake, fixture_path):
     nl_big.import_full(db, fixture_path("big_mirror.xml"))
-    responses.post(nl_big.ENDPOINT, status=503)
-    v = verifier(
-        db,
-        breaker=CircuitBreaker(failure_threshold=2, reset_after=60),
-        policy=HttpPolicy(retries=0),
-    )
-    for _ in range(2):
+    fake.down.add("big")
+    v = verifier(db, fake)
+    for _ in range(v.breaker.failure_threshold):
         assert v.check(claim("19012345601", "J", "Berg")).evidence.method == "mirror"
     assert v.breaker.state == "open"
-    calls = len(responses.calls)
+    calls = len(fake.received)
     r = v.check(claim("19012345601", "J", "Berg"))
-    assert len(responses.calls) == calls
+    assert len(fake.received) == calls
     assert r.status is ResultStatus.MATCH and "circuit breaker open" in r.reason
 
 

@@ -1,61 +1,75 @@
+"""NPPES: the NPI Registry API (a local server reached through CURBSIDE_NPPES_API_URL,
+answering the API's own answer documents from fixtures/) and the bulk files."""
+
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import responses
+import pytest
 
 from hub.verification import us_nppes
 from hub.verification.base import RegistrationClaim, ResultStatus
+from tests.verification import published as pub
+from tests.verification_flows.registers import FakeRegisters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 A, B, C, E = "1234567893", "1987654328", "1456789019", "1876543210"
 
 
-def payload(name: str) -> dict:
-    return json.loads((FIXTURES / name).read_text())
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeRegisters]:
+    f = FakeRegisters()
+    yield f
+    f.close()
+
+
+@pytest.fixture(autouse=True)
+def _clean_fake(fake: FakeRegisters) -> Iterator[None]:
+    yield
+    fake.reset()
+
+
+def answer(fake: FakeRegisters, name: str) -> None:
+    fake.script["nppes"] = (200, (FIXTURES / name).read_bytes())
 
 
 def claim(number, given, family, jurisdiction=None):
     return RegistrationClaim("US", number, "physician", given, family, jurisdiction=jurisdiction)
 
 
-def verifier(db):
-    return us_nppes.NppesVerifier(db, sleep=lambda s: None)
+def verifier(db, fake):
+    return pub.live_verifiers(db, fake)["us-nppes"]
 
 
-@responses.activate
-def test_api_match_is_graded_self_reported(db):
-    responses.get(us_nppes.API_URL, json=payload("nppes_api_match.json"))
-    r = verifier(db).check(claim(A, "María", "García López", jurisdiction="MA"))
+def test_api_match_is_graded_self_reported(db, fake):
+    answer(fake, "nppes_api_match.json")
+    r = verifier(db, fake).check(claim(A, "María", "García López", jurisdiction="MA"))
     assert r.status is ResultStatus.MATCH, r.reason
     assert r.evidence.check_id.endswith("licence-self-reported")
     assert r.entry.specialties[0] == "Internal Medicine"
-    assert responses.calls[0].request.params == {"version": "2.1", "number": A}
+    assert fake.received[0][3] == {"version": "2.1", "number": A}
 
 
-@responses.activate
-def test_api_state_without_licence_needs_review(db):
-    responses.get(us_nppes.API_URL, json=payload("nppes_api_match.json"))
-    r = verifier(db).check(claim(A, "Maria", "Garcia Lopez", jurisdiction="CA"))
+def test_api_state_without_licence_needs_review(db, fake):
+    answer(fake, "nppes_api_match.json")
+    r = verifier(db, fake).check(claim(A, "Maria", "Garcia Lopez", jurisdiction="CA"))
     assert r.status is ResultStatus.NEEDS_REVIEW
 
 
-@responses.activate
-def test_api_empty_and_errors(db, fixture_path):
-    responses.get(us_nppes.API_URL, json=payload("nppes_api_empty.json"))
-    assert verifier(db).check(claim(A, "Maria", "Garcia")).status is ResultStatus.NO_MATCH
+def test_api_empty_and_errors(db, fake, fixture_path):
+    answer(fake, "nppes_api_empty.json")
+    assert verifier(db, fake).check(claim(A, "Maria", "Garcia")).status is ResultStatus.NO_MATCH
     us_nppes.import_full(db, fixture_path("nppes_full.csv"))
-    responses.replace(responses.GET, us_nppes.API_URL, json=payload("nppes_api_error.json"))
-    r = verifier(db).check(claim(A, "Maria Elena", "Garcia Lopez"))
+    answer(fake, "nppes_api_error.json")
+    r = verifier(db, fake).check(claim(A, "Maria Elena", "Garcia Lopez"))
     assert r.status is ResultStatus.MATCH and r.evidence.method == "mirror"
 
 
-def test_invalid_npi_check_digit(db):
-    with responses.RequestsMock() as rsps:
-        assert verifier(db).check(claim("1234567890", "X", "Y")).status is ResultStatus.NO_MATCH
-        assert not rsps.calls
+def test_invalid_npi_check_digit(db, fake):
+    assert verifier(db, fake).check(claim("1234567890", "X", "Y")).status is ResultStatus.NO_MATCH
+    assert fake.received == []
 
 
 def test_bulk_import_keeps_physicians_only(db, fixture_path):

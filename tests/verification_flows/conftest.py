@@ -43,14 +43,24 @@ def verification_database_url(backend: Backend, tmp_path_factory: pytest.TempPat
 
 
 @pytest.fixture(scope="session")
-def running_hub(backend: Backend, verification_database_url: str,
+def fake_registers() -> Iterator[FakeRegisters]:
+    fake = FakeRegisters()
+    yield fake
+    fake.close()
+
+
+@pytest.fixture(scope="session")
+def running_hub(backend: Backend, verification_database_url: str, fake_registers: FakeRegisters,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
     issuer = f"http://127.0.0.1:{server.server_port}"
-    # The fake live registers listen on 127.0.0.1.
+    # The live registers are the local fake, through the settings an operator uses; it
+    # listens on 127.0.0.1, which the hub's outbound guard refuses unless told otherwise.
     settings = make_settings(backend, tmp_path_factory.mktemp("vinstance"), issuer=issuer,
-                             database_url=verification_database_url, outbound_allow_local=True)
+                             database_url=verification_database_url, outbound_allow_local=True,
+                             big_endpoint=f"{fake_registers.base}/big",
+                             nppes_api_url=f"{fake_registers.base}/nppes")
     app = create_app(settings, store_prefix=f"v{backend.redis_prefix}:")
     hub: Any = app.extensions["curbside"]
     hub.keys.ensure()
@@ -66,16 +76,13 @@ def browser(running_hub: RunningHub) -> Browser:
     return Browser(running_hub)
 
 
-@pytest.fixture(scope="session")
-def fake_registers(running_hub: RunningHub) -> Iterator[FakeRegisters]:
-    fake = FakeRegisters()
-    verifiers: Any = registry.for_hub(running_hub.hub)
-    verifiers["nl-big"].endpoint = f"{fake.base}/big"
-    verifiers["us-nppes"].api_url = f"{fake.base}/nppes"
-    yield fake
-    fake.close()
-
-
 @pytest.fixture(autouse=True)
-def _registers_are_local(fake_registers: FakeRegisters) -> None:
-    """Every test here runs with the fake live registers in place."""
+def _registers_are_up(running_hub: RunningHub, fake_registers: FakeRegisters) -> Iterator[None]:
+    """Every test starts with the fake registers up and the hub's circuit breakers closed
+    (an outage one test stages must not leak into the next)."""
+    yield
+    fake_registers.reset()
+    for verifier in registry.for_hub(running_hub.hub).values():
+        breaker = getattr(verifier, "breaker", None)
+        if breaker is not None:
+            breaker.record_success()

@@ -10,7 +10,6 @@ import itertools
 import json
 import random
 import re
-import socket
 import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -160,47 +159,85 @@ def dk_snapshot(folder: Path, people: list[Person], *, withdraw: tuple[Person, .
 
 
 # -- the live interfaces ----------------------------------------------------------------------
+SOAP_FAULT = (b'<?xml version="1.0" encoding="utf-8"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/'
+              b'soap/envelope/"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode><faultstring>'
+              b"Server was unable to process request.</faultstring></soap:Fault></soap:Body></soap:Envelope>")
 _BIG_NUMBER = re.compile(rb"<ext:RegistrationNumber>(\d+)<")
 
 
 class FakeRegisters:
     """BIG-register SOAP at /big and the NPI Registry API at /nppes, answering from dicts
-    the tests fill; anything unknown is an empty (not found) answer."""
+    the tests fill; anything unknown is an empty (not found) answer. ``down`` names the
+    registers answering 503 (an outage), ``stalled`` those that never answer in time; a
+    deactivated NPI gets the API's HTTP 200 ``Errors`` answer numbered 15, ``faults`` answer a
+    SOAP fault (HTTP 500), and ``raw``
+    holds verbatim answers (other ``Errors``, broken JSON) by NPI."""
 
     def __init__(self) -> None:
         self.big: dict[str, str] = {}
         self.nppes: dict[str, dict[str, Any]] = {}
+        self.deactivated: set[str] = set()
+        self.raw: dict[str, bytes] = {}
+        self.down: set[str] = set()
+        self.stalled: set[str] = set()
+        self.faults: set[str] = set()
+        # A verbatim answer (status, body) for every request to a register, and what was asked.
+        self.script: dict[str, tuple[int, bytes]] = {}
+        self.received: list[tuple[str, dict[str, str], bytes, dict[str, str]]] = []
         self.calls = 0
+        self._release = threading.Event()
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.base = f"http://127.0.0.1:{self._server.server_port}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
+    def reset(self) -> None:
+        """Every register up again, answering from the dicts."""
+        self.down.clear()
+        self.stalled.clear()
+        self.faults.clear()
+        self.script.clear()
+        self.received.clear()
+        self._release.set()
+        self._release = threading.Event()
+
     @Request.application  # type: ignore[misc]
     def _app(self, request: Request) -> Response:
         self.calls += 1
-        if request.path == "/big":
+        register = request.path.strip("/")
+        self.received.append((register, dict(request.headers), request.get_data(), dict(request.args)))
+        if register in self.stalled:
+            self._release.wait(10)  # longer than any lookup deadline
+        if register in self.down:
+            return Response("Service Unavailable", status=503)
+        if register in self.faults:
+            return Response(SOAP_FAULT, status=500, content_type="text/xml; charset=utf-8")
+        if register in self.script:
+            status, body = self.script[register]
+            kind = "text/xml; charset=utf-8" if register == "big" else "application/json"
+            return Response(body, status=status, content_type=kind)
+        if register == "big":
             m = _BIG_NUMBER.search(request.get_data())
             found = [self.big[m.group(1).decode()]] if m and m.group(1).decode() in self.big else []
             return Response(big_answer(found), content_type="text/xml; charset=utf-8")
-        if request.path == "/nppes":
-            item = self.nppes.get(request.args.get("number", ""))
+        if register == "nppes":
+            number = request.args.get("number", "")
+            if number in self.raw:
+                return Response(self.raw[number], content_type="application/json")
+            if number in self.deactivated:
+                return Response(json.dumps(nppes_deactivated_answer(number)), content_type="application/json")
+            item = self.nppes.get(number)
             body = {"result_count": 1 if item else 0, "results": [item] if item else []}
             return Response(json.dumps(body), content_type="application/json")
         return Response("not found", status=404)
 
     def close(self) -> None:
+        self._release.set()
         self._server.shutdown()
 
 
-class StalledRegister:
-    """A socket that completes TCP connects (the kernel's backlog) but never answers:
-    the register that times out."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/stalled"
-
-    def close(self) -> None:
-        self.sock.close()
+def nppes_deactivated_answer(number: str) -> dict[str, Any]:
+    """The NPI Registry API's answer (HTTP 200) for a deactivated NPI."""
+    return {"Errors": [{"field": "number", "number": "15",
+                        "description": f"CMS deactivated NPI {number}. The provider can no longer use this "
+                                       "NPI. Our public registry does not display provider information about "
+                                       "NPIs that are not in service."}]}

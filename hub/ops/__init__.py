@@ -1,0 +1,1 @@
+"""Running the hub in production: metrics and logs for operators."""
