@@ -82,8 +82,18 @@ class Settings:
     # (0 = deleted at once), and deleted after the max age even if never decided (seconds).
     verification_document_retention: int = 0
     verification_document_max_age: int = 90 * 24 * 3600
-    # Signed audit checkpoints: an Ed25519 key file; empty derives an HMAC key from the secret.
+    # Signed audit checkpoints (docs/audit.md). The Ed25519 private key PEM: only where
+    # checkpoints are written (the worker); empty derives an HMAC key from the secret key.
     audit_checkpoint_key_file: str = ""
+    # Public halves (PEM or JWK files, comma-separated, newest first) that verifiers trust:
+    # the web hub and `hub audit verify` need only these, never the private key.
+    audit_checkpoint_public_key_file: str = ""
+    # The worker signs a checkpoint this often (seconds; 0 = never, e.g. when another host
+    # runs the writer). It bounds how many newest records can vanish unnoticed.
+    audit_checkpoint_interval: int = 300
+    # Each checkpoint the worker writes is also appended to this file as one JSON line (and
+    # always logged), so a copy outlives the database: `hub audit verify --against FILE`.
+    audit_checkpoint_log: str = ""
     # The worker re-checks every verified registration before its last check is older than
     # this many days (register deltas apply as they arrive as well).
     verification_recheck_days: int = 30

@@ -45,6 +45,18 @@ PERIODIC: dict[str, float] = {
 }
 
 
+def periodic_jobs(settings: Any) -> dict[str, float]:
+    """:data:`PERIODIC` plus the jobs whose interval is a setting."""
+    from hub.audit.jobs import JOB as AUDIT_CHECKPOINT_JOB
+
+    jobs = dict(PERIODIC)
+    # Signed audit checkpoints (docs/audit.md): the interval bounds how many newest records
+    # can be deleted unnoticed. 0 leaves them to another writer.
+    if settings.audit_checkpoint_interval > 0:
+        jobs[AUDIT_CHECKPOINT_JOB] = float(settings.audit_checkpoint_interval)
+    return jobs
+
+
 def resolve(name: str) -> Callable[..., Any]:
     """``"hub.x.y:function"`` -> the function; only inside the hub package."""
     module, _, attr = name.partition(":")
@@ -143,8 +155,8 @@ def run_worker(*, workers: int = 4, periodic: Mapping[str, float] | None = None,
     configure_logging(hub.settings)
     queue = queue_for(hub, immediate=False)
     stop = threading.Event()
-    thread = threading.Thread(target=_scheduler, args=(queue, PERIODIC if periodic is None
-                                                        else periodic, stop), daemon=True)
+    jobs = periodic_jobs(hub.settings) if periodic is None else periodic
+    thread = threading.Thread(target=_scheduler, args=(queue, jobs, stop), daemon=True)
     thread.start()
     consumer = queue.huey.create_consumer(workers=workers, worker_type="thread",
                                           periodic=False)

@@ -12,17 +12,9 @@ import queue
 import threading
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-from hub.audit import (
-    CheckpointKey,
-    Ed25519CheckpointKey,
-    HmacCheckpointKey,
-    VerifyReport,
-    export,
-    verify_chain,
-)
+from hub.audit import CheckpointKey, VerifyReport, export, verification_keys, verify_chain
 
 CHUNK = 64 * 1024
 QUEUE_CHUNKS = 16
@@ -30,13 +22,10 @@ VERIFY_LOCK_KIND = "admin-audit-verify"
 VERIFY_LOCK_TTL = 900
 
 
-def checkpoint_key(hub: Any) -> CheckpointKey:
-    """The key `hub audit verify` would use: the configured Ed25519 key file (the public
-    half is enough to verify), else the HMAC key derived from the hub's secret key."""
-    path = getattr(hub.settings, "audit_checkpoint_key_file", "")
-    if path:
-        return Ed25519CheckpointKey.from_pem(Path(path).read_bytes())
-    return HmacCheckpointKey.derive(hub.secrets.secret_key)
+def checkpoint_key(hub: Any) -> list[CheckpointKey] | None:
+    """The keys `hub audit verify` would trust (hub.audit.keyconfig): the configured public
+    keys, so the web hub never needs the private key that signs checkpoints."""
+    return verification_keys(hub.settings, hub.secrets.secret_key)
 
 
 def run_verification(hub: Any) -> VerifyReport | None:

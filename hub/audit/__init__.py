@@ -15,8 +15,10 @@ from hub.audit.errors import (
 )
 from hub.audit.events import AuditEvent, get_event, register_event, registered_events
 from hub.audit.export import export, iter_records, parse_range
+from hub.audit.keyconfig import signing_key, verification_keys
 from hub.audit.keys import CheckpointKey, Ed25519CheckpointKey, HmacCheckpointKey
 from hub.audit.log import AppendedRecord, acquire_append_lock, append
+from hub.audit.shipped import ShippedCheckpoint, ShippedCheckpointError, read_shipped, ship
 from hub.audit.signing import Checkpoint
 from hub.audit.verify import ChainProblem, VerifyReport, verify_chain
 
@@ -35,6 +37,8 @@ __all__ = [
     "Ed25519CheckpointKey",
     "ErasureResult",
     "HmacCheckpointKey",
+    "ShippedCheckpoint",
+    "ShippedCheckpointError",
     "UnknownEventError",
     "VerifyReport",
     "acquire_append_lock",
@@ -45,8 +49,12 @@ __all__ = [
     "get_event",
     "iter_records",
     "parse_range",
+    "read_shipped",
     "register_event",
     "registered_events",
+    "ship",
+    "signing_key",
+    "verification_keys",
     "verify_chain",
     "write_checkpoint",
 ]

@@ -8,6 +8,7 @@ checkpoint), 2 bad input (click's usage errors), 3 the database could not be use
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,10 @@ from hub.audit.erasure import erase_older_than, erase_subject
 from hub.audit.errors import AuditRangeError, CheckpointKeyError
 from hub.audit.events import AuditEvent
 from hub.audit.export import FORMATS, export, parse_range
-from hub.audit.keys import CheckpointKey, Ed25519CheckpointKey, HmacCheckpointKey
+from hub.audit.keyconfig import PRIVATE_SETTING, load_private_key_file, signing_key, verification_keys
+from hub.audit.keys import CheckpointKey, Ed25519CheckpointKey
 from hub.audit.log import append
+from hub.audit.shipped import ShippedCheckpointError, checkpoint_line, read_shipped
 from hub.audit.verify import verify_chain
 from hub.db import Database
 
@@ -44,21 +47,34 @@ def _settings(ctx: click.Context) -> Any:
 
 
 def _load_key(ctx: click.Context, key_file: Path | None, *, must_sign: bool) -> CheckpointKey | None:
-    """--key-file (Ed25519 PEM), else settings.audit_checkpoint_key_file, else an HMAC key
-    derived from settings.secret_key; None when there is nothing to use."""
+    """The writer's key: --key-file (Ed25519 private PEM), else the configured one
+    (hub.audit.keyconfig.signing_key); None when there is nothing to sign with."""
     settings = _settings(ctx)
-    path = key_file or (Path(p) if (p := getattr(settings, "audit_checkpoint_key_file", "")) else None)
     try:
-        if path is not None:
-            try:
-                key: CheckpointKey = Ed25519CheckpointKey.from_pem(path.read_bytes())
-            except OSError as exc:
-                raise click.UsageError(f"cannot read the key file {path}: {exc.strerror}") from None
-            if must_sign and not getattr(key, "can_sign", True):
-                raise click.UsageError(f"{path} holds a public key; signing needs the private key")
-            return key
-        secret = getattr(settings, "secret_key", "")
-        return HmacCheckpointKey.derive(secret) if secret else None
+        if key_file is not None:
+            return load_private_key_file(key_file) if must_sign else _any_key_file(key_file)
+        return signing_key(settings, getattr(settings, "secret_key", ""))
+    except CheckpointKeyError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _any_key_file(path: Path) -> CheckpointKey:
+    """For verifying: a public key (PEM or JWK) or a private PEM (its public half is used)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointKeyError(f"cannot read the key file {path}: {exc.strerror}") from None
+    if b"PRIVATE KEY" in data:
+        return Ed25519CheckpointKey.from_pem(data)
+    return Ed25519CheckpointKey.public_from_file_bytes(data)
+
+
+def _verify_keys(ctx: click.Context, key_file: Path | None) -> list[CheckpointKey] | None:
+    settings = _settings(ctx)
+    try:
+        if key_file is not None:
+            return [_any_key_file(key_file)]
+        return verification_keys(settings, getattr(settings, "secret_key", ""))
     except CheckpointKeyError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -87,14 +103,29 @@ KEY_FILE = click.option(
 
 
 @audit.command("verify")
-@KEY_FILE
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Ed25519 public key (PEM or JWK). Default: the configured public keys, else the key file, "
+    "else one derived from the secret key.",
+)
+@click.option(
+    "--against",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Checkpoints shipped outside the database (JSON lines): catches records deleted "
+    "together with their checkpoint rows.",
+)
 @click.pass_context
-def verify_cmd(ctx: click.Context, key_file: Path | None) -> None:
+def verify_cmd(ctx: click.Context, key_file: Path | None, against: Path | None) -> None:
     """Walk the chain; exit 1 and name the first bad record if it was tampered with."""
     db = _db(ctx)
-    key = _load_key(ctx, key_file, must_sign=False)
+    keys = _verify_keys(ctx, key_file)
     try:
-        report = verify_chain(db, verify_key=key)
+        shipped = read_shipped(against) if against is not None else None
+    except ShippedCheckpointError as exc:
+        raise click.UsageError(str(exc)) from None
+    try:
+        report = verify_chain(db, verify_key=keys, shipped=shipped)
     except SQLAlchemyError as exc:
         raise DatabaseUnavailable(f"cannot read the audit log: {exc.__class__.__name__}") from None
     click.echo(str(report))
@@ -142,7 +173,7 @@ def checkpoint_cmd(ctx: click.Context, key_file: Path | None) -> None:
     db = _db(ctx)
     key = _load_key(ctx, key_file, must_sign=True)
     if key is None:
-        raise click.UsageError("no checkpoint key: pass --key-file or configure the secret key")
+        raise click.UsageError(f"no checkpoint key: pass --key-file or set {PRIVATE_SETTING}")
     try:
         cp = write_checkpoint(db, key)
     except ChainBrokenError as exc:
@@ -153,7 +184,7 @@ def checkpoint_cmd(ctx: click.Context, key_file: Path | None) -> None:
     if cp is None:
         click.echo("the audit log is empty; no checkpoint written", err=True)
         return
-    click.echo(json.dumps(cp.as_dict(), sort_keys=True))
+    click.echo(checkpoint_line(cp))
 
 
 @audit.command("erase")
@@ -182,17 +213,27 @@ def expire_cmd(ctx: click.Context, days: int) -> None:
 
 @audit.command("keygen")
 @click.argument("private_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("public_file", type=click.Path(dir_okay=False, path_type=Path))
-def keygen_cmd(private_file: Path, public_file: Path) -> None:
-    """Create an Ed25519 checkpoint key pair (the public half is for auditors)."""
+@click.argument("public_file", type=click.Path(dir_okay=False, path_type=Path), required=False)
+def keygen_cmd(private_file: Path, public_file: Path | None) -> None:
+    """Create an Ed25519 checkpoint key pair; print the public key as a JWK.
+
+    PRIVATE_FILE (mode 0600) belongs on the checkpoint writer's host only
+    (CURBSIDE_AUDIT_CHECKPOINT_KEY_FILE); the public half (PUBLIC_FILE as PEM, or the JWK
+    printed) goes to every verifier (CURBSIDE_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE).
+    """
     for path in (private_file, public_file):
-        if path.exists():
+        if path is not None and path.exists():
             raise click.UsageError(f"{path} exists; refusing to overwrite a key")
     key = Ed25519CheckpointKey.generate()
     try:
-        private_file.touch(mode=0o600)
-        private_file.write_bytes(key.private_pem())
-        public_file.write_bytes(key.public_pem())
+        # O_EXCL: never write a private key into a file someone else created (or a symlink).
+        fd = os.open(private_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o600)  # whatever the umask
+            out.write(key.private_pem())
+        if public_file is not None:
+            public_file.write_bytes(key.public_pem())
     except OSError as exc:
         raise click.UsageError(f"cannot write the key: {exc.strerror}") from None
-    click.echo(f"key id {key.key_id}")
+    click.echo(json.dumps(key.public_jwk(), sort_keys=True))
+    click.echo(f"key id {key.key_id}", err=True)

@@ -3,8 +3,11 @@ key, e.g. an auditor) or HMAC-SHA256 (one shared secret the hub already holds)."
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
+import json
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
@@ -85,6 +88,39 @@ class Ed25519CheckpointKey:
         if not isinstance(public, Ed25519PublicKey):
             raise CheckpointKeyError("the checkpoint key must be an Ed25519 key")
         return cls(public)
+
+    @classmethod
+    def from_jwk(cls, jwk: object) -> Ed25519CheckpointKey:
+        """A public JWK (RFC 8037 §2: ``kty`` OKP, ``crv`` Ed25519, ``x``); verifies only."""
+        if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519":
+            raise CheckpointKeyError("the checkpoint JWK must be an Ed25519 key (kty OKP, crv Ed25519)")
+        if "d" in jwk:
+            # A verifier never needs the private half; refuse it so it is not copied around.
+            raise CheckpointKeyError("the checkpoint JWK holds a private key; give the public key only")
+        x = jwk.get("x")
+        try:
+            raw = base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)) if isinstance(x, str) else b""
+            return cls(Ed25519PublicKey.from_public_bytes(raw))
+        except (binascii.Error, ValueError):
+            raise CheckpointKeyError("the checkpoint JWK has no valid Ed25519 public key (x)") from None
+
+    @classmethod
+    def public_from_file_bytes(cls, data: bytes) -> Ed25519CheckpointKey:
+        """A public key as a PEM or a JWK; a private key is refused (a verifier needs none)."""
+        if data.lstrip().startswith(b"{"):
+            try:
+                jwk = json.loads(data)
+            except ValueError:
+                raise CheckpointKeyError("cannot read the checkpoint key: not valid JSON") from None
+            return cls.from_jwk(jwk)
+        if b"PRIVATE KEY" in data:
+            raise CheckpointKeyError("this is a private key; give the public key only")
+        return cls.from_pem(data)
+
+    def public_jwk(self) -> dict[str, str]:
+        raw = self.public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+        return {"kty": "OKP", "crv": "Ed25519", "x": x, "kid": self.key_id, "use": "sig"}
 
     @property
     def can_sign(self) -> bool:

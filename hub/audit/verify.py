@@ -17,8 +17,9 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import Connection, Row, select
 
-from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, record_hash
+from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, format_time, record_hash
 from hub.audit.keys import CheckpointKey
+from hub.audit.shipped import ShippedCheckpoint, compare_with_shipped
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
 from hub.db import Database
 from hub.models.audit import PERSONAL_DATA, RECORDS
@@ -44,6 +45,10 @@ class VerifyReport:
     checkpoints: int = 0
     checkpoint_problems: list[str] = field(default_factory=list)
     signatures_checked: bool = False
+    shipped: int | None = None  # shipped checkpoints compared, when a copy was given
+    # The newest checkpoint that passed its signature check: when it grows old, the
+    # checkpoint writer has stopped (monitor it; nothing else reports that).
+    newest_checkpoint: Checkpoint | None = None
 
     @property
     def ok(self) -> bool:
@@ -56,6 +61,10 @@ class VerifyReport:
             lines.append(f"first problem: {self.problem.message}")
         sig = "signatures verified" if self.signatures_checked else "signatures NOT checked (no key)"
         lines.append(f"checkpoints: {self.checkpoints} ({sig})")
+        if self.shipped is not None:
+            lines.append(f"shipped checkpoints compared: {self.shipped}")
+        if (cp := self.newest_checkpoint) is not None:
+            lines.append(f"newest checkpoint: #{cp.id}, seq {cp.seq}, written {format_time(cp.created_at)}")
         lines += [f"checkpoint problem: {p}" for p in self.checkpoint_problems]
         return "\n".join(lines)
 
@@ -65,11 +74,37 @@ def verify_chain(
     *,
     verify_key: CheckpointKey | Sequence[CheckpointKey] | None = None,
     batch: int = BATCH,
+    shipped: Sequence[ShippedCheckpoint] | None = None,
 ) -> VerifyReport:
-    """Verify the whole chain and every checkpoint; never raises on tampering."""
+    """Verify the whole chain and every checkpoint; never raises on tampering.
+
+    ``shipped``: checkpoints kept outside the database (``hub.audit.shipped``); they catch
+    the newest records deleted together with the checkpoint rows that covered them.
+    """
     keys = _as_keys(verify_key)
     with db.engine.connect() as conn:
-        return verify_on(conn, keys=keys, batch=batch)
+        report = verify_on(conn, keys=keys, batch=batch)
+        if shipped is not None:
+            _against_shipped(conn, report, shipped, keys)
+        return report
+
+
+def _against_shipped(
+    conn: Connection,
+    report: VerifyReport,
+    shipped: Sequence[ShippedCheckpoint],
+    keys: Sequence[CheckpointKey] | None,
+) -> None:
+    report.shipped = len(shipped)
+    findings = compare_with_shipped(conn, shipped, keys, last_seq=report.last_seq)
+    report.checkpoint_problems += findings.problems or []
+    if report.problem is not None:
+        return  # the walk already named the first bad record
+    if findings.rewrite is not None:
+        seq, message = findings.rewrite
+        report.problem = ChainProblem(seq, "rewritten", message)
+    elif findings.truncation is not None:
+        report.problem = ChainProblem(report.last_seq + 1, "truncated", findings.truncation)
 
 
 def verify_on(
@@ -92,6 +127,8 @@ def verify_on(
             report.checkpoint_problems.append(problem)
         else:
             trusted.setdefault(cp.seq, []).append(cp)
+            if report.newest_checkpoint is None or cp.created_at >= report.newest_checkpoint.created_at:
+                report.newest_checkpoint = cp
     start = 1 if anchor is None else anchor.seq
     walker = _Walker(trusted, start=start, prev_hash=None if anchor else GENESIS_HASH)
     walker.run(_rows(conn, start, batch), report)
