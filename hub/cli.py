@@ -275,6 +275,7 @@ def _register_groups() -> None:
     from hub.admin.cli import admin
     from hub.audit.cli import audit
     from hub.links import cli as links_cli
+    from hub.relying.cli import logout as logout_deliveries
     from hub.relying.cli import worker as logout_worker
     from hub.verification.cli import registers
 
@@ -282,6 +283,7 @@ def _register_groups() -> None:
     main.add_command(admin)
     main.add_command(registers)
     main.add_command(logout_worker)
+    main.add_command(logout_deliveries)
     main.add_command(links_cli.networks)
     main.add_command(links_cli.worker)
 

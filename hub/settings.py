@@ -122,6 +122,14 @@ class Settings:
     # 0 turns it off.
     database_statement_timeout: int = 15
     outage_retry_after: int = 5
+    # Back-channel logout deliveries (docs/operator-guide.md): partners called at once per
+    # worker pass, attempts before a delivery is failed, and the backoff between attempts
+    # (doubling from the base, capped, plus up to 25 % jitter). The defaults keep retrying for
+    # 27 to 34 hours before a delivery is failed (``hub logout retry`` queues it again).
+    logout_delivery_threads: int = 4
+    logout_max_attempts: int = 36
+    logout_retry_base_delay: int = 10
+    logout_retry_max_delay: int = 3600
     log_level: str = "INFO"
     # "text", or "json": one JSON object per line with the request id (docs/operator-guide.md).
     log_format: str = "text"

@@ -134,16 +134,15 @@ class DatabaseCollector:
     def _logout_queue(self, now: datetime) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from hub.models.relying import LogoutDelivery
+        from hub.relying.backchannel import queue_stats
 
         with self.engine.connect() as c:
-            depth, oldest = c.execute(select(func.count(), func.min(LogoutDelivery.created_at))
-                                      .where(LogoutDelivery.status == "pending")).one()
+            stats = queue_stats(c, now)  # the one query of the queue's figures
         yield GaugeMetricFamily("curbside_logout_queue_depth", "Back-channel logout deliveries "
-                                "waiting (pending, retries included).", value=depth)
+                                "waiting (pending, retries included).", value=stats["pending"])
         yield GaugeMetricFamily("curbside_logout_queue_oldest_age_seconds", "Age of the oldest "
                                 "pending back-channel logout delivery (0 when none).",
-                                value=_age(now, oldest))
+                                value=stats["oldest_pending_age"])
 
     def _feed_relay(self, now: datetime) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily

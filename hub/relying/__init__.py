@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hub.services import Hub
 
 for _event in ("oidc:access:refused", "oidc:logout:queued", "oidc:logout:delivered",
+               "oidc:logout:retry", "oidc:logout:given_up",
                "client:initial_token:issue"):
     register_event(_event)
 

@@ -1,5 +1,5 @@
 """``hub client policy set|show``, ``hub client initial-token``, ``hub client list``,
-``hub client operator create`` and ``hub logout-worker``."""
+``hub client operator create``, ``hub logout-worker`` and ``hub logout list|retry|give-up``."""
 
 from __future__ import annotations
 
@@ -130,3 +130,58 @@ def worker(c: Context, interval: float, once: bool) -> None:
     configure_logging(hub.settings)
     backchannel.wrap_end_doctor_sessions(hub)
     backchannel.run_worker(hub, interval=interval, once=once)
+
+
+@click.group("logout")
+def logout() -> None:
+    """Back-channel logout deliveries to partner networks (docs/operator-guide.md)."""
+
+
+@logout.command("list")
+@click.option("--status", type=click.Choice(["failed", "pending", "delivered"]), default=None)
+@click.option("--client", "client_id", default=None, help="only this client's deliveries")
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10000))
+@pass_ctx
+def logout_list(c: Context, status: str | None, client_id: str | None, limit: int) -> None:
+    """Deliveries newest first: id, client, status, attempts, next attempt, last error."""
+    from hub.relying import backchannel
+
+    for d in backchannel.list_deliveries(c.hub.db, status=status, client_id=client_id, limit=limit):
+        when = d["next_attempt_at"].isoformat(timespec="seconds") if d["next_attempt_at"] else "-"
+        click.echo(f"{d['id']}\t{d['client_id']}\t{d['status']}\t{d['attempts']}\t{when}\t"
+                   f"{d['last_error'] or ''}")
+
+
+@logout.command("retry")
+@click.argument("delivery_ids", nargs=-1, type=int)
+@click.option("--client", "client_id", default=None, help="every failed delivery of this client")
+@click.option("--all-failed", is_flag=True, help="every failed delivery")
+@pass_ctx
+def logout_retry(c: Context, delivery_ids: tuple[int, ...], client_id: str | None, all_failed: bool) -> None:
+    """Queue failed deliveries again, due now, with a fresh attempt budget (audited)."""
+    from hub.relying import backchannel
+
+    if sum([bool(delivery_ids), client_id is not None, all_failed]) != 1:
+        raise click.UsageError("give delivery ids, --client ID or --all-failed (one of them)")
+    if client_id is not None and c.hub.clients.get(client_id) is None:
+        raise click.ClickException(f"no client {client_id!r}")
+    try:
+        ids = backchannel.retry(c.hub, ids=list(delivery_ids) or None, client_id=client_id,
+                                all_failed=all_failed, actor="cli")
+    except (LookupError, ValueError) as e:
+        raise click.ClickException(str(e).strip("'\"")) from None
+    click.echo(f"{len(ids)} deliveries queued again" + (f": {', '.join(map(str, ids))}" if ids else ""))
+
+
+@logout.command("give-up")
+@click.argument("delivery_id", type=int)
+@pass_ctx
+def logout_give_up(c: Context, delivery_id: int) -> None:
+    """Stop retrying a pending delivery; it is marked failed (audited)."""
+    from hub.relying import backchannel
+
+    try:
+        backchannel.give_up(c.hub, delivery_id, actor="cli")
+    except (LookupError, ValueError) as e:
+        raise click.ClickException(str(e).strip("'\"")) from None
+    click.echo(f"delivery {delivery_id} given up")
