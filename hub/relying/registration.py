@@ -246,7 +246,10 @@ def read(client_id: str) -> Response:
     rec = _authorised(hub, client_id)
     if isinstance(rec, Response):
         return rec
-    return _json({**_client_response(hub, rec.client_id, dict(rec.client_metadata)), "status": rec.status})
+    # RFC 7592 §3: the client information response carries registration_access_token. The
+    # hub keeps only its hash and does not rotate it, so it is the token this request proved.
+    return _json({**_client_response(hub, rec.client_id, dict(rec.client_metadata),
+                                     registration_access_token=_bearer()), "status": rec.status})
 
 
 @bp.put("/register/<client_id>")
@@ -278,7 +281,8 @@ def replace(client_id: str) -> Response:
                     status=status, previous=rec.status if status != rec.status else None,
                     reviewed_changes=changed or None, consents_ended=consents or None,
                     grants_ended=grants or None)
-    return _json({**_client_response(hub, rec.client_id, md), "status": status})
+    return _json({**_client_response(hub, rec.client_id, md, registration_access_token=_bearer()),
+                  "status": status})  # RFC 7592 §3, as in read()
 
 
 def apply_update(hub: Hub, client_id: str, old: dict[str, Any], md: dict[str, Any]

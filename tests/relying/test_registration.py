@@ -57,12 +57,15 @@ def test_register_manage_and_delete(running_hub: RunningHub) -> None:
     auth = {"Authorization": f"Bearer {reg['registration_access_token']}"}
     got = requests.get(uri, headers=auth, timeout=5)
     assert got.status_code == 200 and got.json()["client_name"] == "Nordic Doctors"
+    # RFC 7592 §3: the client information response names the registration access token.
+    assert got.json()["registration_access_token"] == reg["registration_access_token"]
     assert "client_secret" not in got.json()
     assert requests.get(uri, headers={"Authorization": "Bearer wrong"}, timeout=5).status_code == 401
     put = requests.put(uri, headers=auth, json={**GOOD, "client_id": reg["client_id"],
                                                 "client_name": "Nordic Doctors Forum"}, timeout=5)
     assert put.status_code == 200 and put.json()["client_name"] == "Nordic Doctors Forum"
     assert put.json()["status"] == "pending"  # a new name is reviewed again before use
+    assert put.json()["registration_access_token"] == reg["registration_access_token"]
     approve(running_hub, reg["client_id"])
     bad = requests.put(uri, headers=auth, json={**GOOD, "client_id": "other"}, timeout=5)
     assert bad.json()["error"] == "invalid_client_metadata"
