@@ -11,6 +11,7 @@ from sqlalchemy import delete
 
 from hub.db import Database
 from hub.models import registers as models
+from tests.verification_flows.registers import FakeRegisters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -53,3 +54,12 @@ def fixture_path() -> object:
         return str(FIXTURES / name)
 
     return path
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeRegisters]:
+    """Live registers (BIG, NPPES) as real HTTP servers on 127.0.0.1, one set per module;
+    the hub reaches them through its endpoint settings."""
+    f = FakeRegisters()
+    yield f
+    f.close()

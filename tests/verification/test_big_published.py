@@ -18,13 +18,6 @@ from tests.verification import published as pub
 from tests.verification_flows.registers import FakeRegisters, Person, big_element, big_mirror, big_number
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeRegisters]:
-    f = FakeRegisters()
-    yield f
-    f.close()
-
-
 @pytest.fixture(autouse=True)
 def _clean_fake(fake: FakeRegisters) -> Iterator[None]:
     yield

@@ -21,13 +21,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 QUICK = HttpPolicy(connect_timeout=0.3, read_timeout=0.3, retries=2, backoff=0.01, deadline=2.0)
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeRegisters]:
-    f = FakeRegisters()
-    yield f
-    f.close()
-
-
 @pytest.fixture(autouse=True)
 def _clean_fake(fake: FakeRegisters) -> Iterator[None]:
     yield

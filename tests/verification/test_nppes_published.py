@@ -28,13 +28,6 @@ from tests.verification import published as pub
 from tests.verification_flows.registers import FakeRegisters, Person, npi, nppes_api_item
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeRegisters]:
-    f = FakeRegisters()
-    yield f
-    f.close()
-
-
 @pytest.fixture(autouse=True)
 def _clean_fake(fake: FakeRegisters) -> Iterator[None]:
     yield

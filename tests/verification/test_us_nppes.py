@@ -18,13 +18,6 @@ FIXTURES = Path(__file__).parent / "fixtures"
 A, B, C, E = "1234567893", "1987654328", "1456789019", "1876543210"
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeRegisters]:
-    f = FakeRegisters()
-    yield f
-    f.close()
-
-
 @pytest.fixture(autouse=True)
 def _clean_fake(fake: FakeRegisters) -> Iterator[None]:
     yield
