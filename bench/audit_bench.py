@@ -29,8 +29,8 @@ import sqlalchemy as sa
 from hub.audit import AuditEvent, append, export, verify_chain
 from hub.audit.chain import GENESIS_HASH, commitment, new_salt, record_hash
 from hub.audit.detail import canonical_json
-from hub.db import Base, Database
-from hub.models.audit import AUDIT_TABLES, PERSONAL_DATA, RECORDS
+from hub.persistence.db import Base, Database
+from hub.persistence.models.audit import AUDIT_TABLES, PERSONAL_DATA, RECORDS
 
 CHUNK = 10_000
 

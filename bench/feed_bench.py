@@ -31,11 +31,11 @@ from werkzeug.serving import make_server
 
 from connectors.base import LinkCredentials
 from hub import create_app
-from hub.db import Base, Database
 from hub.demo.community import Post, connector_config, create_community_app
 from hub.links import links_for
-from hub.models.links import AccountLink, RelayState
-from hub.schema import upgrade
+from hub.persistence.db import Base, Database
+from hub.persistence.models.links import AccountLink, RelayState
+from hub.persistence.schema import upgrade
 from hub.settings import Settings
 from hub.worker import queue_for
 

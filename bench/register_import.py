@@ -138,8 +138,8 @@ def _cpu_seconds() -> float:
 
 def _child(url: str, files: dict[str, str], batch_size: int, out: mp.Queue) -> None:  # type: ignore[type-arg]
     try:
-        from hub.db import Database
-        from hub.schema import upgrade
+        from hub.persistence.db import Database
+        from hub.persistence.schema import upgrade
         from hub.verification import dk_sst, uk_gmc
 
         db = Database(url)

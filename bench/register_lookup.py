@@ -45,8 +45,8 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
 
 
 def bench(label: str, url: str, path: str, entries: int, lookups: int) -> None:
-    from hub.db import Database
-    from hub.schema import upgrade
+    from hub.persistence.db import Database
+    from hub.persistence.schema import upgrade
     from hub.verification import mirror, uk_gmc
     from hub.verification.base import RegistrationClaim
 

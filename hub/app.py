@@ -9,19 +9,19 @@ from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hub.http_guards import (
+from hub.ops.logging import configure as configure_logging
+from hub.ops.metrics import observe
+from hub.ops.outage import outage_json, outage_log, outage_page, outage_part
+from hub.pages.rendering import Pages, error_title, short_description
+from hub.protocol.guards import (
     NUL_REFUSAL,
     DatabaseIntConverter,
     StrictTransportSecurity,
     add_security_headers,
     contains_nul,
 )
-from hub.ops.logging import configure as configure_logging
-from hub.ops.metrics import observe
-from hub.ops.outage import outage_json, outage_log, outage_page, outage_part
 from hub.services import Hub
 from hub.settings import Settings
-from hub.web.pages import Pages, error_title, short_description
 
 log = logging.getLogger("hub")
 API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api",
@@ -30,7 +30,7 @@ API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.wel
 
 def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     configure_logging(settings)
-    app = Flask(__name__, template_folder="web/templates", static_folder="web/static")
+    app = Flask(__name__, template_folder="pages/templates", static_folder="pages/static")
     app.config.update(
         MAX_CONTENT_LENGTH=64 * 1024,
         MAX_FORM_MEMORY_SIZE=64 * 1024,
@@ -45,11 +45,13 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
     app.extensions["curbside.pages"] = Pages(app.jinja_env)
 
-    from hub.admin import init_app as init_admin
-    from hub.oidc import views as oidc_views
+    from hub.pages import account as web_views
+    from hub.pages import links as links_views
+    from hub.pages import verification as verification_views
+    from hub.pages.admin import init_app as init_admin
+    from hub.protocol import signin
+    from hub.protocol import views as oidc_views
     from hub.relying import init_app as init_relying
-    from hub.web import links_views, signin, verification_views
-    from hub.web import views as web_views
 
     oidc_views.init_app(app, hub)
     app.register_blueprint(web_views.bp)

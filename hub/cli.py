@@ -94,7 +94,7 @@ def db() -> None:
 def db_upgrade(c: Context) -> None:
     """Create or migrate the schema to the latest version."""
     from hub.ops.startup import check_signing_keys
-    from hub.schema import upgrade
+    from hub.persistence.schema import upgrade
 
     upgrade(c.db)
     c.hub.keys.ensure()
@@ -117,7 +117,7 @@ def doctor() -> None:
 def doctor_create(c: Context, email: str, given_name: str, family_name: str, locale: str | None,
                   password_stdin: bool) -> None:
     """Create a doctor account (the password is prompted for, never an argument)."""
-    from hub.accounts.service import AccountError
+    from hub.domain.accounts import AccountError
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -151,7 +151,7 @@ def client_create(c: Context, name: str, redirect_uris: tuple[str, ...], post_lo
                   grant_types: tuple[str, ...], public: bool, subject_type: str, alg: str,
                   pending: bool) -> None:
     """Register a client and print its credentials as JSON (the secret is shown once)."""
-    from hub.oidc.registration import ClientMetadataError, validate_metadata
+    from hub.domain.client_metadata import ClientMetadataError, validate_metadata
 
     md: dict[str, Any] = {
         "client_name": name,
@@ -182,7 +182,7 @@ def client_subject_map(c: Context, client_id: str) -> None:
     """
     from sqlalchemy import select, union
 
-    from hub.models.grants import Consent, Grant
+    from hub.persistence.models.grants import Consent, Grant
 
     found = c.hub.clients.get(client_id[:64])
     if found is None:
@@ -218,8 +218,8 @@ def keys_rotate(c: Context, force: bool) -> None:
     Refused until the next key has been published for the JWKS cache lifetime plus a
     margin: a relying party with a cached JWKS could not validate what it signs before.
     """
-    from hub.oidc.discovery import JWKS_MAX_AGE
-    from hub.oidc.keys import RELOAD_EVERY, RotationTooSoon
+    from hub.domain.keys import RELOAD_EVERY, RotationTooSoon
+    from hub.protocol.discovery import JWKS_MAX_AGE
 
     wait = 0 if force else JWKS_MAX_AGE + RELOAD_EVERY + ROTATION_MARGIN
     try:
@@ -239,7 +239,7 @@ def keys_list(c: Context) -> None:
     """Show published keys and their state."""
     from sqlalchemy import select
 
-    from hub.models.keys import SigningKey
+    from hub.persistence.models.keys import SigningKey
 
     with c.db.session() as s:
         for k in s.scalars(select(SigningKey).order_by(SigningKey.created_at)):

@@ -7,18 +7,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hub.accounts.passwords import Passwords
-from hub.accounts.service import Accounts
-from hub.crypto import HubSecrets, load_secrets
-from hub.db import Database
-from hub.oidc.clients import Client, ClientRegistry
-from hub.oidc.keys import KeyRing
-from hub.oidc.subjects import subject_for
-from hub.oidc.tokens import TokenService
+from hub.domain.accounts import Accounts
+from hub.domain.clients import Client, ClientRegistry
+from hub.domain.crypto import HubSecrets, load_secrets
+from hub.domain.keys import KeyRing
+from hub.domain.passwords import Passwords
+from hub.domain.sessions import Sessions
+from hub.domain.subjects import subject_for
+from hub.domain.tokens import TokenService
 from hub.outbound import Outbound
-from hub.sessions import Sessions
+from hub.persistence.db import Database
+from hub.persistence.store import Store, open_store
 from hub.settings import Settings
-from hub.store import Store, open_store
 
 
 @dataclass
@@ -77,7 +77,7 @@ class Hub:
 
     @property
     def id_tokens(self) -> Any:
-        from hub.oidc.id_tokens import IdTokens
+        from hub.domain.id_tokens import IdTokens
 
         it = self.extra.get("id_tokens")
         if it is None:

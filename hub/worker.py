@@ -41,7 +41,7 @@ PERIODIC: dict[str, float] = {
     # Back-channel logout deliveries (the outbox row is the source of truth; this drives it).
     "hub.relying.backchannel:process_due": 5.0,
     # Sealed refresh-token successors outlive their grace window by at most a minute.
-    "hub.oidc.tokens:erase_stale_successors": 60.0,
+    "hub.domain.tokens:erase_stale_successors": 60.0,
 }
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from hub.db import Database
+    from hub.persistence.db import Database
 
 PG_URL = os.environ.get("CURBSIDE_TEST_DATABASE_URL", "")
 REDIS_URL = os.environ.get("CURBSIDE_TEST_REDIS_URL", "")
@@ -80,9 +80,9 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
 @pytest.fixture(scope="session")
 def database(backend: Backend) -> Iterator[Database]:
     """The backend's database, migrated to the latest schema with Alembic (once per run)."""
-    import hub.models  # noqa: F401  (every table)
-    from hub.db import Base, Database
-    from hub.schema import upgrade
+    import hub.persistence.models  # noqa: F401  (every table)
+    from hub.persistence.db import Base, Database
+    from hub.persistence.schema import upgrade
 
     db = Database(backend.database_url)
     upgrade(db)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from hub.db import Database, UTCDateTime
+from hub.persistence.db import Database, UTCDateTime
 
 _META = sa.MetaData()
 PROBE = sa.Table(

@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import hub.models  # noqa: F401
-from hub.db import Base, Database
-from hub.schema import SchemaOutOfDate, require_current, upgrade
+import hub.persistence.models  # noqa: F401
+from hub.persistence.db import Base, Database
+from hub.persistence.schema import SchemaOutOfDate, require_current, upgrade
 
 
 def test_migrations_match_the_models(backend: Any, tmp_path: Any) -> None:

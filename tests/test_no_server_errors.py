@@ -46,7 +46,7 @@ class Hub:
 @pytest.fixture(scope="module")
 def running(backend: Any, database: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     from hub import create_app
-    from hub.oidc.registration import validate_metadata
+    from hub.domain.client_metadata import validate_metadata
 
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
@@ -134,7 +134,7 @@ def _routes(h: Hub) -> list[tuple[str, set[str]]]:
         if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
             continue
         out.append((rule.rule, set(rule.methods or ()) - {"HEAD", "OPTIONS"}))
-    from hub.web.signin import SignInLane  # the sign-in pages, answered before Flask routes
+    from hub.protocol.signin import SignInLane  # the sign-in pages, answered before Flask routes
 
     out += [(path, set(methods) - {"HEAD"}) for path, methods in SignInLane.ROUTES.items()]
     return out

@@ -27,8 +27,8 @@ from werkzeug.serving import make_server
 
 from hub import create_app
 from hub.outbound import GuardedSession, Outbound, OutboundError, refusal
+from hub.protocol.registration import SECTOR_DEADLINE, issue_initial_token
 from hub.relying import backchannel
-from hub.relying.registration import SECTOR_DEADLINE, issue_initial_token
 from tests.conftest import Backend, _pg_schema_url
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, _Late, make_settings
 
@@ -323,9 +323,9 @@ def test_an_oversized_body_is_refused(listeners: Any, handle: Any) -> None:
 def own_backend(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     """A database of these hubs' own: the back-channel worker delivers every due row of its
     database, and must neither take nor refuse rows other tests' hubs queued."""
-    import hub.models  # noqa: F401  (every table)
-    from hub.db import Base, Database
-    from hub.schema import upgrade
+    import hub.persistence.models  # noqa: F401  (every table)
+    from hub.persistence.db import Base, Database
+    from hub.persistence.schema import upgrade
 
     gen = None
     if backend.name == "sqlite":

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")
            or k.startswith("CURBSIDE_TEST_")}
-    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db",
+    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db",
                 "CURBSIDE_INSTANCE_DIR": str(tmp_path / "instance"),
                 "CURBSIDE_ISSUER": "https://id.curbside.example",
                 "CURBSIDE_ARGON2_MEMORY_COST": "1024", "CURBSIDE_ARGON2_TIME_COST": "1"})
@@ -80,7 +80,7 @@ def test_db_upgrade_on_a_read_only_mount_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "instance"
     folder.mkdir()
     env = _env(tmp_path, CURBSIDE_INSTANCE_DIR=str(folder),
-               CURBSIDE_DATABASE_URL=f"sqlite:///{folder}/hub.db")
+               CURBSIDE_DATABASE_URL=f"sqlite:///{folder}/hub.persistence.db")
     script = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
               f"exec {' '.join(HUB)} db upgrade")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, capture_output=True,
@@ -153,8 +153,8 @@ def test_a_wrong_key_encryption_key_stops_the_hub_at_start_with_one_line(
 def _age_next_keys(database_url: str, by: timedelta) -> None:
     from sqlalchemy import update
 
-    from hub.db import Database
-    from hub.models.keys import SigningKey
+    from hub.persistence.db import Database
+    from hub.persistence.models.keys import SigningKey
 
     db = Database(database_url)
     try:
@@ -170,7 +170,7 @@ def test_a_second_rotation_waits_for_jwks_caches_unless_forced(upgraded: dict[st
     from click.testing import CliRunner
 
     from hub.cli import main
-    from hub.oidc.discovery import JWKS_MAX_AGE
+    from hub.protocol.discovery import JWKS_MAX_AGE
 
     def cli(*args: str) -> Any:  # in-process: rotating generates keys, a process each is slow
         result = CliRunner().invoke(main, list(args), env=upgraded)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pyotp
 from sqlalchemy import func, select
 
-from hub.accounts.passwords import Passwords
-from hub.accounts.service import TotpEnrolment
-from hub.crypto import HubSecrets
-from hub.db import Database, utcnow
-from hub.models.admin import ROLES, AdminAccount
+from hub.domain.accounts import TotpEnrolment
+from hub.domain.crypto import HubSecrets
+from hub.domain.passwords import Passwords
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.admin import ROLES, AdminAccount
 
 # Longer than a doctor's minimum: one admin password opens every doctor's record.
 MIN_PASSWORD_LENGTH = 12

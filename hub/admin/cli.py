@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from hub.models.admin import ROLES
+from hub.persistence.models.admin import ROLES
 
 
 def _accounts(ctx: click.Context) -> Any:

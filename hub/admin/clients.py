@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from hub.audit import append
-from hub.models.clients import ClientRecord
-from hub.models.grants import Grant
+from hub.persistence.models.clients import ClientRecord
+from hub.persistence.models.grants import Grant
 
 STATUSES = ("pending", "active", "suspended")
 

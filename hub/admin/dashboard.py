@@ -11,8 +11,8 @@ from sqlalchemy import ColumnElement, func, select
 
 from hub.admin.charts import Chart, horizontal_bars, stacked_bars
 from hub.admin.tables import has_table
-from hub.db import utcnow
-from hub.models.grants import Grant
+from hub.persistence.db import utcnow
+from hub.persistence.models.grants import Grant
 
 SIGNIN_DAYS = 14
 OUTCOME_DAYS = 30
@@ -77,7 +77,7 @@ def verification_outcomes(hub: Any, *, days: int = OUTCOME_DAYS) -> Figure:
     if not has_table(hub.db, "verification_checks"):
         return Figure(None, None, "Verification checks are not recorded on this database yet "
                                   "(the verification tables have not been migrated).")
-    from hub.models.registers import VerificationCheck
+    from hub.persistence.models.registers import VerificationCheck
 
     since = utcnow() - timedelta(days=days)
     with hub.db.session() as s:

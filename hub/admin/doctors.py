@@ -13,9 +13,9 @@ from hub.admin import links as admin_links
 from hub.admin.history import HistoryRecord, doctor_history
 from hub.admin.tables import has_table
 from hub.audit import append
-from hub.db import Database
-from hub.models.accounts import Doctor
-from hub.models.grants import Consent, Grant
+from hub.persistence.db import Database
+from hub.persistence.models.accounts import Doctor
+from hub.persistence.models.grants import Consent, Grant
 
 CHECKS_PER_REGISTRATION = 20
 # end_doctor_sessions stores its reason on every revoked grant (64 characters), so it gets a
@@ -67,7 +67,7 @@ def load_facts(hub: Any, doctor_id: str) -> DoctorFacts | None:
 
 
 def _load_verification(s: Any, db: Database, facts: DoctorFacts) -> None:
-    from hub.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
+    from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
 
     doctor_id = facts.doctor.id
     facts.registrations = list(s.scalars(select(DoctorRegistration)
@@ -80,7 +80,7 @@ def _load_verification(s: Any, db: Database, facts: DoctorFacts) -> None:
     facts.evidence = list(s.scalars(select(IdentityEvidence).where(IdentityEvidence.doctor_id == doctor_id)
                                     .order_by(IdentityEvidence.verified_at.desc())))
     if has_table(db, "review_documents"):
-        from hub.models.registers import Vouch
+        from hub.persistence.models.registers import Vouch
         from hub.verification import documents
 
         facts.documents = documents.of_doctor(s, doctor_id)

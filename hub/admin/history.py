@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from hub.admin.search import ESCAPE, like_contains
-from hub.db import Database
-from hub.models.audit import PERSONAL_DATA, RECORDS
+from hub.persistence.db import Database
+from hub.persistence.models.audit import PERSONAL_DATA, RECORDS
 
 HISTORY_LIMIT = 100
 

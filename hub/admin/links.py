@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from hub.admin.history import HistoryRecord
-from hub.models.links import AccountLink, LinkNetwork, RelayState
+from hub.persistence.models.links import AccountLink, LinkNetwork, RelayState
 
 LINK_EVENTS = ("doctor:link:add", "doctor:link:revoke")
 SUBJECT_MAX = 255

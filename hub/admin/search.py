@@ -14,8 +14,8 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.admin.tables import has_table
-from hub.db import Database
-from hub.models.accounts import Doctor
+from hub.persistence.db import Database
+from hub.persistence.models.accounts import Doctor
 
 MAX_QUERY = 200
 MAX_RESULTS = 50
@@ -67,7 +67,7 @@ def search_doctors(db: Database, query: str, *, limit: int = MAX_RESULTS) -> tup
         Doctor.id == q.lower(),
     ]
     if has_table(db, "doctor_registrations"):
-        from hub.models.registers import DoctorRegistration
+        from hub.persistence.models.registers import DoctorRegistration
 
         number = q.replace(" ", "")
         conditions.append(Doctor.id.in_(

@@ -11,8 +11,8 @@ import json
 import time
 from dataclasses import asdict, dataclass, replace
 
-from hub.crypto import new_token, sha256_hex
-from hub.store import Store
+from hub.domain.crypto import new_token, sha256_hex
+from hub.persistence.store import Store
 
 KIND = "admin-session"
 IDLE_TTL = 3600  # one hour without a request ends the session

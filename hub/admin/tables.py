@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import inspect
 
-from hub.db import Database
+from hub.persistence.db import Database
 
 _present: dict[tuple[str, str], bool] = {}
 

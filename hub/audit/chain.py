@@ -65,7 +65,7 @@ def hash_text_head(*, event: str, actor: str | None, client_id: str | None, deta
     """The hashed text up to the chain's own fields, which only the appender knows.
 
     PostgreSQL appends finish the text in the database (``audit_append`` in
-    hub/models/audit.py), which must build exactly what ``hash_text_tail`` builds.
+    hub/persistence/models/audit.py), which must build exactly what ``hash_text_tail`` builds.
     """
     return (
         '{"actor":' + _jstr(actor)

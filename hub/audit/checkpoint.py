@@ -23,8 +23,8 @@ from hub.audit.signing import (
     signature_problem,
 )
 from hub.audit.verify import verify_on
-from hub.db import Database, utcnow
-from hub.models.audit import CHECKPOINTS
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.audit import CHECKPOINTS
 
 
 class ChainBrokenError(AuditError):

@@ -26,7 +26,7 @@ from hub.audit.keys import CheckpointKey, Ed25519CheckpointKey
 from hub.audit.log import append
 from hub.audit.shipped import ShippedCheckpointError, checkpoint_line, read_shipped
 from hub.audit.verify import verify_chain
-from hub.db import Database
+from hub.persistence.db import Database
 
 CLI_ACTOR = "cli"
 

@@ -18,8 +18,8 @@ from hub.audit.chain import format_time
 from hub.audit.errors import AuditRangeError
 from hub.audit.events import AuditEvent
 from hub.audit.log import acquire_append_lock, append
-from hub.db import Database, utcnow
-from hub.models.audit import PERSONAL_DATA, RECORDS
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.audit import PERSONAL_DATA, RECORDS
 
 RETENTION_BATCH = 1000
 EXPIRED_PSEUDONYM = "expired"

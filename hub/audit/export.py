@@ -13,8 +13,8 @@ from sqlalchemy import Row, select
 
 from hub.audit.chain import format_time
 from hub.audit.errors import AuditError, AuditRangeError
-from hub.db import Database
-from hub.models.audit import PERSONAL_DATA, RECORDS
+from hub.persistence.db import Database
+from hub.persistence.models.audit import PERSONAL_DATA, RECORDS
 
 ExportFormat = Literal["jsonl", "csv"]
 FORMATS: tuple[ExportFormat, ...] = ("jsonl", "csv")

@@ -24,9 +24,9 @@ from hub.audit.chain import GENESIS_HASH, commitment, hash_text_head, new_salt, 
 from hub.audit.detail import clean_detail, clean_identifier, clean_personal
 from hub.audit.errors import AuditConflictError, AuditDetailError, AuditError
 from hub.audit.events import AuditEvent, get_event
-from hub.db import Database, utcnow
-from hub.hotsql import ConnectionExecutor, Executor
-from hub.models.audit import PERSONAL_DATA, RECORDS
+from hub.persistence.db import Database, utcnow
+from hub.persistence.hotsql import ConnectionExecutor, Executor
+from hub.persistence.models.audit import PERSONAL_DATA, RECORDS
 
 # One constant key per application; derived from a name so it cannot collide by accident
 # with advisory locks taken elsewhere in the hub.
@@ -35,7 +35,7 @@ STANDALONE_ATTEMPTS = 5
 _LOCK_PG = text("SELECT pg_advisory_xact_lock(:key)")
 _INSERT_RECORD = insert(RECORDS)
 _INSERT_PERSONAL = insert(PERSONAL_DATA)
-# hub/models/audit.py: AUDIT_APPEND_FUNCTION (PostgreSQL, one round trip).
+# hub/persistence/models/audit.py: AUDIT_APPEND_FUNCTION (PostgreSQL, one round trip).
 _APPEND_PG = text(
     "SELECT appended_seq AS seq, appended_hash AS hash, appended_at AS occurred_at "
     "FROM audit_append(:lock_key, :now_at, :head, :event_name, :actor_id, :client, "

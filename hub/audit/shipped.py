@@ -23,7 +23,7 @@ from hub.audit.chain import format_time
 from hub.audit.errors import AuditError
 from hub.audit.keys import CheckpointKey
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
-from hub.models.audit import RECORDS
+from hub.persistence.models.audit import RECORDS
 
 LOOKUP_CHUNK = 500
 

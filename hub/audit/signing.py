@@ -13,7 +13,7 @@ from sqlalchemy import Connection, select
 from hub.audit.chain import format_time
 from hub.audit.detail import canonical_json
 from hub.audit.keys import CheckpointKey
-from hub.models.audit import CHECKPOINTS
+from hub.persistence.models.audit import CHECKPOINTS
 
 # A domain prefix, so a checkpoint signature can never be replayed as any other signature
 # made with the same key.

@@ -21,8 +21,8 @@ from hub.audit.chain import GENESIS_HASH, canonical_detail, commitment, format_t
 from hub.audit.keys import CheckpointKey
 from hub.audit.shipped import ShippedCheckpoint, compare_with_shipped
 from hub.audit.signing import Checkpoint, load_checkpoints, signature_problem
-from hub.db import Database
-from hub.models.audit import PERSONAL_DATA, RECORDS
+from hub.persistence.db import Database
+from hub.persistence.models.audit import PERSONAL_DATA, RECORDS
 
 BATCH = 5000
 

@@ -29,8 +29,8 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
         with_relying_party,
     )
     from hub.demo.network import create_network_app
+    from hub.domain.client_metadata import validate_metadata
     from hub.links import links_for
-    from hub.oidc.registration import validate_metadata
     from hub.worker import queue_for
 
     hub = app.extensions["curbside"]
@@ -82,7 +82,7 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
 
 def run_demo(*, port: int, network_port: int, instance: str) -> None:
     from hub import create_app
-    from hub.schema import upgrade
+    from hub.persistence.schema import upgrade
     from hub.settings import Settings
 
     Path(instance).mkdir(parents=True, exist_ok=True)
@@ -91,7 +91,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
     settings = Settings.from_env(
         # The demo's partner networks run on this machine: the hub may call them.
         issuer=issuer, insecure_transport=True, outbound_allow_local=True, instance_dir=instance,
-        database_url=f"sqlite:///{Path(instance).resolve()}/hub.db")
+        database_url=f"sqlite:///{Path(instance).resolve()}/hub.persistence.db")
     app = create_app(settings)
     hub = app.extensions["curbside"]
     upgrade(hub.db)
@@ -101,7 +101,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
                             family_name="de Vries", locale="nl-NL", email_verified=True)
     client_id = "demo-network"
     if hub.clients.get(client_id) is None:
-        from hub.oidc.registration import validate_metadata
+        from hub.domain.client_metadata import validate_metadata
 
         hub.clients.create(validate_metadata({
             "client_name": "Demo Doctors Forum",

@@ -66,7 +66,7 @@ def networks_list() -> None:
     from sqlalchemy import func, select
 
     from hub.links import links_for
-    from hub.models.links import AccountLink
+    from hub.persistence.models.links import AccountLink
 
     hub = _hub()
     with hub.db.session() as s:

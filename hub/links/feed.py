@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select
 
-from hub.http_guards import MAX_DB_INTEGER
 from hub.links.networks import Networks
-from hub.models.links import AccountLink, FeedItem, RelayState
+from hub.persistence.models.links import AccountLink, FeedItem, RelayState
+from hub.protocol.guards import MAX_DB_INTEGER
 
 JSONFEED_VERSION = "https://jsonfeed.org/version/1.1"
 PAGE_SIZE = 30

@@ -17,9 +17,9 @@ from connectors import registry
 from connectors.base import Connector
 from connectors.errors import ConfigError
 from connectors.webhooks import WebhookReceiver
-from hub.crypto import DecryptionError
-from hub.db import utcnow
-from hub.models.links import LinkNetwork
+from hub.domain.crypto import DecryptionError
+from hub.persistence.db import utcnow
+from hub.persistence.models.links import LinkNetwork
 
 log = logging.getLogger("hub.links")
 KIND_LABELS = {"oidc": "OpenID Connect", "oauth2-json": "OAuth 2.0 + JSON API",

@@ -28,10 +28,10 @@ from connectors.errors import (
     UpstreamUnavailable,
 )
 from connectors.ratelimit import RateLimiter
-from hub.db import utcnow
 from hub.links.networks import Network, Networks
 from hub.links.vault import RefreshBusy, TokenVault
-from hub.models.links import AccountLink, FeedItem, LinkNetwork, RelayState
+from hub.persistence.db import utcnow
+from hub.persistence.models.links import AccountLink, FeedItem, LinkNetwork, RelayState
 
 log = logging.getLogger("hub.links.relay")
 PULL_LOCK = "relay-pull"

@@ -21,11 +21,11 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.base import LinkedIdentity, LinkStart
 from connectors.errors import ConnectorError, UpstreamUnavailable
-from hub.crypto import new_token, sha256_hex
-from hub.db import utcnow
+from hub.domain.crypto import new_token, sha256_hex
 from hub.links.networks import Network, Networks
 from hub.links.vault import TokenVault
-from hub.models.links import AccountLink, FeedItem, RelayState
+from hub.persistence.db import utcnow
+from hub.persistence.models.links import AccountLink, FeedItem, RelayState
 
 log = logging.getLogger("hub.links")
 PENDING_KIND = "link-pending"

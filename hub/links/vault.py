@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Connector, LinkCredentials, Refreshing
-from hub.db import utcnow
-from hub.models.links import LinkToken
+from hub.persistence.db import utcnow
+from hub.persistence.models.links import LinkToken
 
 LOCK_KIND = "link-refresh"
 LOCK_TTL = 60  # longer than any connector's token-endpoint budget

@@ -17,8 +17,8 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from hub.http_guards import no_store_json
 from hub.ops.outage import describe
+from hub.protocol.guards import no_store_json
 
 log = logging.getLogger("hub.health")
 CACHE_FOR = 1.0  # seconds: a flood of probes costs one check a second, not one each
@@ -61,7 +61,7 @@ class Readiness:
             log.warning("readiness: store unusable (%s)", describe(e))
             found["store"] = "unreachable"
         try:
-            from hub.oidc.keys import SUPPORTED_ALGS
+            from hub.domain.keys import SUPPORTED_ALGS
 
             missing = set(SUPPORTED_ALGS) - self.hub.keys.signing_algs()
             if missing:
@@ -81,7 +81,7 @@ class Readiness:
         if self._head is None:
             from alembic.script import ScriptDirectory
 
-            from hub.schema import alembic_config
+            from hub.persistence.schema import alembic_config
 
             self._head = ScriptDirectory.from_config(alembic_config(self.hub.db)).get_current_head()
         return self._head

@@ -147,7 +147,7 @@ class DatabaseCollector:
     def _feed_relay(self, now: datetime) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from hub.models.links import AccountLink, LinkNetwork, RelayState
+        from hub.persistence.models.links import AccountLink, LinkNetwork, RelayState
 
         with self.engine.connect() as c:
             networks = list(c.scalars(select(LinkNetwork.name).where(LinkNetwork.enabled.is_(True))))
@@ -175,7 +175,7 @@ class DatabaseCollector:
     def _audit_head(self, now: datetime) -> Iterator[Any]:
         from prometheus_client.core import GaugeMetricFamily
 
-        from hub.models.audit import AuditRecord
+        from hub.persistence.models.audit import AuditRecord
 
         with self.engine.connect() as c:
             head = c.execute(select(AuditRecord.seq, AuditRecord.occurred_at)
@@ -293,7 +293,7 @@ class Observability:
         route = environ.get(ROUTE_KEY)  # set by Flask when it matched a rule (see observe)
         if route is not None:
             return str(route)
-        # The lanes (hub/oidc/lane.py, hub/web/signin.py) answer a few fixed paths without
+        # The lanes (hub/protocol/lane.py, hub/protocol/signin.py) answer a few fixed paths without
         # Flask and make their Request only after matching one: the path is the route.
         # Bounded all the same, should a lane ever answer open-ended paths. (Flask removes
         # its own Request from the environ when it is done.)

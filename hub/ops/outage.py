@@ -1,7 +1,7 @@
 """An unreachable database or store is an outage, answered as one: 503 with Retry-After.
 
 Each entry point turns exceptions into answers in one place: the protocol lane
-(hub/oidc/lane.py), the sign-in lane (hub/web/signin.py) and Flask's error handler
+(hub/protocol/lane.py), the sign-in lane (hub/protocol/signin.py) and Flask's error handler
 (hub/app.py). Each asks :func:`outage_part` first, so an outage is never a 500 that reads
 as a bug, and a client or a doctor is told to come back instead of that something broke.
 
@@ -26,7 +26,7 @@ import redis
 from sqlalchemy import exc as sa_exc
 from werkzeug.wrappers import Request, Response
 
-from hub.http_guards import no_store_json
+from hub.protocol.guards import no_store_json
 
 log = logging.getLogger("hub.outage")
 

@@ -67,7 +67,7 @@ def check_folders(settings: Settings) -> None:
 
 def check_database(hub: Any) -> None:
     """The database answers and its schema is the one this code needs."""
-    from hub.schema import SchemaOutOfDate, require_current
+    from hub.persistence.schema import SchemaOutOfDate, require_current
 
     try:
         require_current(hub.db)
@@ -84,8 +84,8 @@ def check_signing_keys(hub: Any) -> None:
     key-encryption keys (a wrong but well-formed key is otherwise found at the first token)."""
     from sqlalchemy import select
 
-    from hub.crypto import DecryptionError
-    from hub.models.keys import SigningKey
+    from hub.domain.crypto import DecryptionError
+    from hub.persistence.models.keys import SigningKey
 
     with hub.db.session() as s:
         rows = s.execute(select(SigningKey.kid, SigningKey.private_jwk_enc)

@@ -21,7 +21,9 @@ for _event in ("oidc:access:refused", "oidc:logout:queued", "oidc:logout:deliver
 
 
 def init_app(app: Flask, hub: Hub) -> None:
-    from hub.relying import backchannel, enforce, portal, registration
+    from hub.pages import operators as portal
+    from hub.protocol import registration
+    from hub.relying import backchannel, enforce
 
     enforce.install(app, hub)
     backchannel.wrap_end_doctor_sessions(hub)

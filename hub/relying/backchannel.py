@@ -25,15 +25,15 @@ from typing import TYPE_CHECKING, Any
 import requests
 from sqlalchemy import func, or_, select, update
 
-from hub.crypto import new_token
-from hub.db import Database, utcnow
-from hub.models.grants import Grant
-from hub.models.relying import LogoutDelivery
+from hub.domain.crypto import new_token
 from hub.outbound import OutboundError
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.grants import Grant
+from hub.persistence.models.relying import LogoutDelivery
 
 if TYPE_CHECKING:
+    from hub.domain.sessions import SSOSession
     from hub.services import Hub
-    from hub.sessions import SSOSession
 
 log = logging.getLogger("hub.relying.backchannel")
 

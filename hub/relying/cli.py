@@ -64,8 +64,8 @@ def policy_show(c: Context, client_id: str, history: bool) -> None:
 @pass_ctx
 def initial_token(c: Context, label: str, ttl: int, uses: int, operator: str | None) -> None:
     """Issue an RFC 7591 initial access token for POST /register (printed once)."""
-    from hub.relying.portal import operator_id_for
-    from hub.relying.registration import issue_initial_token
+    from hub.pages.operators import operator_id_for
+    from hub.protocol.registration import issue_initial_token
 
     op_id = operator_id_for(c.hub, operator) if operator else None
     if operator and op_id is None:
@@ -95,7 +95,7 @@ def operator_create(c: Context, email: str) -> None:
     """Create an operator; prints the otpauth:// URI for their authenticator app."""
     import getpass
 
-    from hub.relying.portal import create_operator
+    from hub.pages.operators import create_operator
 
     password = getpass.getpass("Password (12+ characters): ")
     try:

@@ -17,9 +17,9 @@ from hub.relying.policy import decide_for, store
 from policies import Decision, Reason, Remedy
 
 if TYPE_CHECKING:
+    from hub.domain.sessions import SSOSession
+    from hub.pages.rendering import Pages
     from hub.services import Hub
-    from hub.sessions import SSOSession
-    from hub.web.pages import Pages
 
 # Where the refusal page sends the doctor for each remedy (label, link).
 REMEDY_LINKS: dict[str, tuple[str, str]] = {
@@ -109,7 +109,7 @@ def userinfo_guard(hub: Hub, token: Any) -> str | None:
         return None
     if store(hub).current(token.client_id) is None:
         return None  # no policy: no extra reads on the common path
-    from hub.models.grants import Grant
+    from hub.persistence.models.grants import Grant
 
     with hub.db.session() as s:
         g = s.get(Grant, token.grant_id)

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 import policies
-from hub.models.registers import DoctorRegistration, SelfDeclaredProfession
-from hub.models.relying import ClientPolicyVersion
+from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
+from hub.persistence.models.relying import ClientPolicyVersion
 from policies import AccessRequest, ClientPolicy, Decision, PolicyError, Registration, SubjectFacts
 
 if TYPE_CHECKING:

@@ -20,9 +20,9 @@ from datetime import datetime
 import requests
 from sqlalchemy import exists, select
 
-from hub.db import Database, utcnow
-from hub.models.registers import RegisterRecord
 from hub.outbound import Outbound
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.registers import RegisterRecord
 from hub.verification import mirror
 from hub.verification.base import (
     RegisterEntry,

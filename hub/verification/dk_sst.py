@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from datetime import date, datetime
 from typing import BinaryIO
 
-from hub.db import Database
+from hub.persistence.db import Database
 from hub.verification.base import EntryStatus, RegisterEntry, RegisterFileError
 from hub.verification.checking import MirrorVerifier
 from hub.verification.importing import (

@@ -17,9 +17,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from hub.crypto import HubSecrets
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration, ReviewDocument
+from hub.domain.crypto import HubSecrets
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, ReviewDocument
 
 KINDS: dict[str, str] = {
     "licence": "Your licence or registration certificate",

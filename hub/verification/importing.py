@@ -35,8 +35,8 @@ from typing import Any, BinaryIO, cast
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from hub.audit import append
-from hub.db import Database, utcnow
-from hub.models.registers import (
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.registers import (
     DoctorRegistration,
     RegisterImport,
     RegisterRecord,

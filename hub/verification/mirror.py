@@ -13,8 +13,8 @@ from typing import Any, cast
 from sqlalchemy import Connection, Table, exists, func, select
 from sqlalchemy.orm import Session
 
-from hub.db import utcnow
-from hub.models.registers import RegisterImport, RegisterRecord
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import RegisterImport, RegisterRecord
 from hub.verification.base import EntryStatus, RegisterEntry
 
 _T = cast(Table, RegisterRecord.__table__)

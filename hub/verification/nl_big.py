@@ -28,7 +28,7 @@ from datetime import date, datetime
 from typing import Any, BinaryIO
 from xml.sax.saxutils import escape
 
-from hub.db import Database, utcnow
+from hub.persistence.db import Database, utcnow
 from hub.verification.base import (
     EntryStatus,
     RegisterEntry,

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db import Database, utcnow
-from hub.models.registers import DoctorRegistration
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.registers import DoctorRegistration
 from hub.verification.base import RegisterResult, RegistrationClaim, Verifier
 from hub.verification.records import record_check
 

@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db import Database, utcnow
-from hub.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
 from hub.ops.metrics import count_check
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
 from hub.verification.base import RegisterResult, RegistrationClaim, ResultStatus, Verifier
 from hub.verification.claims import (
     PersonEvidence,

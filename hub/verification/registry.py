@@ -7,8 +7,8 @@ from typing import Any
 
 import requests
 
-from hub.db import Database
 from hub.outbound import Outbound
+from hub.persistence.db import Database
 from hub.settings import Settings
 from hub.verification.base import Verifier
 from hub.verification.dk_sst import SstVerifier

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from hub.db import utcnow
+from hub.persistence.db import utcnow
 from hub.verification.schemas import validate_verified_claims_request
 from hub.verification.vocabulary import LICENCE_MEMBER
 

@@ -26,9 +26,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.audit import append
-from hub.db import utcnow
-from hub.models.accounts import Doctor
-from hub.models.registers import DoctorRegistration, ReviewDocument, VerificationCheck, Vouch
+from hub.persistence.db import utcnow
+from hub.persistence.models.accounts import Doctor
+from hub.persistence.models.registers import DoctorRegistration, ReviewDocument, VerificationCheck, Vouch
 from hub.verification import documents, events, records
 from hub.verification.claims import PersonEvidence
 from hub.verification.documents import DocumentPolicy

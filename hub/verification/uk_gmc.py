@@ -35,7 +35,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import BinaryIO
 
-from hub.db import Database
+from hub.persistence.db import Database
 from hub.verification.base import EntryStatus, RegisterEntry
 from hub.verification.checking import MirrorVerifier
 from hub.verification.importing import (

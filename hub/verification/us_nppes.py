@@ -46,7 +46,7 @@ from xml.etree import ElementTree
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
-from hub.db import Database
+from hub.persistence.db import Database
 from hub.verification import mirror
 from hub.verification.base import (
     EntryStatus,

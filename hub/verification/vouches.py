@@ -18,8 +18,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration, IdentityEvidence, Vouch
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, Vouch
 from hub.verification import records
 from hub.verification.claims import PersonEvidence
 from hub.verification.vocabulary import CHECK_METHOD_DATA, REGISTERS

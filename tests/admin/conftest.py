@@ -20,9 +20,9 @@ import requests
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-import hub.models.registers  # noqa: F401  (the verification tables exist in the test database)
+import hub.persistence.models.registers  # noqa: F401  (the verification tables exist in the test database)
 from hub import create_app
-from hub.models.audit import AuditRecord
+from hub.persistence.models.audit import AuditRecord
 from tests.flows.conftest import Browser, RunningHub, _Late, make_settings
 
 ADMIN_PASSWORD = "a long admin passphrase"

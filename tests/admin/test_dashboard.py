@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from hub.admin.charts import horizontal_bars, nice_max, stacked_bars
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration, VerificationCheck
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, VerificationCheck
 from tests.admin.conftest import ConsoleFor
 from tests.flows.conftest import Browser, RelyingParty, RunningHub
 

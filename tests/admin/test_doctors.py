@@ -8,8 +8,8 @@ from typing import Any
 
 import requests
 
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
 from tests.admin.conftest import ConsoleFor, audit_records
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 

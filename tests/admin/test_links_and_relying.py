@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import select
 
 from connectors.base import LinkCredentials
-from hub.db import utcnow
 from hub.links import links_for
-from hub.models.links import AccountLink, LinkToken, RelayState
-from hub.models.relying import LogoutDelivery
+from hub.persistence.db import utcnow
+from hub.persistence.models.links import AccountLink, LinkToken, RelayState
+from hub.persistence.models.relying import LogoutDelivery
 from hub.relying import policy as relying_policy
 from tests.admin.conftest import ConsoleFor, audit_records
 from tests.flows.conftest import RunningHub

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from hub.models.registers import DoctorRegistration, IdentityEvidence
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence
 from hub.verification import documents
 from tests.admin.conftest import ConsoleFor, audit_records
 from tests.admin.test_roles import registration_awaiting_review

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import secrets
 
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration, VerificationCheck
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, VerificationCheck
 from tests.admin.conftest import ConsoleFor, audit_records
 from tests.flows.conftest import RunningHub
 

@@ -7,9 +7,9 @@ import secrets
 from sqlalchemy import func, select
 
 from hub.admin.search import like_contains
-from hub.db import utcnow
-from hub.models.accounts import Doctor
-from hub.models.registers import DoctorRegistration
+from hub.persistence.db import utcnow
+from hub.persistence.models.accounts import Doctor
+from hub.persistence.models.registers import DoctorRegistration
 from tests.admin.conftest import ConsoleFor
 from tests.flows.conftest import RunningHub
 

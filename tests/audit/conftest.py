@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hub.db import Base, Database
-from hub.models.audit import AUDIT_TABLES
+from hub.persistence.db import Base, Database
+from hub.persistence.models.audit import AUDIT_TABLES
 
 
 @pytest.fixture

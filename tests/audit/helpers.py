@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select, text
 
 from hub.audit import AuditEvent, append
-from hub.db import Database
-from hub.models.audit import RECORDS, append_only_ddl
+from hub.persistence.db import Database
+from hub.persistence.models.audit import RECORDS, append_only_ddl
 
 
 def tamper(db: Database, sql: str, **params: Any) -> None:

@@ -11,8 +11,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from hub.audit import AuditError, AuditEvent, UnknownEventError, append, verify_chain
 from hub.audit.chain import GENESIS_HASH, record_hash
-from hub.db import Database, utcnow
-from hub.models.audit import RECORDS, AuditPersonalData, AuditRecord
+from hub.persistence.db import Database, utcnow
+from hub.persistence.models.audit import RECORDS, AuditPersonalData, AuditRecord
 
 from .helpers import T0
 
@@ -95,7 +95,7 @@ def test_a_record_appended_now_never_predates_the_tail(db: Database) -> None:
 
 
 def test_every_writer_extends_the_same_verifiable_chain(db: Database) -> None:
-    # On PostgreSQL standalone appends run inside the database (hub/models/audit.py) while
+    # On PostgreSQL standalone appends run inside the database (hub/persistence/models/audit.py) while
     # session and explicit-time appends build the record in Python; one chain either way.
     append(db, AuditEvent.AUTH_LOGIN_SUCCESS, actor="doctor:1", detail={"note": "caf\u00e9 \"x\""})
     with db.session() as s:

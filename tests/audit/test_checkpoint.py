@@ -17,8 +17,8 @@ from hub.audit import (
     verify_chain,
     write_checkpoint,
 )
-from hub.db import Database
-from hub.models.audit import AuditCheckpoint
+from hub.persistence.db import Database
+from hub.persistence.models.audit import AuditCheckpoint
 
 from .helpers import fill, tamper
 

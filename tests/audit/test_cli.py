@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from hub.audit import Ed25519CheckpointKey
 from hub.audit.cli import audit
-from hub.db import Database
+from hub.persistence.db import Database
 
 from .helpers import fill, tamper
 

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from sqlalchemy import select
 
 from hub.audit import AuditEvent, append, verify_chain
-from hub.db import Database
-from hub.models.audit import AuditRecord
+from hub.persistence.db import Database
+from hub.persistence.models.audit import AuditRecord
 
 WRITERS = 8
 PER_WRITER = 25

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from hub.audit import AuditDetailError, AuditEvent, append, verify_chain
 from hub.audit.detail import MAX_DETAIL_BYTES, clean_detail, clean_identifier, looks_like_token
-from hub.db import Database
+from hub.persistence.db import Database
 
 JWT = (
     "eyJhbGciOiJSUzI1NiIsImtpZCI6IjEifQ.eyJzdWIiOiIxMjMiLCJpc3MiOiJodHRwczovL2h1YiJ9."

@@ -18,8 +18,8 @@ from hub.audit import (
     verify_chain,
     write_checkpoint,
 )
-from hub.db import Database
-from hub.models.audit import AuditPersonalData, AuditRecord
+from hub.persistence.db import Database
+from hub.persistence.models.audit import AuditPersonalData, AuditRecord
 
 from .helpers import T0, fill
 

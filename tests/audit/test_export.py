@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event
 
 from hub.audit import AuditError, AuditRangeError, export
-from hub.db import Database
+from hub.persistence.db import Database
 
 from .helpers import T0, fill
 

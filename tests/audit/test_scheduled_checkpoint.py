@@ -22,8 +22,8 @@ from sqlalchemy import func, select, text
 
 from hub.audit.jobs import JOB, write_scheduled_checkpoint
 from hub.cli import main
-from hub.db import Database
-from hub.models.audit import CHECKPOINTS
+from hub.persistence.db import Database
+from hub.persistence.models.audit import CHECKPOINTS
 from hub.services import Hub
 from hub.settings import Settings
 from hub.worker import Queue, _scheduler, periodic_jobs, resolve

@@ -9,8 +9,8 @@ from sqlalchemy import insert, select, text
 
 from hub.audit import Ed25519CheckpointKey, verify_chain, write_checkpoint
 from hub.audit.chain import record_hash
-from hub.db import Database
-from hub.models.audit import RECORDS
+from hub.persistence.db import Database
+from hub.persistence.models.audit import RECORDS
 
 from .helpers import T0, fill, tamper
 

@@ -47,7 +47,7 @@ class RunningHub:
                                         email_verified=True, **kw)
 
     def client(self, **md: Any) -> dict[str, Any]:
-        from hub.oidc.registration import validate_metadata
+        from hub.domain.client_metadata import validate_metadata
 
         md.setdefault("client_name", "Test Network")
         md.setdefault("redirect_uris", ["https://network.example/cb"])

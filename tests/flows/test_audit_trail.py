@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 
 from hub.audit import verify_chain
-from hub.models.audit import AuditRecord
+from hub.persistence.models.audit import AuditRecord
 from tests.flows.conftest import Browser, RelyingParty, RunningHub
 
 

@@ -19,8 +19,8 @@ import requests
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.crypto import new_token, sha256_hex
-from hub.oidc.authorize import AUTHZ_KIND, Pending
+from hub.domain.crypto import new_token, sha256_hex
+from hub.protocol.authorize import AUTHZ_KIND, Pending
 from tests.flows.conftest import PASSWORD, RunningHub, _Late, make_settings
 
 ISSUER = "https://id.curbside.example"

@@ -33,7 +33,7 @@ def test_rotation_publishes_before_signing_and_keeps_retired_keys(running_hub: R
 def test_private_keys_are_encrypted_at_rest(running_hub: RunningHub) -> None:
     from sqlalchemy import select
 
-    from hub.models.keys import SigningKey
+    from hub.persistence.models.keys import SigningKey
 
     with running_hub.hub.db.session() as s:
         for k in s.scalars(select(SigningKey)):

@@ -351,7 +351,7 @@ def test_a_database_outage_keeps_the_jwks_and_heals_without_a_restart(
         monkeypatch: pytest.MonkeyPatch) -> None:
     backend, relay = relayed_database
     # Every /jwks reloads the keys, so the outage is met by the reload, not hidden by the cache.
-    monkeypatch.setattr("hub.oidc.keys.RELOAD_EVERY", 0.0)
+    monkeypatch.setattr("hub.domain.keys.RELOAD_EVERY", 0.0)
     with serving(backend, tmp_path) as hub:
         hub.hub.keys.ensure()
         doctor = hub.doctor()

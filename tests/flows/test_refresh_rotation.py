@@ -18,8 +18,8 @@ from authlib.integrations.requests_client import OAuth2Session
 from sqlalchemy import select
 
 from hub.admin.history import doctor_history
-from hub.crypto import sha256_hex
-from hub.models.grants import RefreshToken
+from hub.domain.crypto import sha256_hex
+from hub.persistence.models.grants import RefreshToken
 from hub.worker import resolve
 from tests.flows.conftest import Browser, RelyingParty, RunningHub
 
@@ -132,5 +132,5 @@ def test_the_successor_is_kept_sealed_and_only_for_the_grace_window(
     assert kept(r1) is not None
     # A chain that stops here: the worker's periodic job erases it.
     time.sleep(0.05)
-    assert resolve("hub.oidc.tokens:erase_stale_successors")(running_hub.hub)["erased"] >= 1
+    assert resolve("hub.domain.tokens:erase_stale_successors")(running_hub.hub)["erased"] >= 1
     assert kept(r1) is None

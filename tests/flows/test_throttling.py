@@ -329,7 +329,7 @@ def operator_sign_in(h: RunningHub, s: Any, email: str, password: str, code: str
 def test_an_attacker_cannot_lock_a_partner_operator_out_of_her_portal_browser(hub: RunningHub) -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from hub.relying.portal import create_operator
+    from hub.pages.operators import create_operator
 
     email, password = f"ops-{next(_attackers)}@nordic.example", "a long operator password"
     _, uri = create_operator(hub.hub, email, password)

@@ -10,8 +10,8 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from hub.crypto import sha256_hex
-from hub.oidc.grants import USED_CODE_KIND
+from hub.domain.crypto import sha256_hex
+from hub.protocol.grants import USED_CODE_KIND
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 
 

@@ -15,7 +15,7 @@ import requests
 from sqlalchemy import update
 
 from hub.links import links_for
-from hub.models.links import RelayState
+from hub.persistence.models.links import RelayState
 from hub.worker import queue_for
 from tests.connectors.connector_fakes import CLIENT_ID, CLIENT_SECRET, Fake, LiveServer, rsa_key
 from tests.flows.conftest import Browser, RunningHub, _Late, make_settings
@@ -82,10 +82,10 @@ def running_hub(backend: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     import sqlalchemy as sa
     from werkzeug.serving import make_server
 
-    import hub.models  # noqa: F401
+    import hub.persistence.models  # noqa: F401
     from hub import create_app
-    from hub.db import Base, Database
-    from hub.schema import upgrade
+    from hub.persistence.db import Base, Database
+    from hub.persistence.schema import upgrade
 
     tmp = tmp_path_factory.mktemp("links-hub")
     schema = None
@@ -212,7 +212,7 @@ def make_due(hub: Any, doctor: Any = None) -> None:
     and push everything else far away so a test's relay run sees only its own links."""
     from sqlalchemy import select
 
-    from hub.models.links import AccountLink
+    from hub.persistence.models.links import AccountLink
 
     now = datetime.now(UTC)
     with hub.db.session() as s:

@@ -8,7 +8,7 @@ import pyotp
 from sqlalchemy import select
 
 from hub.links import links_for
-from hub.models.links import AccountLink, FeedItem, LinkToken
+from hub.persistence.models.links import AccountLink, FeedItem, LinkToken
 from tests.connectors.connector_fakes import GOOD_TITLES, SUBJECT
 from tests.flows.conftest import Browser, RelyingParty, callback_params
 from tests.links.linkkit import Doctor, Net, make_due

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from hub.links import links_for
-from hub.models.links import AccountLink, FeedItem, LinkToken
+from hub.persistence.models.links import AccountLink, FeedItem, LinkToken
 from tests.connectors.connector_fakes import GOOD_TITLES, Post
 from tests.links.linkkit import Doctor, Net, make_due
 

@@ -13,7 +13,7 @@ import requests
 from sqlalchemy import func, select
 from standardwebhooks import Webhook
 
-from hub.models.links import FeedItem
+from hub.persistence.models.links import FeedItem
 from tests.connectors.connector_fakes import SUBJECT
 from tests.links.linkkit import Doctor, Net
 

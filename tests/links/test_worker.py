@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from hub.links import jobs, links_for
-from hub.models.links import FeedItem, RelayState
+from hub.persistence.models.links import FeedItem, RelayState
 from hub.worker import Queue, make_huey, queue_for, resolve
 from tests.links.linkkit import Doctor, Net, make_due
 

@@ -51,7 +51,7 @@ class Credentials:
 
 @pytest.fixture(scope="session")
 def credentials(running_hub: RunningHub) -> Iterator[Credentials]:  # noqa: F811
-    from hub.relying.registration import issue_initial_token
+    from hub.protocol.registration import issue_initial_token
 
     hub = running_hub
     email = f"openapi-{id(hub)}@example.org"

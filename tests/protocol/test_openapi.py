@@ -15,7 +15,7 @@ import hub
 from hub.app import API_PREFIXES
 from tests.flows.conftest import RunningHub
 
-DOCUMENT = Path(hub.__file__).parent / "openapi.yaml"
+DOCUMENT = Path(hub.__file__).parent / "protocol" / "openapi.yaml"
 
 
 def _document() -> dict[str, Any]:

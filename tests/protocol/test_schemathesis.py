@@ -1,4 +1,4 @@
-"""Schemathesis against a live hub: every operation of hub/openapi.yaml, with generated valid
+"""Schemathesis against a live hub: every operation of hub/protocol/openapi.yaml, with generated valid
 and invalid requests, answers without a server error and as the document says.
 
 The requests carry real credentials (a confidential and a public client, a doctor's access
@@ -30,7 +30,7 @@ from schemathesis.specs.openapi.checks import (
 import hub
 from tests.protocol.conftest import Credentials
 
-DOCUMENT = Path(hub.__file__).parent / "openapi.yaml"
+DOCUMENT = Path(hub.__file__).parent / "protocol" / "openapi.yaml"
 # Extra query parameters are not generated as invalid input: RFC 6749 §3.1 has the OAuth
 # endpoints ignore unrecognised parameters, and the feed does the same.
 CONFIG = SchemathesisConfig.from_dict({"generation": {"allow-extra-parameters": False,

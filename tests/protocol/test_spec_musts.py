@@ -13,7 +13,7 @@ import requests
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.models.clients import ClientRecord
+from hub.persistence.models.clients import ClientRecord
 from hub.settings import Settings, SettingsError
 from tests.flows.conftest import (
     Browser,

@@ -16,8 +16,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from werkzeug.serving import make_server
 
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration, IdentityEvidence, SelfDeclaredProfession
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, SelfDeclaredProfession
 from tests.conftest import Backend, _pg_schema_url
 from tests.flows.conftest import Browser, RunningHub, _Late, make_settings
 
@@ -66,10 +66,10 @@ def set_policy(hub: RunningHub, client_id: str, name: str) -> Any:
 def running_hub(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     """A hub of its own, on its own database: two hubs over one database in a test session
     would hold signing keys encrypted under two different instance secrets."""
-    import hub.models  # noqa: F401
+    import hub.persistence.models  # noqa: F401
     from hub import create_app
-    from hub.db import Base, Database
-    from hub.schema import upgrade
+    from hub.persistence.db import Base, Database
+    from hub.persistence.schema import upgrade
 
     gen = None
     if backend.name == "sqlite":

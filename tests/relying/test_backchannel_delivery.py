@@ -15,8 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from hub.cli import Context, main
-from hub.db import utcnow
-from hub.models.relying import LogoutDelivery
+from hub.persistence.db import utcnow
+from hub.persistence.models.relying import LogoutDelivery
 from hub.relying import backchannel
 from tests.flows.conftest import Browser, RunningHub
 from tests.relying.conftest import Receiver

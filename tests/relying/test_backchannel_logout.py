@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from hub.db import utcnow
+from hub.persistence.db import utcnow
 from hub.relying import backchannel
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 from tests.relying.conftest import Receiver
@@ -95,7 +95,7 @@ def test_discovery_advertises_back_channel_logout(running_hub: RunningHub) -> No
 
 def test_consent_revoke_and_sign_out_on_the_account_page(running_hub: RunningHub, browser: Browser,
                                                          receiver: Receiver) -> None:
-    from hub.models.grants import Consent
+    from hub.persistence.models.grants import Consent
 
     b = network(running_hub, "Network B4", receiver.url)
     c = network(running_hub, "Network C4", receiver.url)

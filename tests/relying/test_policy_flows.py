@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from hub.models.grants import Consent
+from hub.persistence.models.grants import Consent
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 from tests.relying.conftest import declare, set_policy, verify, withdraw
 

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pyotp
 import requests
 
-from hub.relying.portal import create_operator
-from hub.relying.registration import issue_initial_token
+from hub.pages.operators import create_operator
+from hub.protocol.registration import issue_initial_token
 from tests.flows.conftest import RunningHub
 from tests.relying.conftest import EXAMPLES
 

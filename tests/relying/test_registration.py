@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from hub.models.clients import ClientRecord
-from hub.relying.registration import issue_initial_token
+from hub.persistence.models.clients import ClientRecord
+from hub.protocol.registration import issue_initial_token
 from tests.flows.conftest import Browser, RelyingParty, RunningHub
 
 GOOD: dict[str, Any] = {

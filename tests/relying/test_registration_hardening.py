@@ -17,8 +17,8 @@ import requests
 from flask import Flask
 from werkzeug.serving import make_server
 
-from hub.relying.portal import create_operator
-from hub.relying.registration import issue_initial_token
+from hub.pages.operators import create_operator
+from hub.protocol.registration import issue_initial_token
 from tests.admin.conftest import ConsoleFor, admin_hub, console_for  # noqa: F401  (fixtures)
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from hub.db import Database
-from hub.store import Store, open_store
+from hub.persistence.db import Database
+from hub.persistence.store import Store, open_store
 
 
 @pytest.fixture(params=["sql", "redis"])

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from hub.db import Database
-from hub.models import registers as models
+from hub.persistence.db import Database
+from hub.persistence.models import registers as models
 from tests.verification_flows.registers import FakeRegisters
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -36,7 +36,7 @@ TEST_DOCTORS = [f"doc{i}" for i in range(1, 10)]
 
 @pytest.fixture
 def db(_schema: Database) -> Database:
-    from hub.models.accounts import Doctor
+    from hub.persistence.models.accounts import Doctor
 
     with _schema.engine.begin() as conn:
         for table in reversed(TABLES):

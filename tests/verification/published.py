@@ -19,7 +19,7 @@ from typing import Any
 
 import openpyxl
 
-from hub.db import Database
+from hub.persistence.db import Database
 from hub.settings import Settings
 from hub.verification import registry
 from hub.verification.base import Verifier

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import delete
 
-from hub.models.registers import RegisterRecord
+from hub.persistence.models.registers import RegisterRecord
 from hub.settings import Settings, SettingsError
 from hub.verification import nl_big, records, registry
 from hub.verification.base import RegistrationClaim, ResultStatus

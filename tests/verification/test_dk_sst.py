@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub.models.audit import AuditRecord
-from hub.models.registers import RegisterImport, RegisterRecord
+from hub.persistence.models.audit import AuditRecord
+from hub.persistence.models.registers import RegisterImport, RegisterRecord
 from hub.verification import dk_sst, records
 from hub.verification.base import RegisterFileError, RegistrationClaim, ResultStatus
 from hub.verification.importing import ImportRefused, WithdrawalGuard, WithdrawalsRefused

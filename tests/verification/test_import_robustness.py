@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub.models.registers import RegisterImport, RegisterRecord
+from hub.persistence.models.registers import RegisterImport, RegisterRecord
 from hub.verification import uk_gmc
 from hub.verification.base import RegisterFileError
 from tests.verification.lrmp import lrmp_row, lrmp_text

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub.models.registers import DoctorRegistration, RegisterImport
+from hub.persistence.models.registers import DoctorRegistration, RegisterImport
 from hub.settings import Settings, SettingsError
 from hub.verification import mirror, records, registry, us_nppes
 from hub.verification.base import RegisterFileError, RegistrationClaim, ResultStatus

@@ -5,7 +5,7 @@ from datetime import timedelta
 import requests
 import responses
 
-from hub.db import utcnow
+from hub.persistence.db import utcnow
 from hub.verification import nl_big, recheck, records, uk_gmc
 from hub.verification.base import RegistrationClaim, ResultStatus
 from hub.verification.claims import PersonEvidence

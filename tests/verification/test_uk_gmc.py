@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.models.registers import RegisterRecord
+from hub.persistence.models.registers import RegisterRecord
 from hub.verification import records, uk_gmc
 from hub.verification.base import EntryStatus, RegisterFileError, RegistrationClaim, ResultStatus
 from hub.verification.registry import make_verifiers

@@ -25,9 +25,9 @@ from tests.verification_flows.registers import FakeRegisters
 
 @pytest.fixture(scope="session")
 def verification_database_url(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import hub.models  # noqa: F401  (every table)
-    from hub.db import Base, Database
-    from hub.schema import upgrade
+    import hub.persistence.models  # noqa: F401  (every table)
+    from hub.persistence.db import Base, Database
+    from hub.persistence.schema import upgrade
 
     if backend.name == "sqlite":
         gen: Iterator[str] = iter([f"sqlite:///{tmp_path_factory.mktemp('vdb')}/curbside.db"])

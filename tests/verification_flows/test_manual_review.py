@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from hub.db import utcnow
-from hub.models.audit import AuditRecord
-from hub.models.registers import DoctorRegistration, IdentityEvidence, ReviewDocument
+from hub.persistence.db import utcnow
+from hub.persistence.models.audit import AuditRecord
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, ReviewDocument
 from hub.verification import documents, jobs, review
 from hub.verification.documents import DocumentPolicy
 from hub.verification.schemas import validate_verified_claims

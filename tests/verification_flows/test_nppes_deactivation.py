@@ -11,8 +11,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import select, update
 
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration
 from tests.flows.conftest import RelyingParty, RunningHub
 from tests.verification import published as pub
 from tests.verification_flows import registers as reg

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
-from hub.db import utcnow
-from hub.models.registers import DoctorRegistration
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration
 from hub.verification import jobs
 from hub.verification.resilience import HttpPolicy
 from tests.flows.conftest import RelyingParty, RunningHub

@@ -12,8 +12,8 @@ from pathlib import Path
 import requests
 from sqlalchemy import select
 
-from hub.models.audit import AuditRecord
-from hub.models.registers import DoctorRegistration
+from hub.persistence.models.audit import AuditRecord
+from hub.persistence.models.registers import DoctorRegistration
 from hub.verification import review
 from hub.verification.schemas import validate_verified_claims
 from hub.verification.vocabulary import LICENCE_MEMBER, REGISTRATIONS_CLAIM, TRUST_FRAMEWORK

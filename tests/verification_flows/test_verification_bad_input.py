@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub.models.registers import DoctorRegistration, RegisterRecord, ReviewDocument
+from hub.persistence.models.registers import DoctorRegistration, RegisterRecord, ReviewDocument
 from hub.verification import uk_gmc
 from hub.verification.base import RegistrationClaim, ResultStatus
 from tests.flows.conftest import Browser, RunningHub

@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import event, select, update
 
-from hub.db import utcnow
-from hub.models.audit import AuditRecord
-from hub.models.registers import DoctorRegistration
+from hub.persistence.db import utcnow
+from hub.persistence.models.audit import AuditRecord
+from hub.persistence.models.registers import DoctorRegistration
 from hub.verification.claims import DISCOVERY_METADATA
 from hub.verification.schemas import validate_verified_claims
 from hub.verification.vocabulary import LICENCE_MEMBER, REGISTRATIONS_CLAIM, SELF_DECLARED_CLAIM

@@ -1,0 +1,1 @@
+"""The pages people see: doctors, partner operators and admins (Flask blueprints)."""

@@ -1,0 +1,43 @@
+"""Relying parties: list, approve, suspend."""
+
+from __future__ import annotations
+
+from flask import abort, redirect, request
+from werkzeug.wrappers import Response
+
+from hub.admin import clients
+from hub.admin.roles import Permission
+from hub.pages.admin.console import bp, client_address, current, hub, page, reason, require, valid_id
+
+
+# -- relying parties ------------------------------------------------------------------------------
+@bp.get("/clients")
+@require(Permission.VIEW)
+def client_list() -> Response:
+    return page("admin/clients.html", clients=clients.list_clients(hub()),
+                done=request.args.get("done", "")[:40])
+
+
+def _client_status(client_id: str, to: str) -> Response:
+    valid_id(client_id, "network")
+    why = reason()
+    try:
+        clients.change_status(hub(), client_id, to, actor=current().actor, reason=why,
+                              address=client_address())
+    except LookupError:
+        abort(404, "No network with this client id.")
+    except clients.TransitionError as e:
+        abort(409, str(e).capitalize() + ".")
+    return redirect(f"/admin/clients?done={'approved' if to == 'active' else 'suspended'}", 303)
+
+
+@bp.post("/clients/<client_id>/approve")
+@require(Permission.MANAGE_CLIENTS)
+def client_approve(client_id: str) -> Response:
+    return _client_status(client_id, "active")
+
+
+@bp.post("/clients/<client_id>/suspend")
+@require(Permission.MANAGE_CLIENTS)
+def client_suspend(client_id: str) -> Response:
+    return _client_status(client_id, "suspended")

@@ -1,0 +1,287 @@
+"""Doctor pages for linked networks and the merged feed, the linking callback, brokered
+sign-in, the JSON Feed API and the webhook intake. See docs/links.md."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+)
+from werkzeug.wrappers import Response
+
+from connectors.errors import ConnectorError
+from hub.domain.crypto import new_token, sha256_hex
+from hub.domain.sessions import SSOSession
+from hub.links import links_for
+from hub.links.feed import link_status
+from hub.links.jobs import INGEST, PULL, item_data
+from hub.links.networks import KIND_LABELS
+from hub.links.service import LinkError
+from hub.pages.account import _flow, _session, csrf_token, doctor_view, error_page
+from hub.persistence.models.links import AccountLink
+from hub.protocol.authorize import AUTHZ_KIND, Pending
+from hub.protocol.signin import signed_in
+
+log = logging.getLogger("hub.links.web")
+bp = Blueprint("links", __name__)
+LINK_COOKIE = "curbside_link"  # binds a brokered sign-in callback to the browser (Lax)
+
+
+def _hub() -> Any:
+    return current_app.extensions["curbside"]
+
+
+def _links() -> Any:
+    return links_for(_hub())
+
+
+def _callback_uri() -> str:
+    return f"{_hub().settings.issuer}/links/callback"
+
+
+@bp.record_once
+def _signin_networks(state: Any) -> None:
+    """The login page's brokered sign-in buttons: a template global, since the sign-in
+    lane renders that page without a Flask request."""
+    hub = state.app.extensions["curbside"]
+
+    def signin_networks() -> list[tuple[str, str]]:
+        try:
+            return links_for(hub).networks.signin_choices()  # type: ignore[no-any-return]
+        except Exception:  # noqa: BLE001 - the password form must render whatever happens
+            log.exception("listing sign-in networks failed")
+            return []
+
+    state.app.jinja_env.globals["signin_networks"] = signin_networks
+
+
+# -- account pages ----------------------------------------------------------------------------
+@bp.get("/account/links")
+@doctor_view(form=False)
+def links_page(cookie: str, sso: SSOSession) -> Response:
+    links = _links()
+    networks = {n.name: n for n in links.networks.all()}
+    rows = []
+    for link, state in links.of(sso.doctor_id):
+        net = networks.get(link.network)
+        rows.append({"link": link, "state": state, "network": net,
+                     "status": link_status(link, state, net.poll_interval if net else 300)})
+    linked = {r["link"].network for r in rows}
+    available = [n for n in networks.values() if n.enabled and n.name not in linked]
+    return make_response(render_template("links.html", rows=rows, available=available,
+                                         kinds=KIND_LABELS, csrf=csrf_token(cookie),
+                                         error=request.args.get("error") and _ERRORS.get(
+                                             request.args["error"])))
+
+
+_ERRORS = {"expired": "That linking attempt expired. Start again."}
+
+
+@bp.post("/account/links/<network>/begin")
+@doctor_view(form=True)
+def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
+    if "pwd" not in sso.amr:
+        # A link is a new way to sign in (brokered sign-in), so binding one needs the
+        # account's own authentication (NIST SP 800-63B §6.1.2.1). A session from a
+        # brokered sign-in (amr "fed") proves only another upstream account: whoever holds
+        # that one could add one of their own, a way back in that outlives the doctor
+        # unlinking the first.
+        return error_page("Sign in with your password to link a network",
+                          "Linking adds a way into your account, so it needs your own "
+                          "Curbside password. Sign out and sign in with it, then link.", 403)
+    try:
+        started = _links().begin(network, redirect_uri=_callback_uri(), purpose="link",
+                                 doctor_id=sso.doctor_id, sid=sso.sid)
+    except LinkError as e:
+        return error_page("Linking is not possible", str(e))
+    if started.start.authorization_url:
+        return redirect(started.start.authorization_url, 303)
+    return make_response(render_template("links_form.html", network=started.network,
+                                         state=started.state, csrf=csrf_token(cookie),
+                                         fields=started.start.form_fields))
+
+
+@bp.post("/account/links/form")
+@doctor_view(form=True)
+def complete_form(cookie: str, sso: SSOSession) -> Response:
+    """Form-linked kinds (feeds): the doctor typed the URL; ``state`` came back hidden."""
+    params = {"state": request.form.get("state", "")[:64],
+              "url": request.form.get("url", "").strip()[:2048]}
+    return _finish(params, sso)
+
+
+@bp.get("/links/callback")
+def callback() -> Response:
+    # RFC 6749 §4.1.2: code, state (and RFC 9207 iss) in the query; anything else ignored.
+    params = {k: v[:4096] for k, v in request.args.items() if k in
+              ("code", "state", "iss", "error", "error_description", "session_state")}
+    _, sso = _session()
+    return _finish(params, sso)
+
+
+def _finish(params: dict[str, str], sso: Any) -> Response:
+    links = _links()
+    try:
+        done = links.complete(params.get("state", ""), params,
+                              sid=sso.sid if sso else None,
+                              browser=request.cookies.get(LINK_COOKIE))
+    except LinkError as e:
+        return error_page("Linking did not work", str(e))
+    if done.purpose == "link":
+        if done.link_id:
+            links.queue.enqueue(PULL, done.link_id)
+        return redirect("/account/links", 303)
+    return _finish_signin(done)
+
+
+def _finish_signin(done: Any) -> Response:
+    hub = _hub()
+    raw = hub.store.get(AUTHZ_KIND, done.pending_authz or "")
+    if raw is None:
+        return error_page("Your sign-in page expired",
+                          "Go back to the network you came from and start the sign-in again.")
+    if done.doctor_id is None:
+        hub.audit_event("auth:login:failure", address=request.remote_addr,
+                        reason="unlinked_upstream_account", network=done.identity.network)
+        return error_page(
+            "No Curbside account is linked to that account",
+            f"Sign in with your password, then link your {done.identity.network} account from "
+            "your account page to use it next time.", 403)
+    doctor = hub.accounts.get(done.doctor_id)
+    if doctor is None or doctor.disabled:
+        return error_page("Sign-in is not possible", "This account is not active.", 403)
+    pending = Pending(**json.loads(raw))
+    resp = signed_in(_flow(), pending, done.doctor_id, ["fed"])
+    resp.delete_cookie(LINK_COOKIE, path="/links/callback")
+    return resp
+
+
+@bp.post("/links/signin/<network>")
+def signin(network: str) -> Response:
+    """Brokered sign-in from the login page (which posts its authorization request id)."""
+    pending = _flow().load_pending(request.form.get("pending", "")[:64])
+    if pending is None:
+        return error_page("Your sign-in page expired",
+                          "Go back to the network you came from and start the sign-in again.")
+    browser = new_token(24)
+    try:
+        started = _links().begin(network, redirect_uri=_callback_uri(), purpose="signin",
+                                 pending_authz=pending.id, browser=sha256_hex(browser))
+    except LinkError as e:
+        return error_page("Sign-in with that network is not possible", str(e))
+    if not started.start.authorization_url:
+        return error_page("Sign-in with that network is not possible", "Use your password.")
+    resp = redirect(started.start.authorization_url, 303)
+    # Lax, not Strict: the callback is a cross-site top-level GET from the upstream.
+    resp.set_cookie(LINK_COOKIE, browser, httponly=True, samesite="Lax",
+                    secure=_hub().sessions.secure, path="/links/callback",
+                    max_age=_hub().settings.login_state_ttl)
+    return resp
+
+
+@bp.post("/account/links/<link_id>/<action>")
+@doctor_view(form=True)
+def link_action(cookie: str, sso: SSOSession, link_id: str, action: str) -> Response:
+    links = _links()
+    link_id = link_id[:32]
+    if action == "unlink":
+        ok = links.unlink(sso.doctor_id, link_id)
+    elif action in ("pause", "resume"):
+        ok = links.set_flag(sso.doctor_id, link_id, "paused", action == "pause")
+    elif action in ("hide", "show"):
+        ok = links.set_flag(sso.doctor_id, link_id, "hidden", action == "hide")
+    else:
+        abort(404)
+    if not ok:
+        abort(404)
+    return redirect("/account/links", 303)
+
+
+# -- the feed ---------------------------------------------------------------------------------
+@bp.get("/feed")
+@doctor_view(form=False)
+def feed_page(cookie: str, sso: SSOSession) -> Response:
+    links = _links()
+    page = links.feed.page(sso.doctor_id, cursor=request.args.get("before"))
+    networks = {n.name: n for n in links.networks.all()}
+    problems = []
+    for link, state in links.of(sso.doctor_id):
+        net = networks.get(link.network)
+        status = link_status(link, state, net.poll_interval if net else 300)
+        if status in ("stale", "failing", "relink"):
+            problems.append((net.display_name if net else link.network, status))
+    return make_response(render_template("feed.html", page=page, networks=networks,
+                                         problems=problems))
+
+
+@bp.get("/api/feed")
+def api_feed() -> Response:
+    _, sso = _session()
+    if sso is None:
+        resp = jsonify(error="login_required", error_description="Sign in to Curbside first.")
+        resp.status_code = 401
+        return resp
+    try:
+        limit = int(request.args.get("limit", "30"))
+    except ValueError:
+        resp = jsonify(error="invalid_request", error_description="limit must be an integer.")
+        resp.status_code = 400
+        return resp
+    doc = _links().feed.json_feed(sso.doctor_id, base_url=_hub().settings.issuer,
+                                  cursor=request.args.get("before"), limit=limit)
+    resp = make_response(json.dumps(doc))
+    resp.mimetype = "application/feed+json"
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+# -- webhooks ---------------------------------------------------------------------------------
+@bp.post("/links/webhooks/<network>")
+def webhook(network: str) -> Response:
+    net = _links().networks.get(network)
+    if net is None or net.receiver is None or not net.enabled:
+        abort(404)
+    request.max_content_length = net.receiver.config.max_bytes
+    body = request.get_data(cache=False)
+    try:
+        delivery = net.receiver.receive(body, dict(request.headers))
+    except ConnectorError as e:
+        log.info("webhook %s refused: %s", network, e.reason)
+        resp = jsonify(error="invalid_request", error_description=str(e))
+        resp.status_code = 400
+        return resp
+    if delivery.accepted:
+        _deliver(net.name, delivery)
+    return make_response("", 204)
+
+
+def _deliver(network: str, delivery: Any) -> None:
+    """Items for a named member go to that member's active link; a message naming nobody is
+    a nudge: the network's active links are pulled now."""
+    from sqlalchemy import select
+
+    hub = _hub()
+    with hub.db.session() as s:
+        q = select(AccountLink).where(AccountLink.network == network,
+                                      AccountLink.state == "active")
+        if delivery.subject is not None:
+            q = q.where(AccountLink.subject == delivery.subject)
+        targets = list(s.scalars(q.limit(1000)))
+    queue = _links().queue
+    if delivery.subject is not None and delivery.items:
+        data = [item_data(i) for i in delivery.items]
+        for t in targets:
+            queue.enqueue(INGEST, t.id, t.doctor_id, data)
+    else:
+        for t in targets:
+            queue.enqueue(PULL, t.id)

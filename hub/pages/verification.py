@@ -1,0 +1,314 @@
+"""The doctor's verification page (/account/verification): check a registration against
+its register, upload a document for manual review, vouch for a colleague, and state a
+profession on one's honour.
+
+The register is asked while the doctor waits: live lookups have a 4 s deadline and fall
+back to the mirror (hub.verification.resilience), so the page always answers. Sign-in
+never waits for a register; it only reads stored results.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, make_response, redirect, render_template, request
+from sqlalchemy import delete, select
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response as BaseResponse
+
+from hub.domain.sessions import SSOSession
+from hub.pages.account import _check_csrf, csrf_token, doctor_view
+from hub.persistence.db import utcnow
+from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
+from hub.verification import documents, events, records, registry, vouches
+from hub.verification.base import RegisterResult, RegistrationClaim, ResultStatus
+from hub.verification.documents import DocumentPolicy, UploadRefused
+from hub.verification.vocabulary import PROFESSION_PHYSICIAN, REGISTERS
+
+bp = Blueprint("verification", __name__)
+
+COUNTRIES = {"NL": "Netherlands (BIG-register)", "GB": "United Kingdom (GMC)",
+             "US": "United States (NPPES NPI Registry)", "DK": "Denmark (Autorisationsregisteret)"}
+PROFESSIONS = {PROFESSION_PHYSICIAN: "Physician (medical doctor)"}
+_NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z .\-]{0,31}$")
+_STATE = re.compile(r"^[A-Za-z]{2}$")
+# Letters of any script, spaces and a little punctuation; no markup reaches partner networks.
+_PROFESSION_TEXT = re.compile(r"^[^\W\d_][\w .,'()/&+-]{0,79}$")
+_EMAIL = re.compile(r"^[^@\s<>]{1,64}@[^@\s<>]{1,190}$")
+CHECKS_PER_HOUR = 10  # a register is not an oracle for guessing colleagues' names
+VOUCHES_PER_DAY = 20
+UPLOAD_OVERHEAD = 64 * 1024  # multipart framing and the form's other fields
+PLAIN_STATUS = {
+    "match": "Verified",
+    "needs_review": "Waiting for manual review",
+    "restricted": "Waiting for manual review",
+    "no_match": "Not found in the register",
+    "name_mismatch": "Name does not match",
+    "inactive": "Not active in the register",
+    "unavailable": "Register could not be reached: Curbside will ask again",
+    "rejected": "Not accepted after review",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: str  # verified | review | not_found | problem
+    title: str
+    detail: str
+
+
+def _hub() -> Any:
+    return current_app.extensions["curbside"]
+
+
+def _field(name: str, limit: int = 256) -> str:
+    return request.form.get(name, "")[:limit].strip()
+
+
+def _public_reason(reason: str) -> str:
+    """The check's reason without the technical note on a fallback to the mirror."""
+    return reason.split(" (register unavailable")[0].strip()
+
+
+def _retry_words(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = round(minutes / 60)
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
+def outcome_of(result: RegisterResult, number: str, *, retry_after: int = 900) -> Outcome:
+    """The result in plain words for the doctor. ``retry_after``: seconds until the
+    worker asks an unreachable register again (CURBSIDE_VERIFICATION_UNAVAILABLE_RETRY)."""
+    source = REGISTERS[result.register].source_name if result.register in REGISTERS else "register"
+    reason = _public_reason(result.reason)
+    unreachable = "register unavailable" in result.reason  # answered from the mirror instead
+    copy = " (checked against Curbside's copy of the register)" if (
+        result.evidence is not None and result.evidence.method == "mirror") else ""
+    match result.status:
+        case ResultStatus.MATCH:
+            return Outcome("verified", "Verified",
+                           f"The {source} confirms registration {number} as a physician's, in your name"
+                           f"{copy}. Partner networks you allow can now see that you are a licensed "
+                           "physician.")
+        case ResultStatus.NEEDS_REVIEW | ResultStatus.RESTRICTED:
+            return Outcome("review", "Sent to manual review",
+                           f"The {source} has registration {number}, but a person must look at it: {reason}. "
+                           "A Curbside verifier will decide; uploading your licence or hospital badge below "
+                           "helps.")
+        case ResultStatus.NO_MATCH if unreachable:
+            return Outcome("not_found", "Not found in Curbside's copy of the register",
+                           f"The {source} did not answer in time, and Curbside's copy of it has no "
+                           f"physician's registration with number {number}. If you registered recently, "
+                           "please try again later.")
+        case ResultStatus.NO_MATCH:
+            return Outcome("not_found", "Not found",
+                           f"The {source} has no physician's registration with number {number}. "
+                           "Check the number and the country.")
+        case ResultStatus.NAME_MISMATCH:
+            return Outcome("problem", "The name does not match",
+                           f"The name in the {source} for {number} is not the name on your Curbside account. "
+                           "Check that your account name is the one you are registered under, or upload a "
+                           "document for manual review.")
+        case ResultStatus.INACTIVE:
+            return Outcome("problem", "Not active",
+                           f"The {source} says registration {number} is not active: {reason}.")
+        case _:
+            # Not a "no": the register was not asked successfully, and the worker's
+            # re-check (jobs.recheck_due) asks it again.
+            return Outcome("pending", "The register could not be reached — Curbside will try again",
+                           f"The {source} did not answer, and Curbside has no copy of registration "
+                           f"{number}. This is not a refusal: Curbside will ask the register again "
+                           f"automatically (not before about {_retry_words(retry_after)} from now), and "
+                           "this page will show the result. You do not need to do anything.")
+
+
+def _page(sso: SSOSession, cookie: str, *, status: int = 200, outcome: Outcome | None = None,
+          error: str | None = None, section: str = "", form: dict[str, str] | None = None) -> Response:
+    hub = _hub()
+    doctor = hub.accounts.get(sso.doctor_id)
+    with hub.db.session() as s:
+        regs = list(s.execute(select(DoctorRegistration).where(
+            DoctorRegistration.doctor_id == sso.doctor_id).order_by(DoctorRegistration.id)).scalars())
+        uploads = documents.of_doctor(s, sso.doctor_id)
+        jurisdictions = vouches.verified_jurisdictions(s, sso.doctor_id)
+        received = vouches.vouches_for(s, sso.doctor_id)
+        declared = s.get(SelfDeclaredProfession, sso.doctor_id)
+        html = render_template(
+            "verification.html", doctor=doctor, registrations=regs, uploads=uploads,
+            jurisdictions=jurisdictions, vouches_received=received,
+            declared=declared.profession if declared else "", csrf=csrf_token(cookie),
+            countries=COUNTRIES, professions=PROFESSIONS, kinds=documents.KINDS,
+            registers=REGISTERS, plain=PLAIN_STATUS, public_reason=_public_reason,
+            outcome=outcome, error=error, section=section, form=form or {},
+            max_mb=DocumentPolicy().max_bytes // (1024 * 1024))
+    resp = make_response(html, status)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/account/verification")
+@doctor_view(form=False)
+def page(cookie: str, sso: SSOSession) -> Response:
+    return _page(sso, cookie)
+
+
+@bp.post("/account/verification")
+@doctor_view(form=True)
+def check(cookie: str, sso: SSOSession) -> Response:
+    hub = _hub()
+    form = {"country": _field("country", 8).upper(), "number": _field("number", 64),
+            "profession": _field("profession", 40), "state": _field("state", 8).upper()}
+
+    def refuse(message: str, status: int = 400) -> Response:
+        return _page(sso, cookie, status=status, error=message, section="check", form=form)
+
+    country = "GB" if form["country"] == "UK" else form["country"]
+    if country not in COUNTRIES:
+        return refuse("Choose a country: Curbside checks the registers of the Netherlands, the United "
+                      "Kingdom, the United States and Denmark.")
+    if form["profession"] not in PROFESSIONS:
+        return refuse("Curbside verifies physicians' registrations only, for now.")
+    verifiers = registry.for_hub(hub)
+    register = records.COUNTRY_REGISTERS[country]
+    verifier = verifiers[register]
+    label = getattr(verifier, "number_label", "registration number")
+    normalize = getattr(verifier, "normalize", None)
+    number = normalize(form["number"]) if normalize and _NUMBER.match(form["number"]) else None
+    if number is None:
+        return refuse(f"That is not a valid {label} for the {REGISTERS[register].source_name}.")
+    state = form["state"] if country == "US" else ""
+    if state and not _STATE.match(state):
+        return refuse("Enter the two-letter code of the US state that licensed you, or leave it empty.")
+    doctor = hub.accounts.get(sso.doctor_id)
+    if doctor is None or not doctor.given_name.strip() or not doctor.family_name.strip():
+        return refuse("Your account needs your given and family name before a register can be checked.")
+    if hub.store.incr("verify-check", sso.doctor_id, ttl=3600) > CHECKS_PER_HOUR:
+        return refuse("You have checked many registrations in the last hour. Please try again later.", 429)
+    with hub.db.session() as s:
+        taken = s.execute(select(DoctorRegistration.id).where(
+            DoctorRegistration.register == register, DoctorRegistration.number == number,
+            DoctorRegistration.status == "match", DoctorRegistration.doctor_id != sso.doctor_id)).first()
+    if taken is not None:
+        # One registration, one person: a second account claiming it is either a duplicate
+        # or an impostor, and a person has to find out which.
+        return refuse("This registration is already verified for another Curbside account. If it is "
+                      "yours, upload your licence below and a verifier will sort it out.", 409)
+    claim = RegistrationClaim(country, number, form["profession"], doctor.given_name.strip(),
+                              doctor.family_name.strip(), register=register, jurisdiction=state or None)
+    result = records.verify(hub.db, verifiers, sso.doctor_id, claim)
+    event = {ResultStatus.MATCH: events.VERIFIED, ResultStatus.NEEDS_REVIEW: events.QUEUED,
+             ResultStatus.RESTRICTED: events.QUEUED}.get(result.status, events.FAILED)
+    hub.audit_event(event, doctor_id=sso.doctor_id, register=register, status=result.status.value,
+                    method=result.evidence.method if result.evidence else None)
+    return _page(sso, cookie, section="check", outcome=outcome_of(
+        result, number, retry_after=hub.settings.verification_unavailable_retry))
+
+
+@bp.post("/account/verification/documents")
+@doctor_view(form=False)
+def upload(cookie: str, sso: SSOSession) -> Response:
+    hub = _hub()
+    policy = DocumentPolicy.from_settings(hub.settings)
+    # Only this route takes files: raise the app's 64 KiB body limit here, and only as far
+    # as one allowed file needs (Flask 3.1 per-request limit; larger bodies get 413 unread).
+    request.max_content_length = policy.max_bytes + UPLOAD_OVERHEAD
+    too_big = f"The file is larger than {policy.max_bytes // (1024 * 1024)} MB."
+    try:
+        _check_csrf(cookie)
+        file = request.files.get("file")
+        kind = _field("kind", 20)
+        reg_raw = _field("registration", 12)
+    except RequestEntityTooLarge:
+        return _page(sso, cookie, status=413, error=too_big, section="upload")
+    if file is None or not file.filename:
+        return _page(sso, cookie, status=400, error="Choose a file to upload.", section="upload")
+    data = file.stream.read(policy.max_bytes + 1)
+    registration_id = int(reg_raw) if reg_raw.isdigit() else None
+    try:
+        with hub.db.session() as s:
+            doc = documents.store(s, hub.secrets, sso.doctor_id, kind, data,
+                                  registration_id=registration_id, policy=policy)
+            doc_id, content_type, size = doc.id, doc.content_type, doc.size
+    except UploadRefused as e:
+        status = 413 if len(data) > policy.max_bytes else 400
+        return _page(sso, cookie, status=status, error=str(e), section="upload")
+    hub.audit_event(events.DOCUMENT_UPLOAD, doctor_id=sso.doctor_id, upload=doc_id, kind=kind,
+                    size=size, content_type=content_type)
+    return _page(sso, cookie, section="upload", outcome=Outcome(
+        "review", "Document received",
+        "It is stored encrypted and only Curbside verifiers can open it. It is deleted once they "
+        "have decided."))
+
+
+@bp.post("/account/verification/documents/<int:document_id>/delete")
+@doctor_view(form=True)
+def delete_upload(cookie: str, sso: SSOSession, document_id: int) -> BaseResponse:
+    hub = _hub()
+    with hub.db.session() as s:
+        removed = documents.withdraw(s, sso.doctor_id, document_id)
+    if removed:
+        hub.audit_event(events.DOCUMENT_DELETE, doctor_id=sso.doctor_id, upload=document_id,
+                        reason="doctor")
+    return redirect("/account/verification", 303)
+
+
+@bp.post("/account/verification/vouch")
+@doctor_view(form=True)
+def vouch(cookie: str, sso: SSOSession) -> Response:
+    hub = _hub()
+    email = _field("email", 254).lower()
+    form = {"email": email}
+    with hub.db.session() as s:
+        mine = vouches.verified_jurisdictions(s, sso.doctor_id)
+    jurisdiction = _field("jurisdiction", 4).upper() or (mine[0] if len(mine) == 1 else "")
+
+    def refuse(message: str, status: int = 400) -> Response:
+        return _page(sso, cookie, status=status, error=message, section="vouch", form=form)
+
+    if not mine:
+        return refuse("Only doctors whose own registration is verified can vouch for a colleague.", 403)
+    if jurisdiction not in mine:
+        return refuse("Choose the country where you and your colleague practise.")
+    if not _EMAIL.match(email):
+        return refuse("Enter your colleague's email address.")
+    if hub.store.incr("vouch", sso.doctor_id, ttl=86400) > VOUCHES_PER_DAY:
+        return refuse("You have vouched for many colleagues today. Please try again tomorrow.", 429)
+    colleague = hub.accounts.by_email(email)
+    if colleague is not None and colleague.id == sso.doctor_id:
+        return refuse("You cannot vouch for yourself.")
+    # Same answer whether or not the address has an account (no account discovery).
+    thanks = Outcome("verified", "Thank you",
+                     "If a Curbside account uses that address, your vouch is recorded. When two verified "
+                     "colleagues from the same country have vouched, partner networks see it.")
+    if colleague is None:
+        return _page(sso, cookie, outcome=thanks, section="vouch")
+    try:
+        with hub.db.session() as s:
+            result = vouches.vouch(s, sso.doctor_id, colleague.id, jurisdiction)
+    except vouches.VouchRefused:
+        return _page(sso, cookie, outcome=thanks, section="vouch")
+    hub.audit_event(events.VOUCH, actor=sso.doctor_id, doctor_id=colleague.id, doctor=colleague.id,
+                    jurisdiction=jurisdiction,
+                    vouches=result.vouches, evidence_added=result.evidence_added)
+    return _page(sso, cookie, outcome=thanks, section="vouch")
+
+
+@bp.post("/account/verification/profession")
+@doctor_view(form=True)
+def declare_profession(cookie: str, sso: SSOSession) -> BaseResponse:
+    hub = _hub()
+    text = " ".join(_field("profession", 200).split())
+    if text and not _PROFESSION_TEXT.match(text):
+        return _page(sso, cookie, status=400, section="profession", form={"declared": text},
+                     error="Write your profession in words (letters, spaces and simple punctuation, "
+                           "up to 80 characters).")
+    with hub.db.session() as s:
+        s.execute(delete(SelfDeclaredProfession).where(SelfDeclaredProfession.doctor_id == sso.doctor_id))
+        if text:
+            s.add(SelfDeclaredProfession(doctor_id=sso.doctor_id, profession=text, declared_at=utcnow()))
+    hub.audit_event(events.PROFESSION_DECLARE, doctor_id=sso.doctor_id, cleared=not text)
+    return redirect("/account/verification", 303)

@@ -1,0 +1,1 @@
+"""Where the hub keeps things: the database, its models and migrations, and the Store."""

@@ -1,0 +1,229 @@
+"""The sign-in pages: /authorize, the password and second-factor form, and consent.
+
+Every sign-in passes through these three requests, so they are answered without Flask's
+per-request machinery (request and app contexts, URL matching, hooks, template context
+processors), which cost about a fifth of their time here (docs/benchmarks.md). Like the
+protocol lane (hub/protocol/lane.py), this lane gives them what the app gives every page: the
+size limits, NUL refusal, the page security headers, and error pages that never show
+internals. Every other path goes on to Flask.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from authlib.oauth2 import OAuth2Error
+from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
+from werkzeug.utils import redirect
+from werkzeug.wrappers import Request, Response
+
+from hub.domain.crypto import sha256_hex
+from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
+from hub.ops.outage import authorization_outage, outage_log, outage_page, outage_part
+from hub.protocol.authorize import AUTHZ_KIND, AuthorizeFlow, Pending
+from hub.protocol.guards import NUL_REFUSAL, add_security_headers, contains_nul
+from hub.protocol.lane import LimitedRequest
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from hub.services import Hub
+
+log = logging.getLogger("hub")
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
+# Untrusted-client attempts per account (hub/domain/throttle.py names the others after them)
+ACCOUNT_THROTTLE = "throttle-acct"  # at the password, keyed by the email's hash
+OTP_THROTTLE = "throttle-otp"  # at the second factor, keyed by the account's id
+ADDRESS_FAILURES = "fails-addr"  # failed password attempts per client address
+EXPIRED = ("Your sign-in page expired",
+           "Go back to the network you came from and start the sign-in again.")
+
+
+def install(app: Flask, hub: Hub) -> None:
+    app.wsgi_app = SignInLane(app.wsgi_app, hub,  # type: ignore[method-assign]
+                              app.extensions["curbside.provider"],
+                              app.extensions["curbside.pages"])
+
+
+class SignInLane:
+    ROUTES = {"/authorize": ("GET", "HEAD", "POST"), "/login": ("POST",), "/consent": ("POST",)}
+
+    def __init__(self, app: WSGIApp, hub: Hub, provider: Any, pages: Any) -> None:
+        self.app = app
+        self.hub = hub
+        self.provider = provider
+        self.pages = pages
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        methods = self.ROUTES.get(path)
+        if methods is None:
+            return self.app(environ, start_response)
+        request = LimitedRequest(environ)
+        resp = add_security_headers(self._answer(request, path, methods))
+        return resp(environ, start_response)
+
+    def _answer(self, request: Request, path: str, methods: tuple[str, ...]) -> Response:
+        try:
+            if request.method == "OPTIONS":
+                return Response("", 200, headers={"Allow": ", ".join((*methods, "OPTIONS"))})
+            if request.method not in methods:
+                raise MethodNotAllowed(valid_methods=[*methods, "OPTIONS"])
+            if contains_nul(request):
+                raise BadRequest(NUL_REFUSAL)
+            flow = AuthorizeFlow(self.hub, self.provider, request, self.pages)
+            if path == "/authorize":
+                return flow.start()
+            return login(flow) if path == "/login" else consent(flow)
+        except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
+            return self.pages.http_error(e)
+        except Exception as e:
+            part = outage_part(e)
+            if part is not None:  # hub/ops/outage.py: an outage, not a bug
+                outage_log.record(part, e, request.path)
+                return (authorization_outage(self.hub, request) if path == "/authorize" else None
+                        ) or outage_page(self.hub, self.pages)
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return self.pages.error("Something went wrong", "Please try again in a moment.", 500)
+
+
+def _form(request: Request, name: str, limit: int = 1024) -> str:
+    return request.form.get(name, "")[:limit]
+
+
+def _address(request: Request) -> str:
+    return request.remote_addr or "unknown"
+
+
+def device_cookies(hub: Hub) -> DeviceCookies:
+    return DeviceCookies(hub.secrets, "doctor", hub.sessions.secure, hub.settings.device_cookie_ttl)
+
+
+def login(flow: AuthorizeFlow) -> Response:
+    hub, request = flow.hub, flow.request
+    email = _form(request, "email", 254).strip().lower()
+    password = _form(request, "password")
+    address = _address(request)
+    devices = device_cookies(hub)
+    passwords = StepThrottle.of(ACCOUNT_THROTTLE, hub.settings)
+    # A password attempt counts before the password is checked, read with the pending
+    # request in one round trip (an attempt on an expired page counts too: nothing is
+    # checked for it): against the browser's device cookie for the account, or, from a
+    # browser without one, against its (account, address) and then the account
+    # (hub/domain/throttle.py). Untrusted browsers also meet the address's failures:
+    # only failures count per address, since a hospital's NAT is one address for all.
+    attempt = Attempt(sha256_hex(email), address, devices.find(request.cookies.get(devices.name), email)) \
+        if email and password else None
+    counters = passwords.first_counts(attempt) if attempt else []
+    address_failures = [(ADDRESS_FAILURES, address)] if attempt and not attempt.trusted else []
+    pending, counted = flow.load_pending_counting(_form(request, "pending", 64), counters,
+                                                  window=hub.settings.login_window,
+                                                  tallies=address_failures)
+    if pending is None:
+        return flow.pages.error(*EXPIRED)
+    client = hub.clients.get(pending.params.get("client_id"))
+    client_name = client.name if client else ""
+
+    def again(message: str, status: int, template: str = "login.html") -> Response:
+        html = flow.pages.render(template, pending=pending.id, client_name=client_name,
+                                 login_hint=_form(request, "email", 254), error=message)
+        return flow.respond(html, None, status)
+
+    def throttled() -> Response:
+        hub.audit_event("auth:login:failure", address=address, reason="throttled")
+        return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
+
+    if pending.doctor_id is None:  # step 1: password
+        if attempt is None:
+            return again("Enter your email address and password.", 400)
+        if address_failures and counted[-1] >= hub.settings.login_max_per_address:
+            return throttled()
+        if not passwords.admits(hub.store, attempt, counted):
+            return throttled()
+        doctor = hub.accounts.check_password(email, password)
+        if doctor is None:
+            if not attempt.trusted:
+                hub.store.incr(ADDRESS_FAILURES, address, ttl=hub.settings.login_window)
+            hub.audit_event("auth:login:failure", address=address, reason="bad_credentials")
+            return again("That email address and password do not match.", 401)
+        if doctor.mfa_enabled:
+            pending.doctor_id = doctor.id
+            flow.save_pending(pending)
+            return again("", 200, "otp.html")
+        return signed_in(flow, pending, doctor.id, ["pwd"], device_account=doctor.email,
+                         forgive=passwords.cleared_by_success(attempt))
+
+    # step 2: second factor, throttled like the password, per device cookie or else per
+    # (account, address) and account: whoever has the password cannot lock the doctor out
+    # of her second factor on her own browser.
+    doctor = hub.accounts.get(pending.doctor_id)
+    if doctor is None or doctor.disabled:
+        return flow.pages.error("Sign-in is not possible", "This account is not active.", 403)
+    code = _form(request, "otp", 64)
+    device = devices.find(request.cookies.get(devices.name), doctor.email)
+    second = StepThrottle.of(OTP_THROTTLE, hub.settings)
+    otp_attempt = Attempt(doctor.id, address, device)
+    if not second.admit(hub.store, otp_attempt):
+        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address, reason="throttled")
+        return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
+    method = hub.accounts.check_second_factor(doctor, code)
+    # A TOTP code is single-use (RFC 6238 §5.2): refuse it if seen in the last 90 seconds.
+    if method == "otp" and not hub.store.add_once("totp-used", f"{doctor.id}:{code.strip()}", ttl=90):
+        method = None
+    if method is None:
+        hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address)
+        return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
+    password_attempt = Attempt(sha256_hex(doctor.email), address, device)
+    return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"], device_account=doctor.email,
+                     forgive=passwords.cleared_by_success(password_attempt)
+                     + second.cleared_by_success(otp_attempt))
+
+
+def signed_in(flow: AuthorizeFlow, pending: Pending, doctor_id: str, amr: list[str], *,
+              device_account: str | None = None, forgive: Sequence[tuple[str, str]] = ()) -> Response:
+    """Start the SSO session and go on with the authorization request. ``forgive`` are the
+    attempt counts (Store kind, key) the success clears: a doctor who signs in often, or
+    after a typo, is never locked out by their own successes. The browser gets a new
+    device cookie for ``device_account`` (the doctor's email): only a complete sign-in
+    here, both factors, earns one (the password alone would buy fresh second-factor
+    guesses); a sign-in through a linked network names none."""
+    hub, request = flow.hub, flow.request
+    old = request.cookies.get(hub.sessions.cookie_name)
+    if old:
+        hub.sessions.end(old)
+    cookie, sso = hub.sessions.new(doctor_id, amr)
+    hub.store.write_many(puts=[hub.sessions.entry(cookie, sso)], deletes=forgive)
+    hub.audit_event("auth:login:success", doctor_id=doctor_id, amr=amr, address=_address(request))
+    if pending.params.get(ACCOUNT_NEXT):
+        hub.store.delete(AUTHZ_KIND, pending.id)
+        resp: Response = redirect("/account", 303)
+    else:
+        resp = flow.run(pending.params, fresh_login=True, pending_id=pending.id,
+                        session=(cookie, sso))
+    resp.set_cookie(hub.sessions.cookie_name, cookie, httponly=True, samesite="Lax",
+                    secure=hub.sessions.secure, path="/")
+    if device_account is None:
+        return resp
+    devices = device_cookies(hub)
+    return devices.set(resp, devices.issue(request.cookies.get(devices.name), device_account))
+
+
+def consent(flow: AuthorizeFlow) -> Response:
+    hub, request = flow.hub, flow.request
+    cookie = request.cookies.get(hub.sessions.cookie_name)
+    pending, sso = flow.load_pending_and_session(_form(request, "pending", 64), cookie)
+    if pending is None or sso is None or cookie is None:
+        return flow.pages.error("Your consent page expired", EXPIRED[1])
+    if _form(request, "decision", 16) != "allow":
+        hub.store.delete(AUTHZ_KIND, pending.id)
+        return flow.deny(pending.params)
+    try:
+        flow.record_consent(sso.doctor_id, pending.params.get("client_id", ""), pending.params,
+                            shown_at=pending.started or None)
+    except OAuth2Error:
+        return flow.deny(pending.params)
+    return flow.run(pending.params, consent_given=True, pending_id=pending.id,
+                    session=(cookie, sso), fresh_login=pending.signed_in_since(sso))
