@@ -47,6 +47,8 @@ def _env(args: argparse.Namespace, tmp: Path, port: int) -> dict[str, str]:
             "CURBSIDE_ARGON2_MEMORY_COST": str(args.argon2_memory),
             "CURBSIDE_LOGIN_MAX_PER_ACCOUNT": "100000000",
             "CURBSIDE_LOGIN_MAX_PER_ADDRESS": "100000000",
+            "CURBSIDE_LOGIN_MAX_PER_ACCOUNT_ADDRESS": "100000000",
+            "CURBSIDE_LOGIN_MAX_PER_DEVICE": "100000000",
         }
     )
     if args.backend == "pg-redis":
@@ -239,7 +241,17 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, str]) -> list[floa
     lock = threading.Lock()
     deadline = time.perf_counter() + seconds
 
+    failures: list[BaseException] = []
+
     def run() -> None:
+        try:
+            load()
+        except Exception as e:  # a dead connection would quietly lower the load
+            with lock:
+                failures.append(e)
+            raise
+
+    def load() -> None:
         conn = Conn(port)
         jwks = KeySet.import_key_set(json.loads(conn.req("GET", "/jwks")[2]))
         rt = None
@@ -282,6 +294,8 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, str]) -> list[floa
         t.start()
     for t in ts:
         t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {threads} connections failed: {failures[0]!r}")
     return lat
 
 
@@ -364,10 +378,9 @@ def main() -> None:
     env = _env(args, tmp, port)
     if args.backend == "pg-redis":
         _ensure_pg_db(args.pg_url)
+        # The Redis is shared: never flushed. The hub's keys there are random tokens with
+        # lifetimes, and the load's throttle limits are set out of reach above.
         _reset_pg(args.pg_url)
-        import redis
-
-        redis.Redis.from_url(args.redis_url).flushdb()
     creds = _setup(env)
     cmd = [
         "taskset",
