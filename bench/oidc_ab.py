@@ -63,6 +63,8 @@ def main() -> None:
     setup = argparse.Namespace(backend="pg-redis", argon2_time=1, argon2_memory=8,
                                pg_url=args.pg_url, redis_url=args.redis_url)
 
+    # A terminated run still stops its servers and deletes its Redis keys (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = Path(tempfile.mkdtemp(prefix="curbside-ab-"))
     port = 18000 + secrets.randbelow(500)
     env = oidc_load._env(setup, tmp, port)

@@ -23,6 +23,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,8 @@ def main() -> None:
     ap.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     args = ap.parse_args()
 
+    # A terminated run still stops its servers and deletes its Redis keys (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or 19000 + secrets.randbelow(1000)
     creds = new_client()
     prefix = new_prefix()
