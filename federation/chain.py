@@ -85,6 +85,9 @@ def validate_trust_chain(
     if anchor_id not in trust_anchors:
         raise InvalidTrustAnchor(f"the trust chain ends at {anchor_id}, which is not a trusted trust anchor")
     anchor_configuration = last if last.is_configuration else None
+    issuers = [s.iss for s in (chain[:-1] if anchor_configuration is not None and len(chain) > 1 else chain)]
+    if len(set(issuers)) != len(issuers):
+        raise InvalidTrustChain("the trust chain names the same entity twice (a loop)")
     for j in range(len(chain) - 1):
         upper = chain[j + 1]
         if chain[j].iss != upper.sub:  # section 4: ES[j]["iss"] == ES[j+1]["sub"]
@@ -94,8 +97,6 @@ def validate_trust_chain(
             )
         if upper.is_configuration and j + 1 != len(chain) - 1:
             raise InvalidTrustChain("only the last statement of a trust chain may be an entity configuration")
-    if len({s.sub for s in chain}) != len(chain):
-        raise InvalidTrustChain("the trust chain names the same entity twice (a loop)")
     if len(chain) > 1 and chain[1].iss not in subject.authority_hints:
         # Section 3.2: a subordinate statement's issuer must be among the subject's authority_hints.
         raise InvalidTrustChain(f"{chain[1].iss} is not among the authority_hints of {subject.sub}")

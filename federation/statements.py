@@ -228,7 +228,7 @@ def _check_claims(
     configuration = claims["iss"] == claims["sub"]
     for name in _CONFIGURATION_ONLY if not configuration else _SUBORDINATE_ONLY:
         if name in claims:
-            kind = "an entity configuration" if not configuration else "a subordinate statement"
+            kind = "an entity configuration" if configuration else "a subordinate statement"
             raise error(f"{about} carries {name}, which {kind} must not")
     _check_crit(claims, understood_claims, about, error)
     if "metadata" in claims:
