@@ -50,9 +50,15 @@ def _single(params: Params, name: str, *, required: bool) -> str | None:
     return values[0]
 
 
-def _entity_id(params: Params, name: str) -> str:
+def _required(params: Params, name: str) -> str:
     value = _single(params, name, required=True)
-    assert value is not None
+    if value is None:  # _single raised already; this keeps the type checker informed
+        raise InvalidRequest(f"the required parameter {name} is missing")
+    return value
+
+
+def _entity_id(params: Params, name: str) -> str:
+    value = _required(params, name)
     if not is_entity_identifier(value):
         raise InvalidRequest(f"the {name} parameter is not an Entity Identifier")
     return value
@@ -270,9 +276,7 @@ def trust_mark_status_request_body(trust_mark: str) -> dict[str, str]:
 
 
 def parse_trust_mark_status_request(params: Params) -> str:
-    value = _single(params, "trust_mark", required=True)
-    assert value is not None
-    return value
+    return _required(params, "trust_mark")
 
 
 def build_trust_mark_status_response(

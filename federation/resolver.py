@@ -52,7 +52,7 @@ class _Collection:
     """The bookkeeping of one resolution: fetch budget, what was fetched, why paths failed."""
 
     budget: int
-    configurations: dict[str, EntityStatement | None] = field(default_factory=dict)
+    configurations: dict[str, EntityStatement | FederationError] = field(default_factory=dict)
     reasons: list[str] = field(default_factory=list)
 
 
@@ -113,14 +113,13 @@ class TrustChainResolver:
         else:
             self._check_entity_id(entity_id)
             subject = self._configuration(entity_id, session)
-        assert subject is not None
         candidates = self._collect(subject, (subject.sub,), anchors, session)
         if subject.sub in anchors:  # the subject is itself a trust anchor: a chain of one
             candidates.insert(0, [])
         if not candidates:
             detail = "; ".join(dict.fromkeys(session.reasons)) or "it names no authority_hints"
             raise InvalidTrustAnchor(f"no path from {entity_id} to a trusted trust anchor ({detail})")
-        first_error: FederationError | None = None
+        failures: list[FederationError] = []
         for statements in sorted(candidates, key=len):
             try:
                 return validate_trust_chain(
@@ -132,16 +131,13 @@ class TrustChainResolver:
                     understood_claims=self.understood_claims,
                 )
             except FederationError as exc:
-                first_error = first_error or exc
-        assert first_error is not None
-        raise first_error
+                failures.append(exc)
+        raise failures[0]  # the shortest chain's reason
 
     def entity_configuration(self, entity_id: str) -> EntityStatement:
         """An entity's configuration, fetched (or cached), self-signed and current."""
         self._check_entity_id(entity_id)
-        statement = self._configuration(entity_id, _Collection(budget=self.max_fetches))
-        assert statement is not None
-        return statement
+        return self._configuration(entity_id, _Collection(budget=self.max_fetches))
 
     def verify_trust_mark(self, token: str | bytes, *, chain: TrustChain) -> TrustMark:
         """Validate a trust mark of ``chain``'s subject (section 7.3).
@@ -212,8 +208,6 @@ class TrustChainResolver:
             try:
                 self._check_entity_id(hint)
                 superior = self._configuration(hint, session)
-                if superior is None:
-                    continue
                 if hint in anchors:
                     # The anchor's own configuration is checked against its configured keys.
                     superior.verify(
@@ -235,12 +229,22 @@ class TrustChainResolver:
                 session.reasons.append(f"{hint} is not a trusted trust anchor and names no superiors")
         return found
 
-    def _configuration(self, entity_id: str, session: _Collection) -> EntityStatement | None:
-        if entity_id in session.configurations:
-            return session.configurations[entity_id]
-        session.configurations[entity_id] = None
-        body = self._get(entity_configuration_url(entity_id), session)
-        statement = self._read_configuration(body, entity_id)
+    def _configuration(self, entity_id: str, session: _Collection) -> EntityStatement:
+        # Section 10.1: nothing is fetched twice in one resolution, not even after a failure.
+        known = session.configurations.get(entity_id)
+        if isinstance(known, EntityStatement):
+            return known
+        if known is not None:
+            raise known
+        try:
+            statement = self._read_configuration(
+                self._get(entity_configuration_url(entity_id), session), entity_id
+            )
+        except _BudgetExhausted:
+            raise
+        except FederationError as exc:
+            session.configurations[entity_id] = exc
+            raise
         session.configurations[entity_id] = statement
         return statement
 

@@ -122,7 +122,7 @@ class EntityStatement:
     @property
     def is_configuration(self) -> bool:
         """True for an entity configuration (iss == sub), false for a subordinate statement."""
-        return self.claims["iss"] == self.claims["sub"]
+        return bool(self.claims["iss"] == self.claims["sub"])
 
     @property
     def metadata(self) -> Mapping[str, Mapping[str, Any]]:
