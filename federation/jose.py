@@ -74,6 +74,21 @@ def sign(
     return jws.serialize_compact(header, payload, key, algorithms=[algorithm])
 
 
+class _DuplicateMember(Exception):
+    pass
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Section 6.1.2 forbids duplicate names in metadata_policy, and RFC 7519 section 4 lets a
+    # JWT parser reject them; two readings of one statement must never disagree.
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise _DuplicateMember(name)
+        out[name] = value
+    return out
+
+
 def read_unverified(
     token: str | bytes, *, typ: str, error: type[FederationError] = InvalidTrustChain
 ) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -93,7 +108,9 @@ def read_unverified(
     try:
         obj = jws.extract_compact(token.encode("ascii"))
         header = dict(obj.headers())
-        claims = json.loads(obj.payload)
+        claims = json.loads(obj.payload, object_pairs_hook=_unique_members)
+    except _DuplicateMember as exc:
+        raise error(f"the JWT repeats the member name {exc.args[0]!r}") from None
     except (JoseError, ValueError, UnicodeError):
         raise error("the statement is not a well-formed signed JWT") from None
     if not isinstance(claims, dict):

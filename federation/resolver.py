@@ -108,10 +108,10 @@ class TrustChainResolver:
         """
         anchors = self._anchors(trust_anchor)
         session = _Collection(budget=self.max_fetches)
+        self._check_entity_id(entity_id)
         if entity_configuration is not None:
             subject = self._read_configuration(entity_configuration, entity_id)
         else:
-            self._check_entity_id(entity_id)
             subject = self._configuration(entity_id, session)
         candidates = self._collect(subject, (subject.sub,), anchors, session)
         if subject.sub in anchors:  # the subject is itself a trust anchor: a chain of one

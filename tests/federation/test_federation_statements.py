@@ -212,3 +212,14 @@ def test_time_window_with_leeway() -> None:
 def test_entity_configuration_url_drops_a_trailing_slash() -> None:
     assert entity_configuration_url("https://op.example.org/") == "https://op.example.org/.well-known/openid-federation"
     assert entity_configuration_url("https://ex.org/tenant") == "https://ex.org/tenant/.well-known/openid-federation"
+
+
+def test_duplicate_member_names_are_rejected() -> None:
+    # Section 6.1.2: no duplicate names at any level of metadata_policy (nor anywhere else).
+    payload = ('{"iss":"%s","sub":"%s","iat":%d,"exp":%d,"jwks":%s,"metadata_policy":{"openid_relying_party":'
+               '{"scope":{"value":"openid","value":"openid email"}}}}') % (
+        INT, LEAF, NOW, NOW + 60, json.dumps(public_jwks(KEY)))
+    token = jws.serialize_compact({"alg": "ES256", "typ": ENTITY_STATEMENT_TYP, "kid": KEY.kid}, payload, KEY,
+                                  algorithms=["ES256"])
+    with pytest.raises(InvalidTrustChain, match="repeats the member name 'value'"):
+        parse_entity_statement(token)
