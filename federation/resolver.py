@@ -18,7 +18,11 @@ from urllib.parse import urlsplit
 
 from federation import jose
 from federation.chain import TrustChain, validate_trust_chain
-from federation.endpoints import fetch_request_url
+from federation.endpoints import (
+    fetch_request_url,
+    parse_trust_mark_status_response,
+    trust_mark_status_request_body,
+)
 from federation.errors import (
     FederationError,
     FetchFailed,
@@ -31,6 +35,9 @@ from federation.trust_marks import TrustMark, parse_trust_mark, verify_trust_mar
 
 Fetch = Callable[[str], bytes | str]
 """GET a URL and return its body; raise ``FetchFailed`` (with a reason) on any failure."""
+
+Post = Callable[[str, Mapping[str, str]], bytes | str]
+"""POST a form to a URL and return the body of a 200 answer; raise ``FetchFailed`` otherwise."""
 
 Clock = Callable[[], float]
 
@@ -74,9 +81,11 @@ class TrustChainResolver:
         allow_http_loopback: bool = False,
         max_statement_bytes: int = 64 * 1024,
         max_cache_seconds: int = 3600,
+        post: Post | None = None,
     ) -> None:
         self.trust_anchors = dict(trust_anchors)
         self.fetch = fetch
+        self.post = post
         self.clock = clock
         self.cache = cache
         self.max_fetches = max_fetches
@@ -139,44 +148,94 @@ class TrustChainResolver:
         self._check_entity_id(entity_id)
         return self._configuration(entity_id, _Collection(budget=self.max_fetches))
 
-    def verify_trust_mark(self, token: str | bytes, *, chain: TrustChain) -> TrustMark:
+    def verify_trust_mark(
+        self, token: str | bytes, *, chain: TrustChain, check_status: bool = False
+    ) -> TrustMark:
         """Validate a trust mark of ``chain``'s subject (section 7.3).
 
         Trust in the issuer comes first: its keys are taken from its own trust chain to the
-        same trust anchor (or from the anchor itself when the anchor issued the mark).
+        same trust anchor (or from the anchor itself when the anchor issued the mark). With
+        ``check_status`` the issuer's status endpoint is asked too (section 8.4), which is
+        the only way to learn of a revocation; that needs the ``post`` callable.
         """
-        if chain.anchor_configuration is None:
-            raise InvalidTrustMark("the trust chain does not include the trust anchor's configuration")
-        issuer = parse_trust_mark(token).iss
-        if issuer == chain.trust_anchor_id:
-            issuer_jwks = chain.anchor_configuration.jwks
+        anchor = chain.anchor_configuration or self.anchor_configuration(chain.trust_anchor_id)
+        issuer_id = parse_trust_mark(token).iss
+        if issuer_id == chain.trust_anchor_id:
+            issuer = anchor
         else:
             try:
-                issuer_chain = self.resolve(issuer, trust_anchor=chain.trust_anchor_id)
+                issuer = self.resolve(issuer_id, trust_anchor=chain.trust_anchor_id).subject_configuration
             except FederationError as exc:
                 raise InvalidTrustMark(
-                    f"the trust mark issuer {issuer} is not trusted: {exc.description}"
+                    f"the trust mark issuer {issuer_id} is not trusted: {exc.description}"
                 ) from None
-            issuer_jwks = issuer_chain.subject_configuration.jwks
-        return verify_trust_mark(
+        mark = verify_trust_mark(
             token,
             entity_id=chain.subject,
-            issuer_jwks=issuer_jwks,
-            anchor_configuration=chain.anchor_configuration,
+            issuer_jwks=issuer.jwks,
+            anchor_configuration=anchor,
             now=self.now(),
             leeway=self.leeway,
             algorithms=self.algorithms,
         )
+        if check_status:
+            self._check_status(mark, issuer)
+        return mark
 
-    def verified_trust_marks(self, chain: TrustChain) -> list[TrustMark]:
+    def verified_trust_marks(self, chain: TrustChain, *, check_status: bool = False) -> list[TrustMark]:
         """The subject's trust marks that validate; the others are left out (section 8.3)."""
         marks = []
         for entry in chain.subject_configuration.trust_marks:
             try:
-                marks.append(self.verify_trust_mark(entry["trust_mark"], chain=chain))
+                marks.append(
+                    self.verify_trust_mark(entry["trust_mark"], chain=chain, check_status=check_status)
+                )
             except FederationError:
                 continue
         return marks
+
+    def anchor_configuration(self, anchor_id: str) -> EntityStatement:
+        """A configured trust anchor's configuration, checked against its configured keys."""
+        if anchor_id not in self.trust_anchors:
+            raise InvalidTrustAnchor(f"{anchor_id} is not a trusted trust anchor")
+        statement = self.entity_configuration(anchor_id)
+        return statement.verify(
+            self.trust_anchors[anchor_id],
+            algorithms=self.algorithms,
+            signer=f"the trust anchor {anchor_id}",
+            error=InvalidTrustAnchor,
+        )
+
+    def _check_status(self, mark: TrustMark, issuer: EntityStatement) -> None:
+        if self.post is None:
+            raise ValueError("checking a trust mark's status needs the resolver's post callable")
+        endpoint = issuer.federation_endpoint("federation_trust_mark_status_endpoint")
+        if endpoint is None:
+            raise InvalidTrustMark(f"the trust mark issuer {issuer.sub} publishes no status endpoint")
+        try:
+            self._check_url(endpoint, f"the status endpoint of {issuer.sub}")
+            body = self.post(endpoint, trust_mark_status_request_body(mark.token))
+        except FederationError as exc:
+            raise InvalidTrustMark(
+                f"the trust mark's status could not be checked: {exc.description}"
+            ) from None
+        data = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+        if len(data) > self.max_statement_bytes:
+            raise InvalidTrustMark(f"the status response of {issuer.sub} is too large")
+        status = parse_trust_mark_status_response(
+            data,
+            issuer=mark.iss,
+            issuer_jwks=issuer.jwks,
+            trust_mark=mark.token,
+            now=self.now(),
+            leeway=self.leeway,
+            algorithms=self.algorithms,
+        )
+        if status != "active":
+            known = status if status in ("expired", "revoked") else "invalid"
+            raise InvalidTrustMark(
+                f"the trust mark issuer {issuer.sub} reports the trust mark as {status}", status=known
+            )
 
     # ------------------------------------------------------------------ collection
 

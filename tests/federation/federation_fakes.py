@@ -67,6 +67,19 @@ class FakeFederation:
         self.statements: dict[tuple[str, str], dict[str, Any]] = {}
         self.overrides: dict[str, bytes] = {}
         self.fetched: list[str] = []
+        self.statuses: dict[str, str] = {}  # trust mark JWT -> status the issuer reports
+
+    def post(self, url: str, form: Mapping[str, str]) -> bytes:
+        """The trust mark status endpoints (``<issuer>/status``) of the entities."""
+        self.fetched.append(url)
+        from federation import build_trust_mark_status_response
+
+        for entity in self.entities.values():
+            if url == entity.id + "/status" and form.get("trust_mark") in self.statuses:
+                return build_trust_mark_status_response(
+                    issuer=entity.id, trust_mark=form["trust_mark"], status=self.statuses[form["trust_mark"]],
+                    key=entity.key, now=self.now).encode()
+        raise FetchFailed(f"{url} answered 404")
 
     def authority(self, entity_id: str, *, authority_hints: list[str] | None = None, **kwargs: Any) -> Entity:
         """A trust anchor (no hints) or an intermediate, publishing a fetch endpoint."""
@@ -123,7 +136,8 @@ class FakeFederation:
 
     def resolver(self, *anchors: str, **kwargs: Any) -> TrustChainResolver:
         trusted = {a: self.entities[a].jwks for a in anchors or (TA,)}
-        return TrustChainResolver(trust_anchors=trusted, fetch=self.fetch, clock=lambda: self.now, **kwargs)
+        return TrustChainResolver(trust_anchors=trusted, fetch=self.fetch, post=self.post, clock=lambda: self.now,
+                                  **kwargs)
 
     def anchors(self, *anchors: str) -> Mapping[str, Any]:
         return {a: self.entities[a].jwks for a in anchors or (TA,)}

@@ -134,7 +134,8 @@ def _federation_with_marks() -> FakeFederation:
     fed = FakeFederation()
     fed.authority(TA, trust_mark_issuers={VERIFIED: [TMI]})
     fed.authority(INT, authority_hints=[TA])
-    issuer = fed.leaf(TMI, authority_hints=[TA], metadata={"federation_entity": {"organization_name": "marks"}})
+    issuer = fed.leaf(TMI, authority_hints=[TA], metadata={"federation_entity": {
+        "organization_name": "marks", "federation_trust_mark_status_endpoint": TMI + "/status"}})
     fed.leaf(LEAF, authority_hints=[INT])
     fed.enrol(TA, INT)
     fed.enrol(INT, LEAF)
@@ -172,3 +173,46 @@ def test_resolver_accepts_marks_the_anchor_itself_issued() -> None:
     resolver = fed.resolver()
     chain = resolver.resolve(LEAF)
     assert [m.iss for m in resolver.verified_trust_marks(chain)] == [TA]
+
+
+def test_resolver_fetches_the_anchor_configuration_when_the_chain_omits_it() -> None:
+    fed = _federation_with_marks()
+    resolver = fed.resolver()
+    tokens = resolver.resolve(LEAF).tokens[:-1]  # as an RP may send it in a trust_chain header
+    from federation import validate_trust_chain
+
+    chain = validate_trust_chain(tokens, trust_anchors=fed.anchors(), now=NOW)
+    assert chain.anchor_configuration is None
+    assert [m.trust_mark_type for m in resolver.verified_trust_marks(chain)] == [VERIFIED]
+
+
+@pytest.mark.parametrize("status", ["revoked", "expired", "invalid", "suspended"])
+def test_status_check_refuses_what_the_issuer_does_not_report_active(status) -> None:
+    fed = _federation_with_marks()
+    token = fed.entities[LEAF].trust_marks[0]["trust_mark"]
+    fed.statuses[token] = status
+    resolver = fed.resolver()
+    chain = resolver.resolve(LEAF)
+    resolver.verify_trust_mark(token, chain=chain)  # valid on its face
+    with pytest.raises(InvalidTrustMark, match=f"reports the trust mark as {status}") as caught:
+        resolver.verify_trust_mark(token, chain=chain, check_status=True)
+    assert caught.value.status == (status if status != "suspended" else "invalid")
+    assert resolver.verified_trust_marks(chain, check_status=True) == []
+
+
+def test_status_check_accepts_an_active_mark() -> None:
+    fed = _federation_with_marks()
+    token = fed.entities[LEAF].trust_marks[0]["trust_mark"]
+    fed.statuses[token] = "active"
+    resolver = fed.resolver()
+    chain = resolver.resolve(LEAF)
+    assert resolver.verify_trust_mark(token, chain=chain, check_status=True).sub == LEAF
+
+
+def test_an_unanswered_status_check_refuses_the_mark() -> None:
+    fed = _federation_with_marks()
+    resolver = fed.resolver()
+    chain = resolver.resolve(LEAF)
+    token = fed.entities[LEAF].trust_marks[0]["trust_mark"]
+    with pytest.raises(InvalidTrustMark, match="could not be checked: .*404"):
+        resolver.verify_trust_mark(token, chain=chain, check_status=True)
