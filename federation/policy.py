@@ -141,22 +141,21 @@ def _check_combinations(ops: Mapping[str, Any], where: str) -> None:
                 raise PolicyError(f"the operators {a} and {b} cannot be combined for {where}")
     if "value" in ops:
         value = ops["value"]
-        if value is None:
-            if "add" in ops:
-                raise PolicyError(f"value null (remove) conflicts with add for {where}")
-            if "default" in ops:
-                raise PolicyError(f"value null (remove) conflicts with default for {where}")
-            if ops.get("essential") is True:
-                raise PolicyError(f"value null (remove) conflicts with essential true for {where}")
-        else:
-            if "add" in ops and not (isinstance(value, list) and _subset(ops["add"], value)):
-                raise PolicyError(f"the add values for {where} are not all among the value values")
-            if "one_of" in ops and not _contains(ops["one_of"], value):
-                raise PolicyError(f"value for {where} is not one of the one_of values")
-            if "subset_of" in ops and not (isinstance(value, list) and _subset(value, ops["subset_of"])):
-                raise PolicyError(f"value for {where} is not a subset of subset_of")
-            if "superset_of" in ops and not (isinstance(value, list) and _subset(ops["superset_of"], value)):
-                raise PolicyError(f"value for {where} is not a superset of superset_of")
+        # A null value (remove the parameter) meets none of the value conditions below: it is
+        # not among the one_of values nor an array of add/subset_of/superset_of values; only
+        # essential false combines with it (as the connect2id test vectors also read it).
+        if value is None and "default" in ops:
+            raise PolicyError(f"value null (remove) conflicts with default for {where}")
+        if value is None and ops.get("essential") is True:
+            raise PolicyError(f"value null (remove) conflicts with essential true for {where}")
+        if "add" in ops and not (isinstance(value, list) and _subset(ops["add"], value)):
+            raise PolicyError(f"the add values for {where} are not all among the value values")
+        if "one_of" in ops and (value is None or not _contains(ops["one_of"], value)):
+            raise PolicyError(f"value for {where} is not one of the one_of values")
+        if "subset_of" in ops and not (isinstance(value, list) and _subset(value, ops["subset_of"])):
+            raise PolicyError(f"value for {where} is not a subset of subset_of")
+        if "superset_of" in ops and not (isinstance(value, list) and _subset(ops["superset_of"], value)):
+            raise PolicyError(f"value for {where} is not a superset of superset_of")
     if "add" in ops and "subset_of" in ops and not _subset(ops["add"], ops["subset_of"]):
         raise PolicyError(f"the add values for {where} are not all within subset_of")
     if "subset_of" in ops and "superset_of" in ops and not _subset(ops["superset_of"], ops["subset_of"]):

@@ -229,6 +229,9 @@ def test_policies_for_entity_types_the_entity_lacks_are_not_applied() -> None:
     ({"one_of": ["a"], "superset_of": ["a"]}, "cannot be combined"),
     ({"value": None, "essential": True}, "essential"),
     ({"value": None, "default": "x"}, "default"),
+    ({"value": None, "one_of": ["a"]}, "not one of"),
+    ({"value": None, "subset_of": ["a"]}, "subset"),
+    ({"value": None, "add": ["a"]}, "add"),
     ({"value": "c", "one_of": ["a", "b"]}, "not one of"),
     ({"value": ["a", "c"], "subset_of": ["a", "b"]}, "subset"),
     ({"value": ["a"], "superset_of": ["a", "b"]}, "superset"),
@@ -248,7 +251,7 @@ def test_disallowed_combinations_and_values_are_policy_errors(ops, reason) -> No
 @pytest.mark.parametrize("ops", [
     {"value": ["a"], "add": ["a"], "subset_of": ["a", "b"], "superset_of": ["a"], "essential": True},
     {"value": "a", "one_of": ["a", "b"], "default": "b", "essential": False},
-    {"value": None, "essential": False, "subset_of": ["a"]},
+    {"value": None, "essential": False},
     {"add": ["a"], "default": ["a"], "superset_of": ["b"]},
 ])
 def test_allowed_combinations_validate(ops) -> None:
