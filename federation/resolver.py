@@ -31,7 +31,7 @@ from federation.errors import (
     InvalidTrustMark,
 )
 from federation.statements import EntityStatement, entity_configuration_url, parse_entity_statement
-from federation.trust_marks import TrustMark, parse_trust_mark, verify_trust_mark
+from federation.trust_marks import TrustMark, check_issuer_recognised, parse_trust_mark, verify_trust_mark
 
 Fetch = Callable[[str], bytes | str]
 """GET a URL and return its body; raise ``FetchFailed`` (with a reason) on any failure."""
@@ -159,7 +159,11 @@ class TrustChainResolver:
         the only way to learn of a revocation; that needs the ``post`` callable.
         """
         anchor = chain.anchor_configuration or self.anchor_configuration(chain.trust_anchor_id)
-        issuer_id = parse_trust_mark(token).iss
+        parsed = parse_trust_mark(token)
+        # Checked before resolving the issuer's chain, so a configuration full of marks from
+        # issuers the anchor does not accept costs no fetches.
+        check_issuer_recognised(parsed, anchor)
+        issuer_id = parsed.iss
         if issuer_id == chain.trust_anchor_id:
             issuer = anchor
         else:
@@ -182,10 +186,15 @@ class TrustChainResolver:
             self._check_status(mark, issuer)
         return mark
 
-    def verified_trust_marks(self, chain: TrustChain, *, check_status: bool = False) -> list[TrustMark]:
-        """The subject's trust marks that validate; the others are left out (section 8.3)."""
+    def verified_trust_marks(
+        self, chain: TrustChain, *, check_status: bool = False, limit: int = 16
+    ) -> list[TrustMark]:
+        """The subject's trust marks that validate; the others are left out (section 8.3).
+
+        Only the first ``limit`` are looked at: each may cost a resolution of its issuer.
+        """
         marks = []
-        for entry in chain.subject_configuration.trust_marks:
+        for entry in chain.subject_configuration.trust_marks[:limit]:
             try:
                 marks.append(
                     self.verify_trust_mark(entry["trust_mark"], chain=chain, check_status=check_status)

@@ -164,18 +164,7 @@ def verify_trust_mark(
     if mark.sub != entity_id:
         raise InvalidTrustMark(f"the trust mark {tm_type} was issued to {mark.sub}, not to {entity_id}")
     _check_time(mark.claims, now, leeway, f"trust mark {tm_type}")
-    # Section 7: the anchor's trust_mark_issuers says who may issue each type; an empty
-    # array means anyone may. A type the anchor does not list is not recognised at all.
-    issuers = anchor_configuration.trust_mark_issuers
-    if tm_type not in issuers:
-        raise InvalidTrustMark(
-            f"the trust anchor {anchor_configuration.sub} does not recognise the trust mark type {tm_type}"
-        )
-    if issuers[tm_type] and mark.iss not in issuers[tm_type]:
-        raise InvalidTrustMark(
-            f"the trust anchor {anchor_configuration.sub} does not accept {mark.iss} as an "
-            f"issuer of {tm_type}"
-        )
+    check_issuer_recognised(mark, anchor_configuration)
     jose.verify_signature(
         mark.token,
         issuer_jwks,
@@ -191,6 +180,22 @@ def verify_trust_mark(
     if mark.delegation is not None:
         _verify_delegation(mark, owners.get(tm_type), now=now, leeway=leeway, algorithms=algorithms)
     return mark
+
+
+def check_issuer_recognised(mark: TrustMark, anchor_configuration: EntityStatement) -> None:
+    """Section 7: the anchor's ``trust_mark_issuers`` says who may issue each type; an empty
+    array means anyone may. A type the anchor does not list is not recognised at all."""
+    tm_type = mark.trust_mark_type
+    issuers = anchor_configuration.trust_mark_issuers
+    if tm_type not in issuers:
+        raise InvalidTrustMark(
+            f"the trust anchor {anchor_configuration.sub} does not recognise the trust mark type {tm_type}"
+        )
+    if issuers[tm_type] and mark.iss not in issuers[tm_type]:
+        raise InvalidTrustMark(
+            f"the trust anchor {anchor_configuration.sub} does not accept {mark.iss} "
+            f"as an issuer of {tm_type}"
+        )
 
 
 def _verify_delegation(

@@ -216,3 +216,15 @@ def test_an_unanswered_status_check_refuses_the_mark() -> None:
     token = fed.entities[LEAF].trust_marks[0]["trust_mark"]
     with pytest.raises(InvalidTrustMark, match="could not be checked: .*404"):
         resolver.verify_trust_mark(token, chain=chain, check_status=True)
+
+
+def test_marks_from_issuers_the_anchor_does_not_accept_cost_no_fetches() -> None:
+    fed = _federation_with_marks()
+    rogue = [build_trust_mark(issuer=f"https://rogue{n}.example.org", subject=LEAF, trust_mark_type=VERIFIED,
+                              key=ISSUER_KEY, now=NOW) for n in range(30)]
+    fed.entities[LEAF].trust_marks = [{"trust_mark_type": VERIFIED, "trust_mark": t} for t in rogue]
+    resolver = fed.resolver()
+    chain = resolver.resolve(LEAF)
+    before = len(fed.fetched)
+    assert resolver.verified_trust_marks(chain) == []
+    assert len(fed.fetched) == before
