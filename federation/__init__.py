@@ -82,6 +82,7 @@ from federation.trust_marks import (
     TrustMark,
     build_trust_mark,
     build_trust_mark_delegation,
+    check_issuer_recognised,
     parse_trust_mark,
     verify_trust_mark,
 )
