@@ -135,6 +135,7 @@ __all__ = [
     "build_subordinate_statement",
     "build_trust_mark",
     "build_trust_mark_delegation",
+    "check_issuer_recognised",
     "build_trust_mark_status_response",
     "enforce_constraints",
     "entity_configuration_url",
