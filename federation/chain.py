@@ -61,16 +61,21 @@ def validate_trust_chain(
     leeway: int = 60,
     algorithms: Collection[str] = jose.DEFAULT_ALGORITHMS,
     understood_claims: Collection[str] = (),
+    max_chain_length: int = 6,
 ) -> TrustChain:
     """Validate a trust chain (section 10.2) and resolve its subject's metadata (section 6).
 
     ``trust_anchors`` maps each trusted anchor's Entity Identifier to its JWK Set, handed in
     out of band. The chain may end with the anchor's entity configuration or with the
     anchor's subordinate statement. Raises ``InvalidTrustChain``, ``InvalidTrustAnchor`` or
-    ``PolicyError`` (``invalid_metadata``) with the reason.
+    ``PolicyError`` (``invalid_metadata``) with the reason. A chain naming more than
+    ``max_chain_length`` entities is refused before any signature is checked, as chains
+    may come from the other party (a ``trust_chain`` header).
     """
     if not statements:
         raise InvalidTrustChain("the trust chain is empty")
+    if len(statements) > max_chain_length + 1:
+        raise InvalidTrustChain(f"the trust chain is longer than {max_chain_length} entities")
     chain = [
         s
         if isinstance(s, EntityStatement)
@@ -88,6 +93,8 @@ def validate_trust_chain(
     issuers = [s.iss for s in (chain[:-1] if anchor_configuration is not None and len(chain) > 1 else chain)]
     if len(set(issuers)) != len(issuers):
         raise InvalidTrustChain("the trust chain names the same entity twice (a loop)")
+    if len(issuers) > max_chain_length:
+        raise InvalidTrustChain(f"the trust chain is longer than {max_chain_length} entities")
     for j in range(len(chain) - 1):
         upper = chain[j + 1]
         if chain[j].iss != upper.sub:  # section 4: ES[j]["iss"] == ES[j+1]["sub"]

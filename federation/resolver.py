@@ -138,6 +138,7 @@ class TrustChainResolver:
                     leeway=self.leeway,
                     algorithms=self.algorithms,
                     understood_claims=self.understood_claims,
+                    max_chain_length=self.max_chain_length,
                 )
             except FederationError as exc:
                 failures.append(exc)

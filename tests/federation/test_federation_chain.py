@@ -234,3 +234,20 @@ def test_a_dot_constraint_needs_at_least_one_more_label() -> None:
 def test_intermediate_naming_constraint_applies_below_it_only(fed) -> None:
     fed.enrol(INT, LEAF, constraints={"naming_constraints": {"permitted": ["rp.example.org"]}})
     _validate(fed, LEAF, INT, TA)
+
+
+def test_over_long_chains_are_refused_before_any_signature_check() -> None:
+    fed = FakeFederation()
+    fed.authority(TA)
+    path = [LEAF] + [f"https://i{n}.example.org" for n in range(6)] + [TA]
+    for below, above in zip(path, path[1:], strict=False):
+        if above != TA:
+            fed.authority(above, authority_hints=[path[path.index(above) + 1]])
+        fed.enrol(above, below)
+    fed.leaf(LEAF, authority_hints=[path[1]])
+    tokens = fed.chain(*path)  # 8 entities
+    with pytest.raises(InvalidTrustChain, match="longer than 6 entities"):
+        validate_trust_chain(tokens, trust_anchors=fed.anchors(), now=fed.now)
+    with pytest.raises(InvalidTrustChain, match="longer than 6 entities"):
+        validate_trust_chain(tokens[:-1], trust_anchors=fed.anchors(), now=fed.now)
+    assert validate_trust_chain(tokens, trust_anchors=fed.anchors(), now=fed.now, max_chain_length=8).subject == LEAF
