@@ -31,6 +31,8 @@ DEFAULT_ALGORITHMS: tuple[str, ...] = (
     "ES256",
     "ES384",
     "ES512",
+    "Ed25519",
+    "Ed448",
     "EdDSA",
 )
 
@@ -46,7 +48,8 @@ def default_algorithm(key: SigningKey) -> str:
         return "RS256"
     if isinstance(key, ECKey):
         return _EC_CURVE_ALGORITHMS[str(key.get("crv"))]
-    return "EdDSA"
+    # RFC 9864 names the curve in the algorithm and deprecates "EdDSA" for new signatures.
+    return "Ed448" if key.get("crv") == "Ed448" else "Ed25519"
 
 
 def public_jwks(*keys: SigningKey) -> dict[str, Any]:

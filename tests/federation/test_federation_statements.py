@@ -223,3 +223,18 @@ def test_duplicate_member_names_are_rejected() -> None:
                                   algorithms=["ES256"])
     with pytest.raises(InvalidTrustChain, match="repeats the member name 'value'"):
         parse_entity_statement(token)
+
+
+@pytest.mark.parametrize(("make", "alg"), [
+    (lambda: RSAKey.generate_key(2048, auto_kid=True), "PS256"),
+    (lambda: __import__("joserfc.jwk", fromlist=["ECKey"]).ECKey.generate_key("P-384", auto_kid=True), "ES384"),
+    (lambda: __import__("joserfc.jwk", fromlist=["OKPKey"]).OKPKey.generate_key("Ed25519", auto_kid=True), "Ed25519"),
+])
+def test_other_key_types_sign_and_verify(make, alg) -> None:
+    key = make()
+    token = build_entity_configuration(TA, key=key, now=NOW, metadata={}, alg=alg if alg == "PS256" else None)
+    statement = parse_entity_statement(token)
+    assert statement.header["alg"] == alg
+    statement.verify(statement.jwks)
+    with pytest.raises(InvalidTrustChain, match="not accepted"):
+        statement.verify(statement.jwks, algorithms=["RS256"])
