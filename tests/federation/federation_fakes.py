@@ -14,6 +14,7 @@ from federation import (
     TrustChainResolver,
     build_entity_configuration,
     build_subordinate_statement,
+    build_trust_mark_status_response,
     entity_configuration_url,
     fetch_request_url,
     public_jwks,
@@ -26,8 +27,7 @@ LEAF = "https://rp.example.org"
 
 
 def new_key() -> ECKey:
-    key = ECKey.generate_key("P-256", auto_kid=True)
-    return key
+    return ECKey.generate_key("P-256", auto_kid=True)
 
 
 @dataclass
@@ -72,8 +72,6 @@ class FakeFederation:
     def post(self, url: str, form: Mapping[str, str]) -> bytes:
         """The trust mark status endpoints (``<issuer>/status``) of the entities."""
         self.fetched.append(url)
-        from federation import build_trust_mark_status_response
-
         for entity in self.entities.values():
             if url == entity.id + "/status" and form.get("trust_mark") in self.statuses:
                 return build_trust_mark_status_response(
