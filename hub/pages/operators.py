@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, current_app, make_response, redire
 from sqlalchemy import select
 
 import policies
-from hub.domain.client_metadata import ClientMetadataError, parse_metadata_json
+from hub.domain.client_metadata import ClientMetadataError, parse_metadata_json, strict_metadata
 from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.persistence.models.clients import ClientRecord
@@ -237,11 +237,9 @@ def home() -> Response:
 def register_client() -> Response:
     cookie, op_id = _require()
     hub = _hub()
-    from hub.protocol.registration import strict_metadata
-
     try:
         md = strict_metadata(parse_metadata_json(request.form.get("metadata", "")),
-                             insecure_transport=hub.settings.insecure_transport)
+                             outbound=hub.outbound, insecure_transport=hub.settings.insecure_transport)
     except ClientMetadataError as e:
         return _page("relying/home.html", 400, clients=[], csrf=_csrf(cookie), created=None,
                      error=f"{e.error}: {e.description}")
