@@ -427,6 +427,7 @@ def test_a_hub_killed_under_load_loses_no_token_and_no_audit_record(shared: Shar
     partners: list[Partner] = []
     threads: list[threading.Thread] = []
     stop = threading.Event()
+    hub: Any = None
     try:
         # Both instances behind one issuer: the load balancer's address.
         lb_port = _free_port()
@@ -536,7 +537,8 @@ def test_a_hub_killed_under_load_loses_no_token_and_no_audit_record(shared: Shar
         served = {i.name: sum(len(i.served(run)) for run in range(len(i.logs))) for i in instances}
         print(f"\n{shared.name}: {sum(p.requests for p in partners)} load requests (served a={served['a']}, "
               f"b={served['b']}); failed at the whole-instance kill {len(at_kill[killed_whole])}, at the "
-              f"master kill {len(at_kill[killed_master])} ({sorted({f.step + ': ' + f.what[:70] for f in failures})}); "
+              f"master kill {len(at_kill[killed_master])} ("
+              f"{sorted(f'{f.step} +{f.at - kill_of(f):.2f}s {f.what[:45]}' for f in failures)}); "
               f"checked {sum(len(p.access_tokens) for p in partners)} access tokens, "
               f"{sum(len(p.refresh_tokens) for p in partners)} refresh tokens, "
               f"{sum(p.logins for p in partners)} sign-in and {sum(p.consents for p in partners)} consent "
@@ -549,5 +551,5 @@ def test_a_hub_killed_under_load_loses_no_token_and_no_audit_record(shared: Shar
             lb.stop()
         for instance in instances:
             instance.stop()
-        if "hub" in locals():
+        if hub is not None:
             hub.db.engine.dispose()
