@@ -112,7 +112,7 @@ def _group(pgid: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Shared:
-    """What both instances share: a database, a store, and (SQLite) one machine's folder."""
+    """The database and store both instances use."""
 
     name: str
     database_url: str
@@ -128,8 +128,9 @@ def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
     if not PG_URL or not REDIS_URL:
         pytest.skip("CURBSIDE_TEST_DATABASE_URL / CURBSIDE_TEST_REDIS_URL not set")
     _check_redis(REDIS_URL)
-    # A schema of its own. Redis is shared with other tests: every key the hubs write is a
-    # random token or names one of this test's new doctors, so none can collide.
+    # A schema of its own. Redis is shared with other tests, and the hubs use the default
+    # key prefix: every key they write here names a random token or one of this test's new
+    # doctors, so none can collide.
     schema = _pg_schema_url(PG_URL)
     url = next(schema)
     try:
@@ -204,11 +205,11 @@ class LoadBalancer:
     def __init__(self, folder: Path, port: int, servers: list[Instance]) -> None:
         self.port = port
         self.control = Path(tempfile.mkdtemp(prefix="lb")) / "haproxy.sock"  # short: AF_UNIX path limit
+        self.names: list[str] = []  # the shipped file's server names, in order
         self.config = folder / "haproxy.cfg"
         self.config.write_text(self.local_config(HAPROXY_CFG.read_text(), servers))
         self.log = folder / "haproxy.log"
         self.proc: subprocess.Popen[bytes] | None = None
-        self.names = [f"hub{i + 1}" for i in range(len(servers))]
 
     def local_config(self, shipped: str, servers: list[Instance]) -> str:
         lines, servers_left = [], list(servers)
@@ -221,6 +222,7 @@ class LoadBalancer:
             elif words[:1] == ["bind"]:
                 lines.append(f"    bind 127.0.0.1:{self.port}")
             elif words[:1] == ["server"]:
+                self.names.append(words[1])
                 lines.append(f"    server {words[1]} 127.0.0.1:{servers_left.pop(0).port}")
             else:
                 lines.append(line)
@@ -447,7 +449,7 @@ def test_a_hub_killed_under_load_loses_no_token_and_no_audit_record(shared: Shar
         lb = LoadBalancer(tmp_path, lb_port, instances)
         _wait(lambda: a.ready() and b.ready(), "both hubs to serve")
         lb.start(haproxy)
-        _wait(lambda: lb.states() == {"hub1": "UP", "hub2": "UP"}, "HAProxy to see both hubs up")
+        _wait(lambda: lb.states() == dict.fromkeys(lb.names, "UP"), "HAProxy to see both hubs up")
 
         cluster = RunningHub(issuer, None, hub)
         for doctor in doctors:
@@ -476,7 +478,7 @@ def test_a_hub_killed_under_load_loses_no_token_and_no_audit_record(shared: Shar
         _wait(a.ready, "hub a to serve again after an immediate restart")
         assert "Connection in use" not in a.logs[-1].read_text(), a.log_tail()
         _wait(every_partner_carries_on(killed_master), "the partners to carry on after the master's kill")
-        _wait(lambda: lb.up("hub1"), "HAProxy to see hub a up again")
+        _wait(lambda: lb.up(lb.names[0]), "HAProxy to see hub a up again")
         _wait(lambda: len(a.served()) >= 20, "traffic on the restarted hub a")
 
         # 2. kill -9 of the whole of hub b, master and workers at once, mid-load; the partners
