@@ -123,7 +123,7 @@ class Shared:
 def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
     if request.param == "sqlite":
         # Two processes on one machine, one SQLite file, the SQL store in it.
-        yield Shared("sqlite", f"sqlite:///{tmp_path}/hub.db", "sql")
+        yield Shared("sqlite", f"sqlite:///{tmp_path}/hub.persistence.db", "sql")
         return
     if not PG_URL or not REDIS_URL:
         pytest.skip("CURBSIDE_TEST_DATABASE_URL / CURBSIDE_TEST_REDIS_URL not set")
@@ -389,8 +389,8 @@ def _hub_env(shared: Shared, issuer: str) -> dict[str, str]:
 def _prepare(env: dict[str, str], instance_dir: Path) -> tuple[Any, dict[str, Any], list[Any]]:
     """What an operator does once: migrate, create the keys (and the instance folder's
     salt); then this test's partner network and doctors."""
-    from hub.oidc.registration import validate_metadata
-    from hub.schema import upgrade
+    from hub.domain.client_metadata import validate_metadata
+    from hub.persistence.schema import upgrade
     from hub.services import Hub
     from hub.settings import Settings
 
@@ -409,7 +409,7 @@ def _prepare(env: dict[str, str], instance_dir: Path) -> tuple[Any, dict[str, An
 def _audit_counts(hub: Any, event: str) -> dict[str, int]:
     from sqlalchemy import func, select
 
-    from hub.models.audit import AuditRecord
+    from hub.persistence.models.audit import AuditRecord
 
     with hub.db.session() as s:
         rows = s.execute(select(AuditRecord.actor, func.count()).where(AuditRecord.event == event)
