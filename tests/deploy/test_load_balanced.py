@@ -123,7 +123,7 @@ class Shared:
 def shared(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shared]:
     if request.param == "sqlite":
         # Two processes on one machine, one SQLite file, the SQL store in it.
-        yield Shared("sqlite", f"sqlite:///{tmp_path}/hub.persistence.db", "sql")
+        yield Shared("sqlite", f"sqlite:///{tmp_path}/hub.db", "sql")
         return
     if not PG_URL or not REDIS_URL:
         pytest.skip("CURBSIDE_TEST_DATABASE_URL / CURBSIDE_TEST_REDIS_URL not set")
