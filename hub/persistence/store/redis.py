@@ -51,6 +51,9 @@ class RedisStore:
         # Per process, as the connections are: each gunicorn worker finds the outage itself.
         self.breaker = CircuitBreaker("redis", failure_threshold=breaker_threshold,
                                       reset_timeout=breaker_cooldown)
+        # No failure since the last success: the breaker is closed and a success changes
+        # nothing in it, so the hot path skips its lock (two per command otherwise).
+        self._clean = True
         self._idle: list[Any] = []
         self._pid = os.getpid()
 
@@ -116,21 +119,27 @@ class RedisStore:
 
     # -- connections ----------------------------------------------------------------------
     def _call(self, *commands: tuple[Any, ...]) -> list[Any]:
-        if not self.breaker.allow():
+        if not self._clean and not self.breaker.allow():
             raise StoreUnavailable(f"Redis failed {self.breaker.failure_threshold} commands in "
                                    f"a row; tried again in {self.breaker.retry_after():.1f} s")
         try:
             replies = self._send(*commands)
         except (redis.ConnectionError, redis.TimeoutError):
+            self._clean = False
             self.breaker.record_failure()
             raise
         except BaseException:
             # Redis answered (an error reply) or the fault is ours: not a sign of an outage,
             # and a half-open trial must end either way or the circuit would stay shut.
-            self.breaker.record_success()
+            self._answered()
             raise
-        self.breaker.record_success()
+        self._answered()
         return replies
+
+    def _answered(self) -> None:
+        if not self._clean:
+            self.breaker.record_success()
+            self._clean = True
 
     def _send(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Send the commands in one write, read every reply (a pipeline without MULTI)."""
