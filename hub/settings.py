@@ -37,7 +37,7 @@ class Settings:
     secret_key: str = ""
     # Encrypts private signing keys at rest (Fernet/AES); comma-separated, newest first.
     key_encryption_keys: str = ""
-    # The salt of every pairwise and public ``sub`` (hub/oidc/subjects.py). Empty: the file
+    # The salt of every pairwise and public ``sub`` (hub/domain/subjects.py). Empty: the file
     # ``pairwise_salt`` in the instance folder, generated on the first start. Given, it must
     # equal that file if one exists (docs/operator-guide.md, "The pairwise-subject salt"):
     # another salt would change every ``sub`` the partner networks know.

@@ -68,7 +68,7 @@ def check_folders(settings: Settings) -> None:
 
 def check_pairwise_salt(settings: Settings) -> None:
     """CURBSIDE_PAIRWISE_SALT, when given, is the salt file's content if there is one."""
-    from hub.crypto import SALT_FILE, PairwiseSaltConflict, pairwise_salt
+    from hub.domain.crypto import SALT_FILE, PairwiseSaltConflict, pairwise_salt
 
     if not settings.pairwise_salt or not (settings.instance_path / SALT_FILE).is_file():
         return  # nothing to compare: never generate the file from here

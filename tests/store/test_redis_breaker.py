@@ -20,7 +20,7 @@ import redis
 import requests
 
 from hub.ops.outage import outage_part
-from hub.store.redis import RedisStore, StoreUnavailable
+from hub.persistence.store.redis import RedisStore, StoreUnavailable
 from tests.flows.conftest import RunningHub
 from tests.flows.test_outages import RedisServer, serving
 
