@@ -60,7 +60,7 @@ from hub.domain.client_metadata import (
     parse_metadata_json,
     strict_metadata,
 )
-from hub.domain.clients import Client
+from hub.domain.clients import Client, new_client_id
 from hub.domain.crypto import new_token, sha256_hex
 from hub.outbound import Outbound
 from hub.persistence.db import utcnow
@@ -288,7 +288,7 @@ class ClientRegistration(_HubEndpoint, ClientRegistrationEndpoint):  # type: ign
             return InitialAccess(row.token_hash, row.operator_id)
 
     def generate_client_id(self, request: RegistrationRequest) -> str:
-        return new_token(16)
+        return new_client_id()
 
     def generate_client_secret(self, request: RegistrationRequest) -> None:
         """None: the client registry makes the secret as it stores the client (none for a
