@@ -15,9 +15,13 @@ import threading
 import time
 from typing import Any
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from werkzeug.wrappers import Request, Response
 
+from hub.domain.keys import SUPPORTED_ALGS
 from hub.ops.outage import describe
+from hub.persistence.schema import alembic_config
 from hub.protocol.guards import no_store_json
 
 log = logging.getLogger("hub.health")
@@ -61,8 +65,6 @@ class Readiness:
             log.warning("readiness: store unusable (%s)", describe(e))
             found["store"] = "unreachable"
         try:
-            from hub.domain.keys import SUPPORTED_ALGS
-
             missing = set(SUPPORTED_ALGS) - self.hub.keys.signing_algs()
             if missing:
                 found["signing_keys"] = "no usable key for " + ", ".join(sorted(missing))
@@ -72,26 +74,17 @@ class Readiness:
         return found
 
     def _revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
         with self.hub.db.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def _schema_head(self) -> str | None:
         if self._head is None:
-            from alembic.script import ScriptDirectory
-
-            from hub.persistence.schema import alembic_config
-
             self._head = ScriptDirectory.from_config(alembic_config(self.hub.db)).get_current_head()
         return self._head
 
 
 def readyz_response(hub: Any, request: Request) -> Response:
-    readiness = hub.extra.get("readiness")
-    if readiness is None:
-        readiness = hub.extra.setdefault("readiness", Readiness(hub))
-    found = readiness.checks()
+    found = hub.readiness.checks()
     failing = [part for part, state in found.items() if state != "ok"]
     if not failing:
         return no_store_json(200, {"status": "ready", "checks": found})

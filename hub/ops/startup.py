@@ -13,12 +13,17 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from sqlalchemy import make_url, select
+
+from hub.app import build_app
+from hub.domain.crypto import DecryptionError
 from hub.ops.outage import describe, outage_part
+from hub.persistence.models.keys import SigningKey
+from hub.persistence.schema import SchemaOutOfDate, require_current
+from hub.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from flask import Flask
-
-    from hub.settings import Settings
 
 # gunicorn's code for "a worker failed to boot": its master stops instead of respawning.
 WORKER_BOOT_ERROR = 3
@@ -67,8 +72,6 @@ def check_folders(settings: Settings) -> None:
 
 def check_database(hub: Any) -> None:
     """The database answers and its schema is the one this code needs."""
-    from hub.persistence.schema import SchemaOutOfDate, require_current
-
     try:
         require_current(hub.db)
     except SchemaOutOfDate as e:
@@ -82,10 +85,6 @@ def check_database(hub: Any) -> None:
 def check_signing_keys(hub: Any) -> None:
     """Every stored key that signs or will sign decrypts with the configured
     key-encryption keys (a wrong but well-formed key is otherwise found at the first token)."""
-    from sqlalchemy import select
-
-    from hub.domain.crypto import DecryptionError
-    from hub.persistence.models.keys import SigningKey
 
     with hub.db.session() as s:
         rows = s.execute(select(SigningKey.kid, SigningKey.private_jwk_enc)
@@ -109,8 +108,6 @@ def check_before_serving(hub: Any) -> None:
 
 
 def unreachable(database_url: str, error: BaseException) -> str:
-    from sqlalchemy import make_url
-
     part = outage_part(error)
     if part == "store":
         return f"the store (Redis) is unreachable: {describe(error)}"
@@ -124,8 +121,6 @@ def unreachable(database_url: str, error: BaseException) -> str:
 def serving_app() -> Flask:
     """The app gunicorn serves (hub/wsgi.py), after every start-up check; a failing check
     prints one line and stops this worker with the code that stops gunicorn too."""
-    from hub import create_app
-    from hub.settings import Settings, SettingsError
 
     try:
         settings = Settings.from_env()
@@ -133,7 +128,7 @@ def serving_app() -> Flask:
         _refuse(str(e))
     try:
         check_folders(settings)
-        app = create_app(settings)
+        app = build_app(settings)
         check_before_serving(app.extensions["curbside"])
     except StartupError as e:
         _refuse(str(e))

@@ -270,9 +270,7 @@ def replace(client_id: str) -> Response:
     except ClientMetadataError as e:
         return _error(e.error, e.description)
     if md.get("subject_type") != rec.client_metadata.get("subject_type", "pairwise"):
-        from hub.relying.policy import store
-
-        current = store(hub).current(rec.client_id)
+        current = hub.policies.current(rec.client_id)
         if current is not None and current.policy.subject_type.value != md.get("subject_type"):
             return _error("invalid_client_metadata",
                           "subject_type differs from the client's policy; upload a new policy first")
