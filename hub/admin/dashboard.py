@@ -79,7 +79,6 @@ def verification_outcomes(hub: Any, *, days: int = OUTCOME_DAYS) -> Figure:
     if not has_table(hub.db, "verification_checks"):
         return Figure(None, None, "Verification checks are not recorded on this database yet "
                                   "(the verification tables have not been migrated).")
-
     since = utcnow() - timedelta(days=days)
     with hub.db.session() as s:
         rows = s.execute(select(VerificationCheck.status, func.count())

@@ -80,7 +80,6 @@ def _load_verification(s: Any, db: Database, facts: DoctorFacts) -> None:
     facts.evidence = list(s.scalars(select(IdentityEvidence).where(IdentityEvidence.doctor_id == doctor_id)
                                     .order_by(IdentityEvidence.verified_at.desc())))
     if has_table(db, "review_documents"):
-
         facts.documents = documents.of_doctor(s, doctor_id)
         facts.vouches = int(s.scalar(select(func.count()).select_from(Vouch)
                                      .where(Vouch.vouchee_id == doctor_id)) or 0)

@@ -76,7 +76,6 @@ def create_community_app(*, name: str, base_url: str, client_id: str, client_sec
                          webhook_secret: str | None = None,
                          members: dict[str, str] | None = None) -> Flask:
     """``base_url`` is where this app is reachable; it is also the OIDC issuer."""
-
     app = Flask(f"community-{name}")
     key = RSAKey.generate_key(2048, parameters={"kid": "c1", "use": "sig", "alg": "RS256"})
     state = CommunityState(members={k: Member(k, v) for k, v in (members or {

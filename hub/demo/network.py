@@ -78,7 +78,6 @@ def create_network_app(*, name: str, issuer: str, client_id: str, client_secret:
         tok = session.pop("token", None) or {}
         session.clear()
         meta = oauth.curbside.load_server_metadata()
-
         q = urlencode({"id_token_hint": tok.get("id_token", ""), "client_id": client_id,
                        "post_logout_redirect_uri": f"{base_url}/", "state": secrets.token_urlsafe(8)})
         return redirect(f"{meta['end_session_endpoint']}?{q}")

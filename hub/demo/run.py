@@ -36,7 +36,6 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
     Artsennet: an OpenID Provider with a JSON activity API that pushes signed webhooks (and
     also serves the demo relying party under /rp). Casus: OAuth 2.0 with ActivityStreams.
     """
-
     hub = app.extensions["curbside"]
     queue_for(hub, immediate=True)  # no separate worker process for the demo
     links = links_for(hub)
@@ -85,7 +84,6 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
 
 
 def run_demo(*, port: int, network_port: int, instance: str) -> None:
-
     Path(instance).mkdir(parents=True, exist_ok=True)
     issuer = f"http://127.0.0.1:{port}"
     network_url = f"http://localhost:{network_port}"

@@ -177,7 +177,6 @@ def verification_claims(db: Database, doctor_id: str, names: set[str], vc_reques
     nothing)."""
     if vc_request is None and SELF_DECLARED_CLAIM not in names:
         return {}
-
     out: dict[str, Any] = {}
     with db.session() as s:
         if vc_request is not None:

@@ -85,7 +85,6 @@ def check_database(hub: Any) -> None:
 def check_signing_keys(hub: Any) -> None:
     """Every stored key that signs or will sign decrypts with the configured
     key-encryption keys (a wrong but well-formed key is otherwise found at the first token)."""
-
     with hub.db.session() as s:
         rows = s.execute(select(SigningKey.kid, SigningKey.private_jwk_enc)
                          .where(SigningKey.state.in_(("active", "next")))).all()
@@ -121,7 +120,6 @@ def unreachable(database_url: str, error: BaseException) -> str:
 def serving_app() -> Flask:
     """The app gunicorn serves (hub/wsgi.py), after every start-up check; a failing check
     prints one line and stops this worker with the code that stops gunicorn too."""
-
     try:
         settings = Settings.from_env()
     except SettingsError as e:

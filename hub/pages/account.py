@@ -29,7 +29,7 @@ from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
 from hub.protocol.authorize import AuthorizeFlow, as_same_site_get
 from hub.protocol.signin import ACCOUNT_NEXT
-from hub.relying import backchannel  # Back-Channel Logout 1.0: tell the other networks
+from hub.relying import backchannel  # Back-Channel Logout 1.0: logouts tell the other networks
 
 bp = Blueprint("web", __name__)
 
@@ -104,7 +104,6 @@ def logout() -> Response:
         hub.sessions.end(cookie)
         hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id,
                         client_id=req.client.client_id if req.client else None, initiator="rp")
-
         backchannel.session_ended(hub, sso, trigger="rp_logout",
                                   initiator=req.client.client_id if req.client else None)
     resp = provider.create_endpoint_response("end_session", req)
@@ -224,7 +223,6 @@ def account_mfa() -> Response:
     secret = hub.store.get("totp-enrol", sso.sid)
     if secret is None:
         return redirect("/account/mfa", 303)
-
     try:
         codes = hub.accounts.confirm_totp(doctor.id, secret.decode(), _form("otp", 16))
     except AccountError as e:
@@ -250,7 +248,6 @@ def revoke_consent(cookie: str, sso: SSOSession, consent_id: int) -> Response:
         s.execute(update(Consent).where(Consent.doctor_id == sso.doctor_id,
                                         Consent.client_id == client_id,
                                         Consent.revoked_at.is_(None)).values(revoked_at=utcnow()))
-
     backchannel.grants_ending(hub, sso.doctor_id, client_id=client_id, trigger="consent_revoked")
     hub.tokens.revoke_grants_of(sso.doctor_id, client_id=client_id, reason="consent_revoked")
     hub.audit_event("doctor:consent:revoke", doctor_id=sso.doctor_id, client_id=client_id)
@@ -265,7 +262,6 @@ def account_logout() -> Response:
     hub.sessions.end(cookie)
     if sso is not None:
         hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id, initiator="doctor")
-
         backchannel.session_ended(hub, sso, trigger="doctor_logout")
     resp = make_response(render_template("logged_out.html"))
     resp.delete_cookie(hub.sessions.cookie_name, path="/")

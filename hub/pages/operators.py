@@ -222,7 +222,6 @@ def logout() -> Response:
 def home() -> Response:
     cookie, op_id = _require()
     hub = _hub()
-
     rows = []
     for cid in _owned(hub, op_id):
         client = hub.clients.get(cid)
@@ -238,7 +237,6 @@ def home() -> Response:
 def register_client() -> Response:
     cookie, op_id = _require()
     hub = _hub()
-
     try:
         md = strict_metadata(parse_metadata_json(request.form.get("metadata", "")),
                              insecure_transport=hub.settings.insecure_transport)
@@ -261,7 +259,6 @@ def client_page(client_id: str) -> Response:
     cookie, op_id = _require()
     hub = _hub()
     rec = _own_client(hub, op_id, client_id)
-
     text = request.form.get("policy", "")[:256 * 1024]
     action = request.form.get("action", "")
     problems: list[str] = []

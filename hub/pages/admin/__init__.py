@@ -22,7 +22,6 @@ from hub.pages.admin.console import Console, bp
 
 def init_app(app: Flask, hub: Any) -> None:
     """Register the console on the app; ``hub`` is the app's hub.services.Hub."""
-
     if links.subject_lookup not in search.SUBJECT_LOOKUPS:  # one registration per process
         search.register_subject_lookup(links.subject_lookup)
     app.extensions["curbside.admin"] = Console(

@@ -74,7 +74,6 @@ def doctor_end_sessions(doctor_id: str) -> Response:
 def doctor_recheck(doctor_id: str) -> Response:
     _exists(doctor_id)
     why = reason()
-
     summary = jobs.recheck_doctor(hub(), doctor_id)
     hub().audit_event("admin:verification:recheck", actor=current().actor, doctor_id=doctor_id,
                       address=client_address(), doctor=doctor_id, reason=why,

@@ -15,7 +15,6 @@ def open_store(url: str, engine: Engine, *, prefix: str = "curbside:",
     """The store at ``url``; the timeouts apply to Redis (the SQL store has the database's)."""
     if url == "sql":
         return SQLStore(engine)
-
     return RedisStore(url, prefix=prefix, connect_timeout=connect_timeout, timeout=timeout,
                       health_check_interval=health_check_interval)
 
