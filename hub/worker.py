@@ -94,13 +94,12 @@ class Queue:
 
     @property
     def huey(self) -> Huey:
-        if self._huey is None:
-            with self._lock:
-                if self._huey is None:
-                    settings = self.hub.settings
-                    self._attach(make_huey(settings.store_url, settings.instance_path,
-                                           immediate=self._immediate))
-        return self._huey
+        with self._lock:
+            if self._huey is None:
+                settings = self.hub.settings
+                self._attach(make_huey(settings.store_url, settings.instance_path,
+                                       immediate=self._immediate))
+            return self._huey
 
     @property
     def immediate(self) -> bool:

@@ -1,9 +1,8 @@
 """The access policy the protocol code asks, without knowing who answers.
 
-``hub/relying/enforce.py`` answers with each partner network's policy (``policies/``);
-:class:`OpenAccess` admits everyone (a hub built without relying-party policies, and the
-default of :class:`hub.services.Hub`). The composition root picks one; the token, userinfo
-and authorization code receive it as ``hub.access``.
+``hub/relying/enforce.py`` answers with each partner network's policy (``policies/``); the
+composition root builds it, and the token, userinfo and authorization code receive it as
+``hub.access``.
 """
 
 from __future__ import annotations
@@ -31,22 +30,3 @@ class AccessPolicy(Protocol):
     def refuse_userinfo(self, token: Any) -> str | None:
         """A public refusal (invalid_token, RFC 6750 §3.1) for userinfo, or None to allow."""
 
-
-class OpenAccess:
-    """No client has a policy: every request passes, as before policies existed."""
-
-    def at_authorize(self, client: Any, sso: Any, params: Mapping[str, str],
-                     wanted: set[str]) -> Decision | None:
-        return None
-
-    def can_step_up(self, sso: Any, decision: Decision) -> bool:
-        return False
-
-    def consent_scope(self, client_id: str, wanted: set[str]) -> tuple[set[str], str | None]:
-        return wanted, None
-
-    def refuse_refresh(self, grant: Any) -> str | None:
-        return None
-
-    def refuse_userinfo(self, token: Any) -> str | None:
-        return None
