@@ -90,9 +90,9 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
         access=ClientPolicies(policies, accounts, db, audit),
         verifiers=make_verifiers(db, http=register_session(outbound), settings=settings),
         discovery_metadata=discovery_metadata(settings.issuer),
+        readiness=Readiness(db, store, keys),
     )
     hub.links = Links(hub)
-    hub.readiness = Readiness(hub)
     hub.queue = Queue(None, hub)
     _subscribe(hub)
     return hub

@@ -57,9 +57,9 @@ class Hub:
     verifiers: Mapping[str, Verifier]
     # OIDC Discovery 1.0 §3: the provider metadata, with what each feature declares.
     discovery_metadata: Mapping[str, Any]
+    readiness: Readiness
     # Services that act for the whole hub (they are handed the record itself).
     links: Links = field(init=False)
-    readiness: Readiness = field(init=False)
     queue: Queue = field(init=False)
 
     def subject(self, doctor_id: str, client: Client) -> str:

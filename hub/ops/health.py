@@ -19,9 +19,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from werkzeug.wrappers import Request, Response
 
-from hub.domain.keys import SUPPORTED_ALGS
+from hub.domain.keys import SUPPORTED_ALGS, KeyRing
 from hub.ops.outage import describe
+from hub.persistence.db import Database
 from hub.persistence.schema import alembic_config
+from hub.persistence.store import Store
 from hub.protocol.guards import no_store_json
 
 log = logging.getLogger("hub.health")
@@ -33,8 +35,10 @@ def healthz_response(hub: Any, request: Request) -> Response:
 
 
 class Readiness:
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    def __init__(self, db: Database, store: Store, keys: KeyRing) -> None:
+        self.db = db
+        self.store = store
+        self.keys = keys
         self._lock = threading.Lock()
         self._last: tuple[float, dict[str, str]] | None = None
         self._head: str | None = None
@@ -60,12 +64,12 @@ class Readiness:
             log.warning("readiness: database unusable (%s)", describe(e))
             found["database"] = found["schema"] = "unreachable"
         try:
-            self.hub.store.ping()
+            self.store.ping()
         except Exception as e:  # noqa: BLE001
             log.warning("readiness: store unusable (%s)", describe(e))
             found["store"] = "unreachable"
         try:
-            missing = set(SUPPORTED_ALGS) - self.hub.keys.signing_algs()
+            missing = set(SUPPORTED_ALGS) - self.keys.signing_algs()
             if missing:
                 found["signing_keys"] = "no usable key for " + ", ".join(sorted(missing))
         except Exception as e:  # noqa: BLE001
@@ -74,12 +78,12 @@ class Readiness:
         return found
 
     def _revision(self) -> str | None:
-        with self.hub.db.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def _schema_head(self) -> str | None:
         if self._head is None:
-            self._head = ScriptDirectory.from_config(alembic_config(self.hub.db)).get_current_head()
+            self._head = ScriptDirectory.from_config(alembic_config(self.db)).get_current_head()
         return self._head
 
 
