@@ -54,7 +54,7 @@ class Hub:
     # Asked at /authorize, /token (refresh) and /userinfo (hub/domain/access.py).
     access: AccessPolicy
     # Register lookups; built once, so their circuit breakers outlive a request.
-    verifiers: Mapping[str, Verifier]
+    verifiers: dict[str, Verifier]
     # OIDC Discovery 1.0 §3: the provider metadata, with what each feature declares.
     discovery_metadata: Mapping[str, Any]
     readiness: Readiness

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")
            or k.startswith("CURBSIDE_TEST_")}
-    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db",
+    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db",
                 "CURBSIDE_INSTANCE_DIR": str(tmp_path / "instance"),
                 "CURBSIDE_ISSUER": "https://id.curbside.example",
                 "CURBSIDE_ARGON2_MEMORY_COST": "1024", "CURBSIDE_ARGON2_TIME_COST": "1"})
@@ -80,7 +80,7 @@ def test_db_upgrade_on_a_read_only_mount_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "instance"
     folder.mkdir()
     env = _env(tmp_path, CURBSIDE_INSTANCE_DIR=str(folder),
-               CURBSIDE_DATABASE_URL=f"sqlite:///{folder}/hub.persistence.db")
+               CURBSIDE_DATABASE_URL=f"sqlite:///{folder}/hub.db")
     script = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
               f"exec {' '.join(HUB)} db upgrade")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, capture_output=True,

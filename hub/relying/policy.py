@@ -22,9 +22,8 @@ from hub.domain.clients import ClientRegistry
 from hub.persistence.db import Database
 from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
 from hub.persistence.models.relying import ClientPolicyVersion
-from hub.verification import records
+from hub.verification import records, registry
 from hub.verification.claims import assurance_level, licence_of
-from hub.verification.vocabulary import REGISTERS
 from policies import AccessRequest, ClientPolicy, Decision, PolicyError, Registration, SubjectFacts
 
 # A reviewed restricted licence is a standing (active); policies that need an unrestricted
@@ -130,7 +129,7 @@ def subject_facts(db: Database, accounts: Accounts, doctor_id: str, *, acr: str 
     with db.session() as s:
         verification = records.load(s, doctor_id)
         for r in verification.registrations:
-            info = REGISTERS.get(r.register)
+            info = registry.info(r.register)
             if info is None or r.profession not in policies.PROFESSIONS:
                 continue
             regs.append(Registration(
@@ -145,7 +144,7 @@ def subject_facts(db: Database, accounts: Accounts, doctor_id: str, *, acr: str 
                 DoctorRegistration.doctor_id == doctor_id,
                 DoctorRegistration.withdrawn_at.is_not(None),
                 DoctorRegistration.verified_at.is_not(None))):
-            info = REGISTERS.get(w.register)
+            info = registry.info(w.register)
             if info is None or w.profession not in policies.PROFESSIONS or w.verified_at is None:
                 continue
             if any(x.register == w.register and x.status == "active" for x in regs):
@@ -176,4 +175,5 @@ def decide_for(store: PolicyStore, accounts: Accounts, client_id: str, doctor_id
     facts = subject_facts(store.db, accounts, doctor_id, acr=acr, amr=amr)
     request = AccessRequest(now=datetime.now(UTC), claims=frozenset(claims), area=area,
                             acr_values=tuple(acr_values))
-    return stored, policies.decide(stored.policy, facts, request)
+    return stored, policies.decide(stored.policy, facts, request,
+                                   wording=registry.policy_wording())
