@@ -9,10 +9,18 @@ from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hub.composition import build_hub
 from hub.ops.logging import configure as configure_logging
 from hub.ops.metrics import observe
 from hub.ops.outage import outage_json, outage_log, outage_page, outage_part
+from hub.pages import account as web_views
+from hub.pages import links as links_views
+from hub.pages import operators as portal
+from hub.pages import verification as verification_views
+from hub.pages.admin import init_app as init_admin
 from hub.pages.rendering import Pages, error_title, short_description
+from hub.protocol import registration, signin
+from hub.protocol import views as oidc_views
 from hub.protocol.guards import (
     NUL_REFUSAL,
     DatabaseIntConverter,
@@ -20,7 +28,6 @@ from hub.protocol.guards import (
     add_security_headers,
     contains_nul,
 )
-from hub.services import Hub
 from hub.settings import Settings
 
 log = logging.getLogger("hub")
@@ -40,25 +47,18 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     )
     # Before any blueprint: a rule's converters are made when it is added.
     app.url_map.converters["int"] = DatabaseIntConverter
-    hub = Hub.build(settings, store_prefix=store_prefix, serving=True)
+    hub = build_hub(settings, store_prefix=store_prefix, serving=True)
     app.extensions["curbside"] = hub
     app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
     app.extensions["curbside.pages"] = Pages(app.jinja_env)
-
-    from hub.pages import account as web_views
-    from hub.pages import links as links_views
-    from hub.pages import verification as verification_views
-    from hub.pages.admin import init_app as init_admin
-    from hub.protocol import signin
-    from hub.protocol import views as oidc_views
-    from hub.relying import init_app as init_relying
 
     oidc_views.init_app(app, hub)
     app.register_blueprint(web_views.bp)
     app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)
     init_admin(app, hub)
-    init_relying(app, hub)
+    app.register_blueprint(registration.bp)
+    app.register_blueprint(portal.bp)
     signin.install(app, hub)
     _install_input_guard(app)
     _install_headers(app)

@@ -9,52 +9,12 @@ from typing import Any
 
 import click
 
-from hub.settings import Settings, SettingsError
-
-
-class Context:
-    def __init__(self, **overrides: Any) -> None:
-        self.overrides = overrides
-        self._hub: Any = None
-
-    @property
-    def settings(self) -> Settings:
-        """Settings with generated secrets resolved (the audit checkpoint key derives from
-        the secret key)."""
-        if self._hub is not None:
-            return self._hub.settings.replace(secret_key=self._hub.secrets.secret_key.decode())
-        try:
-            settings = Settings.from_env(**self.overrides)
-        except SettingsError as e:
-            raise click.ClickException(str(e)) from None
-        if settings.secret_key:
-            return settings
-        return self.hub.settings.replace(secret_key=self.hub.secrets.secret_key.decode())
-
-    @property
-    def hub(self) -> Any:
-        if self._hub is None:
-            from hub.ops.startup import check_instance
-            from hub.services import Hub
-
-            try:
-                settings = Settings.from_env(**self.overrides)
-            except SettingsError as e:
-                raise click.ClickException(str(e)) from None
-            check_instance(settings)  # one line (HubGroup), not a traceback from deep inside
-            self._hub = Hub.build(settings)
-            # Commands that end sessions (licence withdrawal) must tell partner networks too.
-            from hub.relying.backchannel import wrap_end_doctor_sessions
-
-            wrap_end_doctor_sessions(self._hub)
-        return self._hub
-
-    @property
-    def db(self) -> Any:
-        return self.hub.db
-
-
-pass_ctx = click.make_pass_decorator(Context)
+from hub.admin.cli import admin
+from hub.audit.cli import audit
+from hub.cli_context import Context, pass_ctx
+from hub.links import cli as links_cli
+from hub.relying import cli as relying_cli
+from hub.verification.cli import registers
 
 
 class HubGroup(click.Group):
@@ -271,28 +231,16 @@ def demo(port: int, network_port: int, instance: str) -> None:
     run_demo(port=port, network_port=network_port, instance=instance)
 
 
-def _register_groups() -> None:
-    from hub.admin.cli import admin
-    from hub.audit.cli import audit
-    from hub.links import cli as links_cli
-    from hub.relying.cli import logout as logout_deliveries
-    from hub.relying.cli import worker as logout_worker
-    from hub.verification.cli import registers
-
-    main.add_command(audit)
-    main.add_command(admin)
-    main.add_command(registers)
-    main.add_command(logout_worker)
-    main.add_command(logout_deliveries)
-    main.add_command(links_cli.networks)
-    main.add_command(links_cli.worker)
+main.add_command(audit)
+main.add_command(admin)
+main.add_command(registers)
+main.add_command(relying_cli.worker)
+main.add_command(relying_cli.logout)
+main.add_command(links_cli.networks)
+main.add_command(links_cli.worker)
+for _command in relying_cli.CLIENT_COMMANDS:
+    client.add_command(_command)
 
 
 if __name__ == "__main__":
-    # Run the imported module, not this __main__ copy: the domain groups import hub.cli, and
-    # registering them here as well would import it twice.
-    from hub.cli import main as _main
-
-    _main()
-else:
-    _register_groups()
+    main()

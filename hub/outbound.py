@@ -1,6 +1,6 @@
 """The hub's one way out: every HTTP request the hub itself makes (sector documents, back-
 channel logout, partner networks, live registers) goes through a :class:`GuardedSession`
-that :class:`Outbound`, built once from settings in ``Hub.build``, hands out.
+that :class:`Outbound`, built once from settings in ``build_hub`` (hub/composition.py), hands out.
 
 A ``GuardedSession`` is a ``requests.Session`` whose only adapter
 
@@ -468,7 +468,7 @@ class GuardedSession(requests.Session):
 
 @dataclass(frozen=True)
 class Outbound:
-    """How the hub's requests leave it; one per Hub, from settings (``Hub.build``)."""
+    """How the hub's requests leave it; one per Hub, from settings (``build_hub``)."""
 
     allow_local: bool = False
     # Non-public networks an operator reaches on purpose (a register mirror on a private

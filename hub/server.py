@@ -28,6 +28,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(k, v)
 
     def load(self) -> Any:
+        # In each worker, after the fork: importing hub.wsgi builds and checks the app.
         from hub.wsgi import app
 
         return app

@@ -5,7 +5,7 @@ Generic on purpose (feed relay, back-channel logout deliveries, ...): a job is n
 the worker, so producers and the consumer agree on one huey task (``curbside.run``) and no
 registry has to be imported in the same order in every process.
 
-    queue = queue_for(hub)                       # cached per Hub
+    queue = hub.queue                            # one per hub (hub/composition.py)
     queue.enqueue("hub.links.jobs:pull", link_id)
     queue.enqueue("hub.links.jobs:revoke", network, blob, delay=60)
 
@@ -28,6 +28,9 @@ from typing import Any
 
 from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey  # type: ignore[import-untyped]
 
+from hub.audit.jobs import JOB as AUDIT_CHECKPOINT_JOB
+from hub.ops.logging import configure as configure_logging
+
 log = logging.getLogger("hub.worker")
 TASK_NAME = "curbside.run"
 # Jobs enqueued every N seconds by the worker's scheduler thread (huey's own periodic
@@ -47,8 +50,6 @@ PERIODIC: dict[str, float] = {
 
 def periodic_jobs(settings: Any) -> dict[str, float]:
     """:data:`PERIODIC` plus the jobs whose interval is a setting."""
-    from hub.audit.jobs import JOB as AUDIT_CHECKPOINT_JOB
-
     jobs = dict(PERIODIC)
     # Signed audit checkpoints (docs/audit.md): the interval bounds how many newest records
     # can be deleted unnoticed. 0 leaves them to another writer.
@@ -69,33 +70,53 @@ def resolve(name: str) -> Callable[..., Any]:
 
 
 class Queue:
-    """One huey instance plus the hub its jobs run against."""
+    """One huey instance plus the hub its jobs run against.
 
-    def __init__(self, huey: Huey, hub: Any) -> None:
-        self.huey = huey
+    The huey instance is made at the first job (or the worker's start): a hub process that
+    never queues anything opens no queue file and no Redis connection for it."""
+
+    def __init__(self, huey: Huey | None, hub: Any, *, immediate: bool = False) -> None:
         self.hub = hub
+        self._immediate = immediate
+        self._lock = threading.Lock()
+        self._huey: Huey | None = None
+        self._task: Any = None
+        if huey is not None:
+            self._attach(huey)
 
+    def _attach(self, huey: Huey) -> None:
         def run(name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
             resolve(name)(self.hub, *args, **kwargs)
 
         # retries are per enqueue (see enqueue); the default is none.
         self._task = huey.task(name=TASK_NAME, context=False)(run)
+        self._huey = huey
+
+    @property
+    def huey(self) -> Huey:
+        with self._lock:
+            if self._huey is None:
+                settings = self.hub.settings
+                self._attach(make_huey(settings.store_url, settings.instance_path,
+                                       immediate=self._immediate))
+            return self._huey
 
     @property
     def immediate(self) -> bool:
-        return bool(self.huey.immediate)
+        return bool(self._huey.immediate) if self._huey is not None else self._immediate
 
     def enqueue(self, name: str, *args: Any, delay: float | None = None, retries: int = 0,
                 retry_delay: float = 30, **kwargs: Any) -> None:
         resolve(name)  # fail at the producer on a typo, not in the worker
         try:
+            huey = self.huey
             if delay:
                 self._task.schedule(args=(name, list(args), dict(kwargs)), delay=delay,
                                     retries=retries, retry_delay=retry_delay)
             else:
                 task = self._task.s(name, list(args), dict(kwargs))
                 task.retries, task.retry_delay = retries, retry_delay
-                self.huey.enqueue(task)
+                huey.enqueue(task)
         except Exception:  # noqa: BLE001 - in immediate mode a failed job must not fail the caller
             if not self.immediate:
                 raise
@@ -113,14 +134,12 @@ def make_huey(store_url: str, instance_path: Path, *, immediate: bool = False,
 
 
 def queue_for(hub: Any, *, immediate: bool | None = None) -> Queue:
-    """The hub's queue, built once and kept in ``hub.extra["queue"]``."""
-    queue = hub.extra.get("queue")
-    if queue is None or (immediate is not None and queue.immediate != immediate):
-        settings = hub.settings
-        queue = Queue(make_huey(settings.store_url, settings.instance_path,
-                                immediate=bool(immediate)), hub)
-        hub.extra["queue"] = queue
-    return queue  # type: ignore[no-any-return]
+    """The hub's queue (``hub.queue``); ``immediate`` switches it to running jobs in the
+    caller's thread (tests, the demo, the benchmark) or back to the real queue."""
+    queue: Queue = hub.queue
+    if immediate is not None and queue.immediate != immediate:
+        queue = hub.queue = Queue(None, hub, immediate=immediate)
+    return queue
 
 
 def _scheduler(queue: Queue, periodic: Mapping[str, float], stop: threading.Event) -> None:
@@ -137,21 +156,10 @@ def _scheduler(queue: Queue, periodic: Mapping[str, float], stop: threading.Even
         stop.wait(1.0)
 
 
-def run_worker(*, workers: int = 4, periodic: Mapping[str, float] | None = None,
-               hub: Any = None) -> None:
+def run_worker(hub: Any, *, workers: int = 4, periodic: Mapping[str, float] | None = None) -> None:
     """Consume jobs until interrupted (``hub worker``): ``workers`` threads plus a scheduler
     thread for :data:`PERIODIC`. Relay jobs spend their time waiting on partner networks,
-    so threads, not processes."""
-    if hub is None:
-        from hub.services import Hub
-        from hub.settings import Settings
-
-        hub = Hub.build(Settings.from_env())
-        from hub.relying.backchannel import wrap_end_doctor_sessions
-
-        wrap_end_doctor_sessions(hub)  # withdrawals ended here must tell partner networks
-    from hub.ops.logging import configure as configure_logging
-
+    so threads, not processes. ``hub`` comes from the composition root (the CLI builds it)."""
     configure_logging(hub.settings)
     queue = queue_for(hub, immediate=False)
     stop = threading.Event()

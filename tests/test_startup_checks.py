@@ -203,10 +203,10 @@ def _sub(env: dict[str, str]) -> str:
     """The `sub` a pairwise network gets for one doctor from a hub built on ``env``."""
     from types import SimpleNamespace
 
-    from hub.services import Hub
+    from hub.composition import build_hub
     from hub.settings import Settings
 
-    hub = Hub.build(Settings.from_env(env))
+    hub = build_hub(Settings.from_env(env))
     try:
         client = SimpleNamespace(subject_type="pairwise", sector_identifier="network.example")
         return str(hub.subject("doctor-1", client))

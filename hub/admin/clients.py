@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from hub.audit import append
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.grants import Grant
+from hub.relying import backchannel, policy
 
 STATUSES = ("pending", "active", "suspended")
 
@@ -47,8 +48,6 @@ def list_clients(hub: Any) -> list[ClientRow]:
 
 def _relying_facts(hub: Any, row: ClientRow) -> None:
     """The policy version in force and the back-channel logout delivery status (read-only)."""
-    from hub.relying import backchannel, policy
-
     row.policy = policy.store(hub).current(row.client_id)
     row.delivery = backchannel.delivery_status(hub.db, row.client_id, recent=20)
     row.last_failure = next((d for d in row.delivery["recent"] if d["status"] == "failed"), None)

@@ -10,9 +10,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 
 from hub.admin.charts import Chart, horizontal_bars, stacked_bars
+from hub.admin.links import counts_per_network
 from hub.admin.tables import has_table
 from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Grant
+from hub.persistence.models.registers import VerificationCheck
 
 SIGNIN_DAYS = 14
 OUTCOME_DAYS = 30
@@ -77,8 +79,6 @@ def verification_outcomes(hub: Any, *, days: int = OUTCOME_DAYS) -> Figure:
     if not has_table(hub.db, "verification_checks"):
         return Figure(None, None, "Verification checks are not recorded on this database yet "
                                   "(the verification tables have not been migrated).")
-    from hub.persistence.models.registers import VerificationCheck
-
     since = utcnow() - timedelta(days=days)
     with hub.db.session() as s:
         rows = s.execute(select(VerificationCheck.status, func.count())
@@ -93,8 +93,6 @@ def verification_outcomes(hub: Any, *, days: int = OUTCOME_DAYS) -> Figure:
 
 def links_per_network(hub: Any) -> Figure:
     """Active links per linked network (the bars); the table adds the other states."""
-    from hub.admin.links import counts_per_network
-
     title = "Active account links per linked network"
     data = counts_per_network(hub)
     states = ("active", "suspended", "pending", "revoked")

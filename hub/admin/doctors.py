@@ -16,6 +16,8 @@ from hub.audit import append
 from hub.persistence.db import Database
 from hub.persistence.models.accounts import Doctor
 from hub.persistence.models.grants import Consent, Grant
+from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck, Vouch
+from hub.verification import documents
 
 CHECKS_PER_REGISTRATION = 20
 # end_doctor_sessions stores its reason on every revoked grant (64 characters), so it gets a
@@ -67,8 +69,6 @@ def load_facts(hub: Any, doctor_id: str) -> DoctorFacts | None:
 
 
 def _load_verification(s: Any, db: Database, facts: DoctorFacts) -> None:
-    from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, VerificationCheck
-
     doctor_id = facts.doctor.id
     facts.registrations = list(s.scalars(select(DoctorRegistration)
                                          .where(DoctorRegistration.doctor_id == doctor_id)
@@ -80,9 +80,6 @@ def _load_verification(s: Any, db: Database, facts: DoctorFacts) -> None:
     facts.evidence = list(s.scalars(select(IdentityEvidence).where(IdentityEvidence.doctor_id == doctor_id)
                                     .order_by(IdentityEvidence.verified_at.desc())))
     if has_table(db, "review_documents"):
-        from hub.persistence.models.registers import Vouch
-        from hub.verification import documents
-
         facts.documents = documents.of_doctor(s, doctor_id)
         facts.vouches = int(s.scalar(select(func.count()).select_from(Vouch)
                                      .where(Vouch.vouchee_id == doctor_id)) or 0)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 
 from hub.admin.history import HistoryRecord
+from hub.links import links_for
 from hub.persistence.models.links import AccountLink, LinkNetwork, RelayState
 
 LINK_EVENTS = ("doctor:link:add", "doctor:link:revoke")
@@ -70,8 +71,6 @@ def find(hub: Any, doctor_id: str, link_id: str) -> AccountLink | None:
 
 def revoke(hub: Any, doctor_id: str, link_id: str, *, actor: str, reason: str, address: str) -> bool:
     """Unlink through the links service; False if the link was already revoked."""
-    from hub.links import links_for
-
     return bool(links_for(hub).unlink(doctor_id, link_id, actor=actor, reason=reason, address=address))
 
 

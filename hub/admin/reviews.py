@@ -12,6 +12,10 @@ from datetime import date
 from typing import Any
 
 from hub.admin.tables import has_table
+from hub.verification import review
+from hub.verification.review import DOCUMENT_TYPES
+from hub.verification.review import fetch_document as fetch
+from hub.verification.review import review_queue as queue
 
 # Without these tables (not migrated yet) the queue cannot exist.
 TABLES = ("doctor_registrations", "review_documents", "vouches")
@@ -39,22 +43,16 @@ def queue_available(hub: Any) -> bool:
 
 
 def review_queue(hub: Any) -> Any:
-    from hub.verification.review import review_queue as queue
-
     return queue(hub)
 
 
 def document_types() -> tuple[str, ...]:
-    from hub.verification.review import DOCUMENT_TYPES
-
     return tuple(DOCUMENT_TYPES)
 
 
 def decide_registration(hub: Any, registration_id: int, approve: bool, *, actor: str, reason: str,
                         address: str) -> str:
     """Approve or reject a waiting registration; LookupError if it is not waiting."""
-    from hub.verification import review
-
     decide = review.approve_registration if approve else review.reject_registration
     return str(decide(hub, registration_id, reviewer=actor, reason=reason, address=address))
 
@@ -63,8 +61,6 @@ def decide_document(hub: Any, document_id: int, accept: bool, *, actor: str, rea
                     facts: IdentityDocumentFacts | None = None) -> str:
     """Accept or reject a waiting document; LookupError if it is not waiting,
     ReviewInputError if an identity document lacks what the reviewer must read on it."""
-    from hub.verification import review
-
     if not accept:
         return str(review.reject_document(hub, document_id, reviewer=actor, reason=reason, address=address))
     f = facts or IdentityDocumentFacts(None, None, None, None, None)
@@ -79,6 +75,4 @@ def decide_document(hub: Any, document_id: int, accept: bool, *, actor: str, rea
 
 def fetch_document(hub: Any, document_id: int, *, actor: str, address: str) -> Any:
     """The decrypted document (every view is audited by the verification module)."""
-    from hub.verification.review import fetch_document as fetch
-
     return fetch(hub, document_id, reviewer=actor, address=address)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from hub.admin.tables import has_table
 from hub.persistence.db import Database
 from hub.persistence.models.accounts import Doctor
+from hub.persistence.models.registers import DoctorRegistration
 
 MAX_QUERY = 200
 MAX_RESULTS = 50
@@ -67,8 +68,6 @@ def search_doctors(db: Database, query: str, *, limit: int = MAX_RESULTS) -> tup
         Doctor.id == q.lower(),
     ]
     if has_table(db, "doctor_registrations"):
-        from hub.persistence.models.registers import DoctorRegistration
-
         number = q.replace(" ", "")
         conditions.append(Doctor.id.in_(
             select(DoctorRegistration.doctor_id).where(

@@ -29,6 +29,10 @@ from xml.sax.saxutils import escape
 
 import requests
 from flask import Flask, Response, abort, jsonify, redirect, render_template_string, request
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+from standardwebhooks import Webhook
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>{{ name }}</title>
@@ -72,9 +76,6 @@ def create_community_app(*, name: str, base_url: str, client_id: str, client_sec
                          webhook_secret: str | None = None,
                          members: dict[str, str] | None = None) -> Flask:
     """``base_url`` is where this app is reachable; it is also the OIDC issuer."""
-    from joserfc import jwt
-    from joserfc.jwk import RSAKey
-
     app = Flask(f"community-{name}")
     key = RSAKey.generate_key(2048, parameters={"kid": "c1", "use": "sig", "alg": "RS256"})
     state = CommunityState(members={k: Member(k, v) for k, v in (members or {
@@ -134,8 +135,6 @@ def create_community_app(*, name: str, base_url: str, client_id: str, client_sec
         return redirect("/", 303)
 
     def push(p: Post) -> None:
-        from standardwebhooks import Webhook
-
         body = json.dumps({"type": "post.created", "timestamp": _now(), "data": {
             "member_id": p.member, "items": [api_item(p)]}})
         msg_id = "msg_" + secrets.token_hex(8)
@@ -360,6 +359,4 @@ def new_webhook_secret() -> str:
 def with_relying_party(community: Flask, relying_party: Flask) -> Any:
     """Serve ``relying_party`` (``network.py``'s app) under ``/rp`` of the community, so one
     community also plays the hub's relying party."""
-    from werkzeug.middleware.dispatcher import DispatcherMiddleware
-
     return DispatcherMiddleware(community.wsgi_app, {"/rp": relying_party})

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, redirect, render_template_string, session, url_for
 
@@ -61,8 +63,6 @@ def create_network_app(*, name: str, issuer: str, client_id: str, client_secret:
 
     @app.get("/callback")
     def callback() -> Any:
-        from authlib.integrations.base_client import OAuthError
-
         try:
             token = oauth.curbside.authorize_access_token()
         except OAuthError as e:
@@ -78,8 +78,6 @@ def create_network_app(*, name: str, issuer: str, client_id: str, client_secret:
         tok = session.pop("token", None) or {}
         session.clear()
         meta = oauth.curbside.load_server_metadata()
-        from urllib.parse import urlencode
-
         q = urlencode({"id_token_hint": tok.get("id_token", ""), "client_id": client_id,
                        "post_logout_redirect_uri": f"{base_url}/", "state": secrets.token_urlsafe(8)})
         return redirect(f"{meta['end_session_endpoint']}?{q}")

@@ -11,6 +11,21 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
+from hub import create_app
+from hub.demo.community import (
+    connector_config,
+    create_community_app,
+    new_webhook_secret,
+    webhook_config,
+    with_relying_party,
+)
+from hub.demo.network import create_network_app
+from hub.domain.client_metadata import validate_metadata
+from hub.links import links_for
+from hub.persistence.schema import upgrade
+from hub.settings import Settings
+from hub.worker import queue_for
+
 DEMO_EMAIL = "demo.doctor@curbside.test"
 DEMO_PASSWORD = "demo-password-1234"  # demo data only; printed for the newcomer
 
@@ -21,18 +36,6 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
     Artsennet: an OpenID Provider with a JSON activity API that pushes signed webhooks (and
     also serves the demo relying party under /rp). Casus: OAuth 2.0 with ActivityStreams.
     """
-    from hub.demo.community import (
-        connector_config,
-        create_community_app,
-        new_webhook_secret,
-        webhook_config,
-        with_relying_party,
-    )
-    from hub.demo.network import create_network_app
-    from hub.domain.client_metadata import validate_metadata
-    from hub.links import links_for
-    from hub.worker import queue_for
-
     hub = app.extensions["curbside"]
     queue_for(hub, immediate=True)  # no separate worker process for the demo
     links = links_for(hub)
@@ -81,10 +84,6 @@ def start_communities(app: Any, issuer: str, *, first_port: int) -> list[tuple[s
 
 
 def run_demo(*, port: int, network_port: int, instance: str) -> None:
-    from hub import create_app
-    from hub.persistence.schema import upgrade
-    from hub.settings import Settings
-
     Path(instance).mkdir(parents=True, exist_ok=True)
     issuer = f"http://127.0.0.1:{port}"
     network_url = f"http://localhost:{network_port}"
@@ -101,16 +100,12 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
                             family_name="de Vries", locale="nl-NL", email_verified=True)
     client_id = "demo-network"
     if hub.clients.get(client_id) is None:
-        from hub.domain.client_metadata import validate_metadata
-
         hub.clients.create(validate_metadata({
             "client_name": "Demo Doctors Forum",
             "redirect_uris": [f"{network_url}/callback"],
             "post_logout_redirect_uris": [f"{network_url}/"],
         }), client_id=client_id)
     secret = hub.clients.rotate_secret(client_id)
-
-    from hub.demo.network import create_network_app
 
     network = create_network_app(name="Demo Doctors Forum", issuer=issuer, client_id=client_id,
                                  client_secret=secret, base_url=network_url)

@@ -19,6 +19,8 @@ from authlib.oauth2.rfc6749 import InvalidRequestError, scope_to_list
 from sqlalchemy import select
 
 from hub.persistence.models.accounts import DoctorRecord
+from hub.persistence.models.registers import SelfDeclaredProfession
+from hub.verification import records
 from hub.verification.claims import DEFAULT_REQUEST
 from hub.verification.schemas import InvalidClaimsRequest, validate_verified_claims_request
 from hub.verification.vocabulary import SELF_DECLARED_CLAIM
@@ -175,9 +177,6 @@ def verification_claims(db: Database, doctor_id: str, names: set[str], vc_reques
     nothing)."""
     if vc_request is None and SELF_DECLARED_CLAIM not in names:
         return {}
-    from hub.persistence.models.registers import SelfDeclaredProfession
-    from hub.verification import records
-
     out: dict[str, Any] = {}
     with db.session() as s:
         if vc_request is not None:

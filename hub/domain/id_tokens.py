@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hub.domain import claims as claimset
+from hub.domain.accounts import Accounts
 from hub.domain.crypto import b64url
-
-if TYPE_CHECKING:
-    from hub.services import Hub
+from hub.domain.keys import KeyRing
+from hub.domain.subjects import subject_for
+from hub.persistence.db import Database
 
 
 def half_hash(value: str, alg: str) -> str:
@@ -20,8 +21,14 @@ def half_hash(value: str, alg: str) -> str:
 
 
 class IdTokens:
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, *, issuer: str, ttl: int, keys: KeyRing, accounts: Accounts, db: Database,
+                 pairwise_salt: bytes) -> None:
+        self.issuer = issuer
+        self.ttl = ttl
+        self.keys = keys
+        self.accounts = accounts
+        self.db = db
+        self.pairwise_salt = pairwise_salt
 
     def for_token_response(self, request: Any, token: dict[str, Any]) -> str:
         client = request.client
@@ -41,14 +48,15 @@ class IdTokens:
               access_token: str | None, verified_request: Any = None,
               doctor: Any = None) -> str:
         """``doctor`` is the account when the caller has just read it (else read here)."""
-        hub = self.hub
         now = int(time.time())
         alg = client.id_token_signed_response_alg
         payload: dict[str, Any] = {
-            "iss": hub.settings.issuer,
-            "sub": hub.subject(user.doctor_id, client),
+            "iss": self.issuer,
+            # OIDC Core §8: the same subject the hub gives this client everywhere.
+            "sub": subject_for(user.doctor_id, subject_type=client.subject_type,
+                               sector=client.sector_identifier, salt=self.pairwise_salt),
             "aud": client.client_id,
-            "exp": now + hub.settings.id_token_ttl,
+            "exp": now + self.ttl,
             "iat": now,
             "auth_time": user.auth_time,
         }
@@ -64,11 +72,11 @@ class IdTokens:
             payload["at_hash"] = half_hash(access_token, alg)
         if names:
             if doctor is None or doctor.id != user.doctor_id:
-                doctor = hub.accounts.get(user.doctor_id)
+                doctor = self.accounts.get(user.doctor_id)
             if doctor is not None:
                 payload.update(claimset.doctor_claims(doctor, names))
         # Re-read at every issue, never copied from the grant: a withdrawn licence or a
         # stale check must not travel in a later token (OIDC4IDA 1.0: max_age on verification.time).
-        payload.update(claimset.verification_claims(hub.db, user.doctor_id, names, verified_request,
+        payload.update(claimset.verification_claims(self.db, user.doctor_id, names, verified_request,
                                                     "id_token"))
-        return hub.keys.sign(payload, alg=alg)
+        return self.keys.sign(payload, alg=alg)

@@ -1,7 +1,8 @@
 """Account linking and the feed relay (uses :mod:`connectors`). See docs/links.md.
 
-``links_for(hub)`` gives the per-hub :class:`~hub.links.service.Links` facade: networks,
-token vault, linking service, relay and feed, built once and kept in ``hub.extra``.
+``links_for(hub)`` gives the hub's :class:`~hub.links.service.Links` facade: networks,
+token vault, linking service, relay and feed, built once by the composition root
+(hub/composition.py) and kept as ``hub.links``.
 """
 
 from __future__ import annotations
@@ -10,9 +11,4 @@ from typing import Any
 
 
 def links_for(hub: Any) -> Any:
-    from hub.links.service import Links
-
-    links = hub.extra.get("links")
-    if links is None:
-        links = hub.extra["links"] = Links(hub)
-    return links
+    return hub.links

@@ -12,16 +12,13 @@ from connectors import registry
 from connectors.errors import ConfigError
 from hub.audit.events import register_event
 from hub.cli_choices import RegistryChoice
+from hub.cli_context import current_hub
 
 register_event("admin:network:add")
 
 
 def _hub() -> Any:
-    from hub.cli import Context
-
-    ctx = click.get_current_context().find_object(Context)
-    assert ctx is not None
-    return ctx.hub
+    return current_hub()
 
 
 @click.group()
@@ -89,4 +86,4 @@ def worker(workers: int) -> None:
     """Run the background queue (feed relay, deliveries) until interrupted."""
     from hub.worker import run_worker
 
-    run_worker(workers=workers, hub=_hub())
+    run_worker(_hub(), workers=workers)

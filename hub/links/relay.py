@@ -8,6 +8,7 @@ failure the link backs off exponentially (capped) or as long as ``Retry-After`` 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import threading
@@ -53,8 +54,6 @@ def _now() -> datetime:
 def _item_key(item: ActivityItem) -> str:
     if len(item.id) <= 512:
         return item.id
-    import hashlib
-
     return "sha256:" + hashlib.sha256(item.id.encode()).hexdigest()
 
 

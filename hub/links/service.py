@@ -22,8 +22,10 @@ from sqlalchemy.exc import IntegrityError
 from connectors.base import LinkedIdentity, LinkStart
 from connectors.errors import ConnectorError, UpstreamUnavailable
 from hub.domain.crypto import new_token, sha256_hex
+from hub.links.feed import Feed
 from hub.links.networks import Network, Networks
-from hub.links.vault import TokenVault
+from hub.links.relay import Relay
+from hub.links.vault import TokenVault, load
 from hub.persistence.db import utcnow
 from hub.persistence.models.links import AccountLink, FeedItem, RelayState
 
@@ -57,12 +59,9 @@ def active_key(identity: LinkedIdentity) -> str:
 
 
 class Links:
-    """Everything links-related for one hub (built once, see :func:`hub.links.links_for`)."""
+    """Everything links-related for one hub (built once, in hub/composition.py)."""
 
     def __init__(self, hub: Any) -> None:
-        from hub.links.feed import Feed
-        from hub.links.relay import Relay
-
         self.hub = hub
         self.networks = Networks(hub)
         self.vault = TokenVault(hub)
@@ -71,9 +70,7 @@ class Links:
 
     @property
     def queue(self) -> Any:
-        from hub.worker import queue_for
-
-        return queue_for(self.hub)
+        return self.hub.queue
 
     # -- begin ----------------------------------------------------------------------------
     def begin(self, network: str, *, redirect_uri: str, purpose: str, doctor_id: str | None = None,
@@ -242,8 +239,6 @@ class Links:
     def revoke_upstream(self, net: Network, blob: str, attempt: int = 0) -> str:
         """Best effort (RFC 7009). When the network is down, the still-encrypted credentials
         go to the queue for a later try; the hub's own copy is deleted either way."""
-        from hub.links.vault import load
-
         try:
             net.connector.revoke(load(self.hub.secrets.decrypt(blob)))
             return "revoked"

@@ -15,9 +15,15 @@ import threading
 import time
 from typing import Any
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from werkzeug.wrappers import Request, Response
 
+from hub.domain.keys import SUPPORTED_ALGS, KeyRing
 from hub.ops.outage import describe
+from hub.persistence.db import Database
+from hub.persistence.schema import alembic_config
+from hub.persistence.store import Store
 from hub.protocol.guards import no_store_json
 
 log = logging.getLogger("hub.health")
@@ -29,8 +35,10 @@ def healthz_response(hub: Any, request: Request) -> Response:
 
 
 class Readiness:
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    def __init__(self, db: Database, store: Store, keys: KeyRing) -> None:
+        self.db = db
+        self.store = store
+        self.keys = keys
         self._lock = threading.Lock()
         self._last: tuple[float, dict[str, str]] | None = None
         self._head: str | None = None
@@ -56,14 +64,12 @@ class Readiness:
             log.warning("readiness: database unusable (%s)", describe(e))
             found["database"] = found["schema"] = "unreachable"
         try:
-            self.hub.store.ping()
+            self.store.ping()
         except Exception as e:  # noqa: BLE001
             log.warning("readiness: store unusable (%s)", describe(e))
             found["store"] = "unreachable"
         try:
-            from hub.domain.keys import SUPPORTED_ALGS
-
-            missing = set(SUPPORTED_ALGS) - self.hub.keys.signing_algs()
+            missing = set(SUPPORTED_ALGS) - self.keys.signing_algs()
             if missing:
                 found["signing_keys"] = "no usable key for " + ", ".join(sorted(missing))
         except Exception as e:  # noqa: BLE001
@@ -72,26 +78,17 @@ class Readiness:
         return found
 
     def _revision(self) -> str | None:
-        from alembic.runtime.migration import MigrationContext
-
-        with self.hub.db.engine.connect() as conn:
+        with self.db.engine.connect() as conn:
             return MigrationContext.configure(conn).get_current_revision()
 
     def _schema_head(self) -> str | None:
         if self._head is None:
-            from alembic.script import ScriptDirectory
-
-            from hub.persistence.schema import alembic_config
-
-            self._head = ScriptDirectory.from_config(alembic_config(self.hub.db)).get_current_head()
+            self._head = ScriptDirectory.from_config(alembic_config(self.db)).get_current_head()
         return self._head
 
 
 def readyz_response(hub: Any, request: Request) -> Response:
-    readiness = hub.extra.get("readiness")
-    if readiness is None:
-        readiness = hub.extra.setdefault("readiness", Readiness(hub))
-    found = readiness.checks()
+    found = hub.readiness.checks()
     failing = [part for part, state in found.items() if state != "ok"]
     if not failing:
         return no_store_json(200, {"status": "ready", "checks": found})

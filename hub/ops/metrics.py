@@ -23,10 +23,17 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from sqlalchemy import Engine, and_, func, select
+from flask import request as flask_request
+from sqlalchemy import Engine, and_, create_engine, func, select
+from sqlalchemy.pool import NullPool
 
 from hub.ops.logging import RequestInfo, bind_request, log_access, request_id_for, unbind_request
+from hub.persistence.db import utcnow
+from hub.persistence.models.audit import AuditRecord
+from hub.persistence.models.links import AccountLink, LinkNetwork, RelayState
+from hub.persistence.models.relying import LogoutDelivery
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 METRICS_PATH = "/metrics"
@@ -40,14 +47,23 @@ ROUTE_KEY = "curbside.route"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+def prometheus() -> Any:
+    """prometheus-client, imported on first use and never at import: it fixes single- or
+    multi-process mode from PROMETHEUS_MULTIPROC_DIR when it is first imported, and
+    ``hub serve`` sets that directory after the hub's modules are loaded."""
+    import prometheus_client.multiprocess  # the package, its exposition and its multiprocess mode
+
+    return prometheus_client
+
+
 class _Metrics:
     """The counters and histograms every process records into."""
 
     def __init__(self) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
-
+        prom = prometheus()
+        CollectorRegistry, Counter, Histogram = prom.CollectorRegistry, prom.Counter, prom.Histogram
         # The *_created series exist only in one process; multiprocess mode drops them too.
-        disable_created_metrics()
+        prom.disable_created_metrics()
         # Our own registry: the default one also holds process and GC collectors, which
         # describe one process and mean nothing summed over workers.
         self.registry = CollectorRegistry(auto_describe=True)
@@ -106,6 +122,23 @@ def _age(now: datetime, then: datetime | None) -> float:
     return max(0.0, (now - then).total_seconds())
 
 
+def queue_stats(conn: Any, now: datetime | None = None) -> dict[str, Any]:
+    """Depth of the back-channel logout queue and age of its oldest pending delivery, overall
+    and per client, in one grouped query; ``conn`` is a SQLAlchemy Connection or Session.
+
+    {"pending": n, "oldest_pending_age": seconds (0 when nothing is pending),
+     "clients": {client_id: {"pending": n, "oldest_pending_age": seconds}}}
+    """
+    when = now or utcnow()
+    rows = conn.execute(select(LogoutDelivery.client_id, func.count(), func.min(LogoutDelivery.created_at))
+                        .where(LogoutDelivery.status == "pending")
+                        .group_by(LogoutDelivery.client_id)).all()
+    clients = {c: {"pending": int(n), "oldest_pending_age": _age(when, oldest)} for c, n, oldest in rows}
+    ages = [v["oldest_pending_age"] for v in clients.values()]
+    return {"pending": sum(v["pending"] for v in clients.values()),
+            "oldest_pending_age": max(ages, default=0.0), "clients": clients}
+
+
 class DatabaseCollector:
     """Queue depths and ages read from the tables the workers use, one cheap indexed query
     each, when Prometheus scrapes. A failing query reports ``curbside_collector_up 0``
@@ -115,8 +148,7 @@ class DatabaseCollector:
         self.engine = engine
 
     def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
+        GaugeMetricFamily = prometheus().metrics_core.GaugeMetricFamily
         up = GaugeMetricFamily("curbside_collector_up", "1 when the collector's database "
                                "query succeeded at this scrape.", labels=["collector"])
         now = datetime.now(UTC)
@@ -132,10 +164,7 @@ class DatabaseCollector:
         yield up
 
     def _logout_queue(self, now: datetime) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        from hub.relying.backchannel import queue_stats
-
+        GaugeMetricFamily = prometheus().metrics_core.GaugeMetricFamily
         with self.engine.connect() as c:
             stats = queue_stats(c, now)  # the one query of the queue's figures
         yield GaugeMetricFamily("curbside_logout_queue_depth", "Back-channel logout deliveries "
@@ -145,10 +174,7 @@ class DatabaseCollector:
                                 value=stats["oldest_pending_age"])
 
     def _feed_relay(self, now: datetime) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        from hub.persistence.models.links import AccountLink, LinkNetwork, RelayState
-
+        GaugeMetricFamily = prometheus().metrics_core.GaugeMetricFamily
         with self.engine.connect() as c:
             networks = list(c.scalars(select(LinkNetwork.name).where(LinkNetwork.enabled.is_(True))))
             # The same condition as hub.links.relay.Relay.due: what the scheduler should pull now.
@@ -173,10 +199,7 @@ class DatabaseCollector:
         yield waiting
 
     def _audit_head(self, now: datetime) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        from hub.persistence.models.audit import AuditRecord
-
+        GaugeMetricFamily = prometheus().metrics_core.GaugeMetricFamily
         with self.engine.connect() as c:
             head = c.execute(select(AuditRecord.seq, AuditRecord.occurred_at)
                              .order_by(AuditRecord.seq.desc()).limit(1)).first()
@@ -198,17 +221,13 @@ class Scrape:
     def collect(self) -> Iterator[Any]:
         directory = os.environ.get(MULTIPROC_ENV)
         if directory:
-            from prometheus_client.multiprocess import MultiProcessCollector
-
-            yield from MultiProcessCollector(None, path=directory).collect()
+            yield from prometheus().multiprocess.MultiProcessCollector(None, path=directory).collect()
         else:
             yield from metrics().registry.collect()
         yield from self.database.collect()
 
     def exposition(self) -> bytes:
-        from prometheus_client import generate_latest
-
-        return generate_latest(self)  # type: ignore[arg-type]
+        return prometheus().generate_latest(self)  # type: ignore[no-any-return]
 
 
 # Access control -------------------------------------------------------------------------
@@ -225,7 +244,7 @@ def authorized(environ: dict[str, Any], token: str) -> bool:
 
 def metrics_app(scrape: Scrape, token: str) -> WSGIApp:
     """The WSGI app that answers a scrape: 401 without the token, the exposition with it."""
-    from prometheus_client import CONTENT_TYPE_LATEST
+    content_type = prometheus().CONTENT_TYPE_LATEST
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not authorized(environ, token):
@@ -238,7 +257,7 @@ def metrics_app(scrape: Scrape, token: str) -> WSGIApp:
             start_response("405 Method Not Allowed", [("Allow", "GET, HEAD"), ("Content-Length", "0")])
             return [b""]
         body = scrape.exposition()
-        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(body))),
+        start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))),
                                   ("Cache-Control", "no-store")])
         return [body]
 
@@ -312,10 +331,8 @@ def observe(app: Any, *, engine: Engine, settings: Any) -> None:
 
     @app.url_value_preprocessor
     def note_route(endpoint: str | None, values: Any) -> None:
-        from flask import request
-
-        if request.url_rule is not None:
-            request.environ[ROUTE_KEY] = request.url_rule.rule
+        if flask_request.url_rule is not None:
+            flask_request.environ[ROUTE_KEY] = flask_request.url_rule.rule
 
     app.wsgi_app = Observability(app.wsgi_app, engine=engine, settings=settings)
 
@@ -345,9 +362,7 @@ def remove_multiprocess_dir(directory: str) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     """gunicorn hook: a dead worker's live gauges no longer count (its counters stay)."""
     if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
+        prometheus().multiprocess.mark_process_dead(worker.pid)
 
 
 def parse_bind(bind: str) -> tuple[str, int]:
@@ -365,12 +380,6 @@ def serve_metrics(settings: Any) -> None:
     across the forks of the workers it starts later."""
     if not settings.metrics_bind:
         return
-    from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-    from prometheus_client.exposition import ThreadingWSGIServer
-    from sqlalchemy import create_engine
-    from sqlalchemy.pool import NullPool
-
     class Quiet(WSGIRequestHandler):
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass
@@ -378,5 +387,5 @@ def serve_metrics(settings: Any) -> None:
     host, port = parse_bind(settings.metrics_bind)
     engine = create_engine(settings.database_url, poolclass=NullPool)
     httpd = make_server(host, port, metrics_app(Scrape(engine), settings.metrics_token),
-                        ThreadingWSGIServer, handler_class=Quiet)
+                        prometheus().exposition.ThreadingWSGIServer, handler_class=Quiet)
     threading.Thread(target=httpd.serve_forever, name="metrics", daemon=True).start()

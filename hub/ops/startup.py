@@ -14,12 +14,17 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from sqlalchemy import make_url, select
+
+from hub.app import build_app
+from hub.domain.crypto import SALT_FILE, DecryptionError, PairwiseSaltConflict, pairwise_salt
 from hub.ops.outage import describe, outage_part
+from hub.persistence.models.keys import SigningKey
+from hub.persistence.schema import SchemaOutOfDate, require_current
+from hub.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from flask import Flask
-
-    from hub.settings import Settings
 
 # gunicorn's code for "a worker failed to boot": its master stops instead of respawning.
 WORKER_BOOT_ERROR = 3
@@ -68,8 +73,6 @@ def check_folders(settings: Settings) -> None:
 
 def check_pairwise_salt(settings: Settings) -> None:
     """CURBSIDE_PAIRWISE_SALT, when given, is the salt file's content if there is one."""
-    from hub.domain.crypto import SALT_FILE, PairwiseSaltConflict, pairwise_salt
-
     if not settings.pairwise_salt or not (settings.instance_path / SALT_FILE).is_file():
         return  # nothing to compare: never generate the file from here
     try:
@@ -89,8 +92,6 @@ def check_instance(settings: Settings) -> None:
 
 def check_database(hub: Any) -> None:
     """The database answers and its schema is the one this code needs."""
-    from hub.persistence.schema import SchemaOutOfDate, require_current
-
     try:
         require_current(hub.db)
     except SchemaOutOfDate as e:
@@ -104,11 +105,6 @@ def check_database(hub: Any) -> None:
 def check_signing_keys(hub: Any) -> None:
     """Every stored key that signs or will sign decrypts with the configured
     key-encryption keys (a wrong but well-formed key is otherwise found at the first token)."""
-    from sqlalchemy import select
-
-    from hub.domain.crypto import DecryptionError
-    from hub.persistence.models.keys import SigningKey
-
     with hub.db.session() as s:
         rows = s.execute(select(SigningKey.kid, SigningKey.private_jwk_enc)
                          .where(SigningKey.state.in_(("active", "next")))).all()
@@ -131,8 +127,6 @@ def check_before_serving(hub: Any) -> None:
 
 
 def unreachable(database_url: str, error: BaseException) -> str:
-    from sqlalchemy import make_url
-
     part = outage_part(error)
     if part == "store":
         return f"the store (Redis) is unreachable: {describe(error)}"
@@ -146,16 +140,13 @@ def unreachable(database_url: str, error: BaseException) -> str:
 def serving_app() -> Flask:
     """The app gunicorn serves (hub/wsgi.py), after every start-up check; a failing check
     prints one line and stops this worker with the code that stops gunicorn too."""
-    from hub import create_app
-    from hub.settings import Settings, SettingsError
-
     try:
         settings = Settings.from_env()
     except SettingsError as e:
         _refuse(str(e))
     try:
         check_instance(settings)
-        app = create_app(settings)
+        app = build_app(settings)
         check_before_serving(app.extensions["curbside"])
     except StartupError as e:
         _refuse(str(e))

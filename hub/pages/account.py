@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from authlib.common.urls import add_params_to_uri
@@ -18,15 +19,17 @@ from flask import (
     render_template,
     request,
 )
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from werkzeug.wrappers import Response  # Flask's and the sign-in lane's answers alike
 
+from hub.domain.accounts import AccountError
 from hub.domain.crypto import sha256_hex
 from hub.domain.sessions import SSOSession
 from hub.persistence.db import utcnow
-from hub.persistence.models.grants import Consent
+from hub.persistence.models.grants import Consent, Grant, RefreshToken
 from hub.protocol.authorize import AuthorizeFlow, as_same_site_get
 from hub.protocol.signin import ACCOUNT_NEXT
+from hub.relying import backchannel  # Back-Channel Logout 1.0: logouts tell the other networks
 
 bp = Blueprint("web", __name__)
 
@@ -101,8 +104,6 @@ def logout() -> Response:
         hub.sessions.end(cookie)
         hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id,
                         client_id=req.client.client_id if req.client else None, initiator="rp")
-        from hub.relying import backchannel  # Back-Channel Logout 1.0: tell the other networks
-
         backchannel.session_ended(hub, sso, trigger="rp_logout",
                                   initiator=req.client.client_id if req.client else None)
     resp = provider.create_endpoint_response("end_session", req)
@@ -184,12 +185,6 @@ def account(cookie: str, sso: SSOSession) -> Response:
 def _active_sessions(s: Any, doctor_id: str, session_ttl: int) -> dict[str, tuple[int, Any]]:
     """Per network: grants that can still act for the doctor (signed in within the session
     lifetime, or holding a live refresh token), and the latest sign-in."""
-    from datetime import timedelta
-
-    from sqlalchemy import func, or_
-
-    from hub.persistence.models.grants import Grant, RefreshToken
-
     now = utcnow()
     live_refresh = (select(RefreshToken.grant_id)
                     .where(RefreshToken.revoked_at.is_(None), RefreshToken.rotated_at.is_(None),
@@ -228,8 +223,6 @@ def account_mfa() -> Response:
     secret = hub.store.get("totp-enrol", sso.sid)
     if secret is None:
         return redirect("/account/mfa", 303)
-    from hub.domain.accounts import AccountError
-
     try:
         codes = hub.accounts.confirm_totp(doctor.id, secret.decode(), _form("otp", 16))
     except AccountError as e:
@@ -255,8 +248,6 @@ def revoke_consent(cookie: str, sso: SSOSession, consent_id: int) -> Response:
         s.execute(update(Consent).where(Consent.doctor_id == sso.doctor_id,
                                         Consent.client_id == client_id,
                                         Consent.revoked_at.is_(None)).values(revoked_at=utcnow()))
-    from hub.relying import backchannel  # Back-Channel Logout 1.0 for that network's sessions
-
     backchannel.grants_ending(hub, sso.doctor_id, client_id=client_id, trigger="consent_revoked")
     hub.tokens.revoke_grants_of(sso.doctor_id, client_id=client_id, reason="consent_revoked")
     hub.audit_event("doctor:consent:revoke", doctor_id=sso.doctor_id, client_id=client_id)
@@ -271,8 +262,6 @@ def account_logout() -> Response:
     hub.sessions.end(cookie)
     if sso is not None:
         hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id, initiator="doctor")
-        from hub.relying import backchannel  # Back-Channel Logout 1.0: tell every network
-
         backchannel.session_ended(hub, sso, trigger="doctor_logout")
     resp = make_response(render_template("logged_out.html"))
     resp.delete_cookie(hub.sessions.cookie_name, path="/")

@@ -17,6 +17,7 @@ from flask import (
     render_template,
     request,
 )
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from connectors import registry as connector_kinds
@@ -268,8 +269,6 @@ def webhook(network: str) -> Response:
 def _deliver(network: str, delivery: Any) -> None:
     """Items for a named member go to that member's active link; a message naming nobody is
     a nudge: the network's active links are pulled now."""
-    from sqlalchemy import select
-
     hub = _hub()
     with hub.db.session() as s:
         q = select(AccountLink).where(AccountLink.network == network,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pyotp
+import yaml
 from flask import Blueprint, Response, abort, current_app, make_response, redirect, render_template, request
 from sqlalchemy import select
 
@@ -23,6 +24,8 @@ from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.relying import OperatorAccount, RegistrationAccessToken
+from hub.relying.backchannel import delivery_status
+from hub.relying.policy import store
 from hub.verification.registry import policy_wording
 from policies.examples import sample_profiles
 
@@ -219,9 +222,6 @@ def logout() -> Response:
 def home() -> Response:
     cookie, op_id = _require()
     hub = _hub()
-    from hub.relying.backchannel import delivery_status
-    from hub.relying.policy import store
-
     rows = []
     for cid in _owned(hub, op_id):
         client = hub.clients.get(cid)
@@ -259,9 +259,6 @@ def client_page(client_id: str) -> Response:
     cookie, op_id = _require()
     hub = _hub()
     rec = _own_client(hub, op_id, client_id)
-    from hub.relying.backchannel import delivery_status
-    from hub.relying.policy import store
-
     text = request.form.get("policy", "")[:256 * 1024]
     action = request.form.get("action", "")
     problems: list[str] = []
@@ -287,8 +284,6 @@ def client_page(client_id: str) -> Response:
             status = 400
     current = store(hub).current(client_id)
     if not text and current is not None:
-        import yaml
-
         text = yaml.safe_dump(current.policy.to_document(), sort_keys=False, allow_unicode=True)
     return _page("relying/client.html", status, rec=rec, client=hub.clients.get(client_id),
                  current=current, text=text, problems=problems, results=results, saved=saved,

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psycopg
 from sqlalchemy import Engine, exc
 from sqlalchemy.sql import ClauseElement
 
@@ -54,8 +55,6 @@ class HotSQL:
         self._idle: list[Any] = []
         self._pid = os.getpid()
         if self.raw:
-            import psycopg
-
             self._psycopg = psycopg
             # As keywords, not a rendered URL: libpq reads no "+" as a space in a URL's
             # query, so "options" with two -c settings would reach the server garbled.
@@ -281,6 +280,4 @@ def _exit_on_leave(tx: Any) -> Iterator[None]:
 
 
 def _translate(e: Exception, sql: str, params: Any) -> exc.DBAPIError:
-    import psycopg
-
     return exc.DBAPIError.instance(sql, params, e, psycopg.Error)  # type: ignore[return-value]

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from hub.persistence.db import Database
 
@@ -29,8 +31,6 @@ def upgrade(db: Database, revision: str = "head") -> None:
 
 
 def current(db: Database) -> str | None:
-    from alembic.runtime.migration import MigrationContext
-
     with db.engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
 
@@ -45,8 +45,6 @@ def require_current(db: Database) -> None:
     New code on an old schema would fail request by request (a sign-in needs the audit
     function of migration 0005, for instance); failing at start says what to do instead.
     """
-    from alembic.script import ScriptDirectory
-
     head = ScriptDirectory.from_config(alembic_config(db)).get_current_head()
     found = current(db)
     if found != head:

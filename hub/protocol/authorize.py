@@ -28,6 +28,7 @@ from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent
 from hub.protocol.grants import EndUser
 from hub.protocol.server import OpenIDProvider, StoredAuthorizationRequest
+from hub.relying.enforce import refused_page
 
 if TYPE_CHECKING:
     from hub.pages.rendering import Pages
@@ -222,20 +223,18 @@ class AuthorizeFlow:
                       ) -> tuple[Response | None, set[str]]:
         """(page to show instead, claims that may be released). Clients without a policy
         keep what was requested; a refusal is a page, or access_denied under prompt=none."""
-        from hub.relying import enforce
-
-        verdict = enforce.at_authorize(self.hub, client, sso, params, wanted)
+        verdict = self.hub.access.at_authorize(client, sso, params, wanted)
         if verdict is None:
             return None, wanted
         if verdict.allowed:
             return None, set(verdict.claims_to_release) - {"sub"}
-        if enforce.can_step_up(self.hub, sso, verdict) and "none" not in prompts and not fresh_login:
+        if self.hub.access.can_step_up(sso, verdict) and "none" not in prompts and not fresh_login:
             return self._show_login(params, pending_id), wanted  # OIDC Core §3.1.2.3 step-up
         if "none" in prompts:
             raise AccessDeniedError(verdict.message or "The network's policy refused access.")
         if pending_id:
             self.hub.store.delete(AUTHZ_KIND, pending_id)
-        return enforce.refused_page(self.pages, client, verdict), wanted
+        return refused_page(self.pages, client, verdict), wanted
 
     def _refuse_unquotable(self, params: dict[str, str]) -> None:
         """Refuse a redirect_uri or response_type that Authlib could not quote in an error.
@@ -411,9 +410,7 @@ class AuthorizeFlow:
         claims_request = claimset.parse_claims_request(params.get("claims"))
         wanted = claimset.requested_claim_names(params.get("scope", ""), claims_request)
         scopes = sorted(set(params.get("scope", "").split()))
-        from hub.relying import enforce
-
-        wanted, policy_version = enforce.consent_scope(self.hub, client_id, wanted)
+        wanted, policy_version = self.hub.access.consent_scope(client_id, wanted)
         receipt = {"doctor_id": doctor_id, "client_id": client_id, "scopes": scopes,
                    "claims": sorted(wanted), "policy_version": policy_version,
                    "granted_at": utcnow(), "revoked_at": None}

@@ -58,11 +58,8 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
 
 
 def discovery_response(hub: Any, request: Request) -> Response:
-    meta = hub.extra.get("metadata")
-    if meta is None:  # built once: the extensions registered their metadata at start-up
-        meta = hub.extra["metadata"] = provider_metadata(hub.settings.issuer,
-                                                         hub.extra.get("metadata_extra"))
-    return cached_json(request, "metadata", meta, 3600)
+    # Built once by the composition root, with what each feature declares.
+    return cached_json(request, "metadata", hub.discovery_metadata, 3600)
 
 
 # Short enough that a key published as "next" reaches every cache long before it signs;

@@ -214,10 +214,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
                             doctor_id=reused_grant.doctor_id, doctor=reused_grant.doctor_id,
                             client_id=reused_grant.client_id, reason="refresh_reuse")
             raise InvalidGrantError("The refresh token was already used; the grant is revoked.")
-        if found is not None:
-            for guard in hub.refresh_guards:
-                if (refusal := guard(hub, found)) is not None:
-                    raise InvalidGrantError(refusal)
+        if found is not None and (refusal := hub.access.refuse_refresh(found)) is not None:
+            raise InvalidGrantError(refusal)
         return found
 
     def authenticate_user(self, refresh_token: Any) -> EndUser:

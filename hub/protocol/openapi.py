@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib.resources import files
 from typing import Any
 
@@ -11,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from hub.protocol.discovery import cached_json
 
 
+@functools.lru_cache(maxsize=4)  # read and parsed once per process (and issuer)
 def openapi_document(issuer: str) -> dict[str, Any]:
     """The packaged document with its one server named by this hub's issuer."""
     doc: dict[str, Any] = yaml.safe_load(files("hub.protocol").joinpath("openapi.yaml").read_text("utf-8"))
@@ -19,7 +21,4 @@ def openapi_document(issuer: str) -> dict[str, Any]:
 
 
 def openapi_response(hub: Any, request: Request) -> Response:
-    doc = hub.extra.get("openapi")
-    if doc is None:  # read and parsed once per process
-        doc = hub.extra["openapi"] = openapi_document(hub.settings.issuer)
-    return cached_json(request, "openapi", doc, 3600)
+    return cached_json(request, "openapi", openapi_document(hub.settings.issuer), 3600)

@@ -31,7 +31,7 @@ def userinfo_response(hub: Hub, protector: Any, request: Request) -> Response:
         return bearer_error(error)
     client = hub.clients.get(token.client_id)
     doctor = hub.accounts.get(token.doctor_id) if token.doctor_id else None
-    refusal = next((r for g in hub.userinfo_guards if (r := g(hub, token)) is not None), None)
+    refusal = hub.access.refuse_userinfo(token)
     # A suspended network's tokens die with it (RFC 6750 §3.1 invalid_token): the token
     # endpoint stops knowing it (OpenIDProvider.query_client), and access tokens it already
     # holds must not go on reading doctors' data until they expire.

@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import random
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ import requests
 from sqlalchemy import func, or_, select, update
 
 from hub.domain.crypto import new_token
+from hub.domain.events import DoctorSessionsEnded
 from hub.outbound import OutboundError
 from hub.persistence.db import Database, utcnow
 from hub.persistence.models.grants import Grant
@@ -103,25 +105,24 @@ def grants_ending(hub: Hub, doctor_id: str, *, trigger: str, client_id: str | No
     return [i for i in ids if i is not None]
 
 
-def wrap_end_doctor_sessions(hub: Hub) -> None:
-    """Extend ``hub.end_doctor_sessions`` (admin, licence withdrawal, "sign out everywhere")
-    on this Hub instance so that it also queues back-channel logouts; same signature."""
-    original = hub.end_doctor_sessions
-    if getattr(original, "_backchannel", False):
-        return
+def sessions_of(db: Database, grant_ids: Sequence[str]) -> list[tuple[str, str | None]]:
+    """(client, sid) of these grants: the sessions each partner network is told have ended."""
+    if not grant_ids:
+        return []
+    with db.session() as s:
+        return [(c, sid) for c, sid in s.execute(
+            select(Grant.client_id, Grant.sid).where(Grant.id.in_(list(grant_ids))).distinct())]
 
-    def end_doctor_sessions(doctor_id: str, *, reason: str, actor: str | None = None,
-                            **more: Any) -> list[str]:
-        sessions = active_sessions(hub, doctor_id)
-        revoked = original(doctor_id, reason=reason, actor=actor, **more)
-        try:
-            grants_ending(hub, doctor_id, trigger=reason, sessions=sessions)
-        except Exception:  # noqa: BLE001 - the sessions are ended; a queue error must not undo that
-            log.exception("could not queue back-channel logout for %s", doctor_id)
-        return revoked
 
-    end_doctor_sessions._backchannel = True  # type: ignore[attr-defined]
-    hub.end_doctor_sessions = end_doctor_sessions  # type: ignore[method-assign]
+def doctor_sessions_ended(hub: Hub, ended: DoctorSessionsEnded) -> None:
+    """Listener of :class:`~hub.domain.events.DoctorSessionsEnded` (an admin, a licence
+    withdrawal, "sign out everywhere"): queue a logout for every partner network whose
+    grant was revoked (subscribed in hub/composition.py)."""
+    try:
+        grants_ending(hub, ended.doctor_id, trigger=ended.reason,
+                      sessions=sessions_of(hub.db, ended.grant_ids))
+    except Exception:  # noqa: BLE001 - the sessions are ended; a queue error must not undo that
+        log.exception("could not queue back-channel logout for %s", ended.doctor_id)
 
 
 # -- delivery -------------------------------------------------------------------------------
@@ -347,31 +348,6 @@ def delivery_status(db: Database, client_id: str, *, recent: int = 20) -> dict[s
     return {"client_id": client_id, "pending": int(counts.get("pending", 0)),
             "delivered": int(counts.get("delivered", 0)), "failed": int(counts.get("failed", 0)),
             "last_delivered_at": last_ok, "last_failed_at": last_failed, "recent": recent_rows}
-
-
-def queue_stats(conn: Any, now: datetime | None = None) -> dict[str, Any]:
-    """Depth of the queue and age of its oldest pending delivery, overall and per client, in
-    one grouped query; ``conn`` is a SQLAlchemy Connection or Session (the metrics collector's).
-
-    {"pending": n, "oldest_pending_age": seconds (0 when nothing is pending),
-     "clients": {client_id: {"pending": n, "oldest_pending_age": seconds}}}
-    """
-    when = now or utcnow()
-    rows = conn.execute(select(LogoutDelivery.client_id, func.count(), func.min(LogoutDelivery.created_at))
-                        .where(LogoutDelivery.status == "pending")
-                        .group_by(LogoutDelivery.client_id)).all()
-    clients = {c: {"pending": int(n), "oldest_pending_age": _age(when, oldest)} for c, n, oldest in rows}
-    ages = [v["oldest_pending_age"] for v in clients.values()]
-    return {"pending": sum(v["pending"] for v in clients.values()),
-            "oldest_pending_age": max(ages, default=0.0), "clients": clients}
-
-
-def _age(now: datetime, then: datetime | None) -> float:
-    if then is None:
-        return 0.0
-    if then.tzinfo is None:  # SQLite hands back naive UTC
-        then = then.replace(tzinfo=now.tzinfo)
-    return max(0.0, (now - then).total_seconds())
 
 
 # -- operator commands (hub logout list|retry|give-up) ---------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from hub.cli import Context, main, pass_ctx
+from hub.cli_context import Context, pass_ctx
 
 
 @click.group("policy")
@@ -105,16 +105,8 @@ def operator_create(c: Context, email: str) -> None:
     click.echo(f"operator {op_id}\nadd to the authenticator app: {uri}")
 
 
-def _attach() -> None:
-    client = main.commands["client"]
-    assert isinstance(client, click.Group)
-    client.add_command(policy)
-    client.add_command(initial_token)
-    client.add_command(client_list)
-    client.add_command(operator)
-
-
-_attach()
+# ``hub client ...`` subcommands (hub/cli.py adds them to its client group).
+CLIENT_COMMANDS = (policy, initial_token, client_list, operator)
 
 
 @click.command("logout-worker")
@@ -128,7 +120,6 @@ def worker(c: Context, interval: float, once: bool) -> None:
 
     hub = c.hub
     configure_logging(hub.settings)
-    backchannel.wrap_end_doctor_sessions(hub)
     backchannel.run_worker(hub, interval=interval, once=once)
 
 

@@ -8,18 +8,21 @@ userinfo answer (invalid_token, RFC 6750 §3.1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
 from werkzeug.wrappers import Response
 
-from hub.relying.policy import decide_for, store
+from hub.audit.trail import AuditTrail
+from hub.domain.accounts import Accounts
+from hub.persistence.db import Database
+from hub.persistence.models.grants import Grant
+from hub.relying.policy import PolicyStore, decide_for
 from policies import Decision, Reason, Remedy
 
 if TYPE_CHECKING:
     from hub.domain.sessions import SSOSession
     from hub.pages.rendering import Pages
-    from hub.services import Hub
 
 # Where the refusal page sends the doctor for each remedy (label, link).
 REMEDY_LINKS: dict[str, tuple[str, str]] = {
@@ -30,28 +33,7 @@ REMEDY_LINKS: dict[str, tuple[str, str]] = {
     Remedy.VERIFY_EMAIL: ("Confirm your email address", "/account"),
 }
 AREA_PARAM = "area"  # optional authorization request parameter naming a policy area
-
-
-def at_authorize(hub: Hub, client: Any, sso: SSOSession, params: dict[str, str],
-                 wanted: set[str]) -> Decision | None:
-    found = decide_for(hub, client.client_id, sso.doctor_id, acr=sso.acr, amr=sso.amr,
-                       claims=wanted, area=params.get(AREA_PARAM) or None,
-                       acr_values=tuple(params.get("acr_values", "").split()))
-    if found is None:
-        return None
-    stored, decision = found
-    if not decision.allowed:
-        hub.audit_event("oidc:access:refused", doctor_id=sso.doctor_id, client_id=client.client_id,
-                        reasons=[str(r) for r in decision.reasons], policy_version=stored.version)
-    return decision
-
-
-def can_step_up(hub: Hub, sso: SSOSession, decision: Decision) -> bool:
-    """Only a missing second factor that the doctor has enrolled: sign in again with it."""
-    if decision.reasons != (Reason.MFA_REQUIRED,):
-        return False
-    doctor = hub.accounts.get(sso.doctor_id)
-    return bool(doctor and doctor.mfa_enabled)
+REFUSED_NOW = "The network's access policy no longer admits this doctor."
 
 
 def refused_page(pages: Pages, client: Any, decision: Decision) -> Response:
@@ -63,63 +45,90 @@ def refused_page(pages: Pages, client: Any, decision: Decision) -> Response:
     return resp
 
 
-def consent_scope(hub: Hub, client_id: str, wanted: set[str]) -> tuple[set[str], str | None]:
-    """Claims a consent receipt covers and the policy version it was given under: with a
-    policy, what was requested plus the essential claims, within what the policy allows."""
-    stored = store(hub).current(client_id)
-    if stored is None:
-        return wanted, None
-    p = stored.policy
-    covered = (set(wanted) | set(p.essential_claims)) & set(p.allowed_claims)
-    return covered - {"sub"}, str(stored.version)
+class ClientPolicies:
+    """The access policy (hub/domain/access.py) of partner networks with a policy document;
+    a client without one is admitted as before, at the cost of one cached lookup."""
 
+    def __init__(self, policies: PolicyStore, accounts: Accounts, db: Database,
+                 audit: AuditTrail) -> None:
+        self.policies = policies
+        self.accounts = accounts
+        self.db = db
+        self.audit = audit
 
-# -- token and userinfo time -------------------------------------------------------------
-def _denied_now(hub: Hub, client_id: str, doctor_id: str, acr: str | None, amr: list[str],
-                claims: set[str], *, at: str) -> bool:
-    found = decide_for(hub, client_id, doctor_id, acr=acr, amr=amr, claims=claims)
-    if found is None or found[1].allowed:
-        return False
-    hub.audit_event("oidc:access:refused", doctor_id=doctor_id, client_id=client_id,
-                    reasons=[str(r) for r in found[1].reasons], policy_version=found[0].version,
-                    at=at)
-    return True
+    def decide(self, client_id: str, doctor_id: str, *, acr: str | None,
+               amr: list[str] | tuple[str, ...], claims: set[str] | frozenset[str],
+               area: str | None = None, acr_values: tuple[str, ...] = ()) -> Any:
+        return decide_for(self.policies, self.accounts, client_id, doctor_id, acr=acr, amr=amr,
+                          claims=claims, area=area, acr_values=acr_values)
 
+    # -- authorize time ---------------------------------------------------------------------
+    def at_authorize(self, client: Any, sso: SSOSession, params: Mapping[str, str],
+                     wanted: set[str]) -> Decision | None:
+        found = self.decide(client.client_id, sso.doctor_id, acr=sso.acr, amr=sso.amr,
+                            claims=wanted, area=params.get(AREA_PARAM) or None,
+                            acr_values=tuple(params.get("acr_values", "").split()))
+        if found is None:
+            return None
+        stored, decision = found
+        if not decision.allowed:
+            self.audit.event("oidc:access:refused", doctor_id=sso.doctor_id,
+                             client_id=client.client_id,
+                             reasons=[str(r) for r in decision.reasons], policy_version=stored.version)
+        return decision  # type: ignore[no-any-return]
 
-REFUSED_NOW = "The network's access policy no longer admits this doctor."
+    def can_step_up(self, sso: SSOSession, decision: Decision) -> bool:
+        """Only a missing second factor that the doctor has enrolled: sign in again with it."""
+        if decision.reasons != (Reason.MFA_REQUIRED,):
+            return False
+        doctor = self.accounts.get(sso.doctor_id)
+        return bool(doctor and doctor.mfa_enabled)
 
+    def consent_scope(self, client_id: str, wanted: set[str]) -> tuple[set[str], str | None]:
+        """Claims a consent receipt covers and the policy version it was given under: with a
+        policy, what was requested plus the essential claims, within what the policy allows."""
+        stored = self.policies.current(client_id)
+        if stored is None:
+            return wanted, None
+        p = stored.policy
+        covered = (set(wanted) | set(p.essential_claims)) & set(p.allowed_claims)
+        return covered - {"sub"}, str(stored.version)
 
-def refresh_guard(hub: Hub, view: Any) -> str | None:
-    """Refuse a refresh (invalid_grant) when the client's policy now denies the doctor.
+    # -- token and userinfo time --------------------------------------------------------------
+    def _denied_now(self, client_id: str, doctor_id: str, acr: str | None, amr: list[str],
+                    claims: set[str], *, at: str) -> bool:
+        found = self.decide(client_id, doctor_id, acr=acr, amr=amr, claims=claims)
+        if found is None or found[1].allowed:
+            return False
+        self.audit.event("oidc:access:refused", doctor_id=doctor_id, client_id=client_id,
+                         reasons=[str(r) for r in found[1].reasons], policy_version=found[0].version,
+                         at=at)
+        return True
 
-    Runs inside the refresh grant after the token is found, so a client without a policy
-    costs one cached lookup and no extra query."""
-    g = view.grant
-    if store(hub).current(g.client_id) is None:
+    def refuse_refresh(self, view: Any) -> str | None:
+        """Refuse a refresh (invalid_grant) when the client's policy now denies the doctor.
+
+        Runs inside the refresh grant after the token is found, so a client without a policy
+        costs one cached lookup and no extra query."""
+        g = view.grant
+        if self.policies.current(g.client_id) is None:
+            return None
+        released = set((g.claims or {}).get("released") or ())
+        if self._denied_now(g.client_id, g.doctor_id, g.acr, list(g.amr or []), released,
+                            at="/token"):
+            return REFUSED_NOW
         return None
-    released = set((g.claims or {}).get("released") or ())
-    if _denied_now(hub, g.client_id, g.doctor_id, g.acr, list(g.amr or []), released, at="/token"):
-        return REFUSED_NOW
-    return None
 
-
-def userinfo_guard(hub: Hub, token: Any) -> str | None:
-    """Refuse userinfo (invalid_token) when the client's policy now denies the doctor."""
-    if token.doctor_id is None or token.grant_id is None:
+    def refuse_userinfo(self, token: Any) -> str | None:
+        """Refuse userinfo (invalid_token) when the client's policy now denies the doctor."""
+        if token.doctor_id is None or token.grant_id is None:
+            return None
+        if self.policies.current(token.client_id) is None:
+            return None  # no policy: no extra reads on the common path
+        with self.db.session() as s:
+            g = s.get(Grant, token.grant_id)
+            acr, amr = (g.acr, list(g.amr or [])) if g is not None else (None, [])
+        released = set((token.claims or {}).get("released") or ())
+        if self._denied_now(token.client_id, token.doctor_id, acr, amr, released, at="/userinfo"):
+            return REFUSED_NOW
         return None
-    if store(hub).current(token.client_id) is None:
-        return None  # no policy: no extra reads on the common path
-    from hub.persistence.models.grants import Grant
-
-    with hub.db.session() as s:
-        g = s.get(Grant, token.grant_id)
-        acr, amr = (g.acr, list(g.amr or [])) if g is not None else (None, [])
-    released = set((token.claims or {}).get("released") or ())
-    if _denied_now(hub, token.client_id, token.doctor_id, acr, amr, released, at="/userinfo"):
-        return REFUSED_NOW
-    return None
-
-
-def install(app: Flask, hub: Hub) -> None:
-    hub.refresh_guards.append(refresh_guard)
-    hub.userinfo_guards.append(userinfo_guard)

@@ -11,18 +11,20 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
 import policies
+from hub.audit.trail import AuditTrail
+from hub.domain.accounts import Accounts
+from hub.domain.clients import ClientRegistry
+from hub.persistence.db import Database
 from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
 from hub.persistence.models.relying import ClientPolicyVersion
-from hub.verification import registry
+from hub.verification import records, registry
+from hub.verification.claims import assurance_level, licence_of
 from policies import AccessRequest, ClientPolicy, Decision, PolicyError, Registration, SubjectFacts
-
-if TYPE_CHECKING:
-    from hub.services import Hub
 
 # A reviewed restricted licence is a standing (active); policies that need an unrestricted
 # one say so (unrestricted_licence) and read Registration.licence.
@@ -42,18 +44,22 @@ class StoredPolicy:
 class PolicyStore:
     """The policy in force per client, read through a short in-process cache."""
 
-    def __init__(self, hub: Hub) -> None:
-        self.hub = hub
+    def __init__(self, db: Database, clients: ClientRegistry, audit: AuditTrail, *,
+                 cache_ttl: int) -> None:
+        self.db = db
+        self.clients = clients
+        self.audit = audit
+        self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[float, StoredPolicy | None]] = {}
         self._lock = threading.Lock()
 
     def current(self, client_id: str) -> StoredPolicy | None:
-        ttl = self.hub.settings.client_cache_ttl
+        ttl = self.cache_ttl
         now = time.monotonic()
         hit = self._cache.get(client_id)
         if ttl and hit is not None and hit[0] > now:
             return hit[1]
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.scalars(select(ClientPolicyVersion)
                             .where(ClientPolicyVersion.client_id == client_id)
                             .order_by(ClientPolicyVersion.version.desc()).limit(1)).first()
@@ -66,7 +72,7 @@ class PolicyStore:
         return stored
 
     def history(self, client_id: str) -> list[StoredPolicy]:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             rows = s.scalars(select(ClientPolicyVersion)
                              .where(ClientPolicyVersion.client_id == client_id)
                              .order_by(ClientPolicyVersion.version.desc())).all()
@@ -77,7 +83,7 @@ class PolicyStore:
         """Validate and store a new version. Raises PolicyError (``path`` names the field)
         or LookupError for an unknown client. Storing the same content again is a no-op."""
         policy = policies.load_policy(source, format=format)  # type: ignore[arg-type]
-        client = self.hub.clients.get(client_id)
+        client = self.clients.get(client_id)
         if client is None:
             raise LookupError(client_id)
         if policy.subject_type.value != client.subject_type:
@@ -90,7 +96,7 @@ class PolicyStore:
             policies.require_successor(previous.policy, policy)
             if previous.digest == policy.digest:
                 return previous
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = ClientPolicyVersion(client_id=client_id, version=policy.version,
                                       digest=policy.digest, document=policy.to_document(),
                                       created_by=actor[:100])
@@ -98,7 +104,7 @@ class PolicyStore:
             s.flush()
             stored = _stored(row)
         self._cache.pop(client_id, None)
-        self.hub.audit_event("client:policy:update", actor=actor, client_id=client_id,
+        self.audit.event("client:policy:update", actor=actor, client_id=client_id,
                              version=policy.version, digest=policy.digest)
         return stored
 
@@ -108,24 +114,19 @@ def _stored(row: ClientPolicyVersion) -> StoredPolicy:
                         row.created_at, row.created_by)
 
 
-def store(hub: Hub) -> PolicyStore:
-    ps = hub.extra.get("relying.policies")
-    if ps is None:
-        ps = hub.extra["relying.policies"] = PolicyStore(hub)
-    return ps  # type: ignore[no-any-return]
+def store(hub: Any) -> PolicyStore:
+    """The hub's policy store (built once in hub/composition.py)."""
+    return hub.policies  # type: ignore[no-any-return]
 
 
 # -- facts ---------------------------------------------------------------------------------
-def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] | tuple[str, ...]
-                  ) -> SubjectFacts:
+def subject_facts(db: Database, accounts: Accounts, doctor_id: str, *, acr: str | None,
+                  amr: list[str] | tuple[str, ...]) -> SubjectFacts:
     """What policies may know about the doctor: registrations confirmed by a register
     (active, or withdrawn so the refusal can say so), the honour-system declaration, the
     session's acr/amr and whether the email is verified."""
-    from hub.verification import records
-    from hub.verification.claims import assurance_level, licence_of
-
     regs: list[Registration] = []
-    with hub.db.session() as s:
+    with db.session() as s:
         verification = records.load(s, doctor_id)
         for r in verification.registrations:
             info = registry.info(r.register)
@@ -154,7 +155,7 @@ def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] |
                                      verified_at=w.verified_at, status="withdrawn"))
         declared = s.scalar(select(SelfDeclaredProfession.profession)
                             .where(SelfDeclaredProfession.doctor_id == doctor_id))
-    doctor = hub.accounts.get(doctor_id)
+    doctor = accounts.get(doctor_id)
     return SubjectFacts(
         registrations=tuple(regs),
         self_declared_profession=declared if declared in policies.PROFESSIONS else None,
@@ -162,15 +163,16 @@ def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] |
         email_verified=bool(doctor and doctor.email_verified))
 
 
-def decide_for(hub: Hub, client_id: str, doctor_id: str, *, acr: str | None,
+def decide_for(store: PolicyStore, accounts: Accounts, client_id: str, doctor_id: str, *,
+               acr: str | None,
                amr: list[str] | tuple[str, ...], claims: set[str] | frozenset[str],
                area: str | None = None, acr_values: tuple[str, ...] = ()
                ) -> tuple[StoredPolicy, Decision] | None:
     """The client's decision for this doctor now, or None when the client has no policy."""
-    stored = store(hub).current(client_id)
+    stored = store.current(client_id)
     if stored is None:
         return None
-    facts = subject_facts(hub, doctor_id, acr=acr, amr=amr)
+    facts = subject_facts(store.db, accounts, doctor_id, acr=acr, amr=amr)
     request = AccessRequest(now=datetime.now(UTC), claims=frozenset(claims), area=area,
                             acr_values=tuple(acr_values))
     return stored, policies.decide(stored.policy, facts, request,

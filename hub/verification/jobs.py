@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.persistence.models.grants import Grant
+from hub.persistence.models.registers import DoctorRegistration
 from hub.verification import documents, events, recheck, records, registry, vouches
 from hub.verification.base import ResultStatus
 
@@ -108,8 +109,6 @@ def recheck_due(hub: Any) -> RecheckSummary:
 def recheck_doctor(hub: Any, doctor_id: str) -> RecheckSummary:
     """Re-check every registration of one doctor now (the admin console's "re-run
     verification"), then act on any withdrawal it reveals."""
-    from hub.persistence.models.registers import DoctorRegistration
-
     with hub.db.session() as s:
         claims = [recheck.claim_of(r) for r in s.scalars(
             select(DoctorRegistration).where(DoctorRegistration.doctor_id == doctor_id))]

@@ -190,12 +190,11 @@ def register_session(outbound: Outbound, policy: RetryPolicy | None = None) -> r
 
 
 def for_hub(hub: Any) -> dict[str, Verifier]:
-    """The hub process's verifiers, built once (their circuit breakers must outlive a
-    request to be of any use), calling out through the hub's guard. A register added to
-    the table later gets its verifier on first use; a removed one is left out."""
-    verifiers: dict[str, Verifier] | None = hub.extra.get("verifiers")
-    if verifiers is None:
-        verifiers = hub.extra["verifiers"] = {}
+    """The hub process's verifiers, built once by the composition root (their circuit
+    breakers must outlive a request to be of any use), calling out through the hub's guard.
+    A register added to the table later gets its verifier on first use; a removed one is
+    left out."""
+    verifiers: dict[str, Verifier] = hub.verifiers
     missing = [r for r in list(REGISTERS.values()) if r.id not in verifiers]
     if missing:
         wiring = Wiring(hub.db, register_session(hub.outbound), None, hub.settings)

@@ -22,6 +22,7 @@ from sqlalchemy import func, select, text
 
 from hub.audit.jobs import JOB, write_scheduled_checkpoint
 from hub.cli import main
+from hub.composition import build_hub
 from hub.persistence.db import Database
 from hub.persistence.models.audit import CHECKPOINTS
 from hub.services import Hub
@@ -74,7 +75,7 @@ def worker_hub(backend: Any, db: Database, tmp_path: Path, keypair: KeyPair, shi
         audit_checkpoint_log=str(shipped),
         audit_checkpoint_interval=INTERVAL,
     )  # fmt: skip
-    hub = Hub.build(settings, store_prefix=f"t{backend.redis_prefix}:audit:")
+    hub = build_hub(settings, store_prefix=f"t{backend.redis_prefix}:audit:")
     yield hub
     hub.db.engine.dispose()
 

@@ -389,12 +389,12 @@ def _hub_env(shared: Shared, issuer: str) -> dict[str, str]:
 def _prepare(env: dict[str, str], instance_dir: Path) -> tuple[Any, dict[str, Any], list[Any]]:
     """What an operator does once: migrate, create the keys (and the instance folder's
     salt); then this test's partner network and doctors."""
+    from hub.composition import build_hub
     from hub.domain.client_metadata import validate_metadata
     from hub.persistence.schema import upgrade
-    from hub.services import Hub
     from hub.settings import Settings
 
-    hub = Hub.build(Settings.from_env(env | {"CURBSIDE_INSTANCE_DIR": str(instance_dir)}))
+    hub = build_hub(Settings.from_env(env | {"CURBSIDE_INSTANCE_DIR": str(instance_dir)}))
     upgrade(hub.db)
     hub.keys.ensure()
     creds = hub.clients.create(validate_metadata({

@@ -24,8 +24,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from hub.composition import build_hub
 from hub.ops.metrics import Scrape
-from hub.services import Hub
 from hub.settings import Settings
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 
@@ -82,7 +82,7 @@ def _serve(tmp: Path, *, workers: int, extra: dict[str, str]) -> Iterator[Served
                 "CURBSIDE_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), **extra})
     cli = [sys.executable, "-m", "hub.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
-    hub = Hub.build(Settings.from_env(env))
+    hub = build_hub(Settings.from_env(env))
     running = RunningHub(issuer, None, hub)
     client = running.client(redirect_uris=["https://network.example/cb"])
     log = tmp / "serve.log"
@@ -353,7 +353,7 @@ def test_the_logout_worker_logs_json(tmp_path: Path) -> None:
                 "CURBSIDE_ISSUER": "https://id.curbside.example", "CURBSIDE_LOG_FORMAT": "json"})
     cli = [sys.executable, "-m", "hub.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)
-    hub = Hub.build(Settings.from_env(env))
+    hub = build_hub(Settings.from_env(env))
     client = RunningHub("https://id.curbside.example", None, hub).client()
     from hub.persistence.models.relying import LogoutDelivery
 

@@ -24,7 +24,7 @@ def test_tick_enqueues_each_due_link_once_and_jobs_pull(hub: Any, doctor: Doctor
         s.execute(update(RelayState).values(etag=None, last_modified=None))
     make_due(hub, doctor)
     queue = Queue(make_huey("sql", tmp_path), hub)
-    hub.extra["queue"] = queue
+    hub.queue = queue
     try:
         jobs.tick(hub)
         jobs.tick(hub)  # a second tick finds the link claimed (leased): nothing more

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from hub.composition import build_hub
 from hub.persistence.db import utcnow
 from hub.relying import backchannel
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
@@ -82,6 +83,20 @@ def test_admin_ending_sessions_notifies_each_network(running_hub: RunningHub, br
     token = b.sign_in(browser, doctor.email)
     sid = b.validate_id_token(token["id_token"])["sid"]
     running_hub.hub.end_doctor_sessions(doctor.id, reason="licence_withdrawn", actor="admin-1")
+    backchannel.process_due(running_hub.hub)
+    [claims] = receiver.claims(running_hub.issuer, b.creds["client_id"])
+    assert claims["sid"] == sid
+
+
+def test_a_hub_built_without_the_web_app_notifies_each_network_too(
+        running_hub: RunningHub, browser: Browser, receiver: Receiver) -> None:
+    """What a ``hub`` command or the worker ends (a licence withdrawal) reaches partner
+    networks as well: every entry point gets its services from the composition root."""
+    b = network(running_hub, "Network B5", receiver.url)
+    doctor = running_hub.doctor()
+    sid = b.validate_id_token(b.sign_in(browser, doctor.email)["id_token"])["sid"]
+    command_hub = build_hub(running_hub.hub.settings, store_prefix="curbside-cli-test:")
+    command_hub.end_doctor_sessions(doctor.id, reason="licence_withdrawn")
     backchannel.process_due(running_hub.hub)
     [claims] = receiver.claims(running_hub.issuer, b.creds["client_id"])
     assert claims["sid"] == sid

@@ -7,21 +7,21 @@ from typing import Any
 
 from flask import Flask
 
+from hub.admin import links, search
+from hub.admin.accounts import AdminAccounts
+from hub.admin.sessions import AdminSessions
+from hub.pages.admin import (  # noqa: F401 (the modules register their routes on bp)
+    audit,
+    auth,
+    doctors,
+    manage,
+    reviews,
+)
+from hub.pages.admin.console import Console, bp
+
 
 def init_app(app: Flask, hub: Any) -> None:
     """Register the console on the app; ``hub`` is the app's hub.services.Hub."""
-    from hub.admin import links, search
-    from hub.admin.accounts import AdminAccounts
-    from hub.admin.sessions import AdminSessions
-    from hub.pages.admin import (  # noqa: F401 (the modules register their routes on bp)
-        audit,
-        auth,
-        doctors,
-        manage,
-        reviews,
-    )
-    from hub.pages.admin.console import Console, bp
-
     if links.subject_lookup not in search.SUBJECT_LOOKUPS:  # one registration per process
         search.register_subject_lookup(links.subject_lookup)
     app.extensions["curbside.admin"] = Console(

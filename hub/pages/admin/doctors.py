@@ -10,6 +10,7 @@ from hub.admin import links as admin_links
 from hub.admin.roles import Permission
 from hub.admin.search import MAX_QUERY, linked_subjects_searchable, search_doctors
 from hub.pages.admin.console import bp, client_address, current, hub, page, reason, require, valid_id
+from hub.verification import jobs
 
 
 @bp.get("/doctors")
@@ -73,8 +74,6 @@ def doctor_end_sessions(doctor_id: str) -> Response:
 def doctor_recheck(doctor_id: str) -> Response:
     _exists(doctor_id)
     why = reason()
-    from hub.verification import jobs
-
     summary = jobs.recheck_doctor(hub(), doctor_id)
     hub().audit_event("admin:verification:recheck", actor=current().actor, doctor_id=doctor_id,
                       address=client_address(), doctor=doctor_id, reason=why,
