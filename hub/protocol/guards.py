@@ -1,4 +1,5 @@
-"""Checks and headers every request gets, whichever path answers it (Flask or the token lane)."""
+"""Checks and headers every request gets, whichever app answers it (the protocol app,
+hub/protocol/app.py, or the pages app)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Request, Response
 
 NUL_REFUSAL = "The request contains a NUL character."
+# Every form and JSON body the hub takes fits in 64 KiB (document uploads raise it for
+# their one page route); the same limits hold in the pages app (hub/app.py).
+MAX_BODY = 64 * 1024
+MAX_FORM_PARTS = 100
+
+
+class LimitedRequest(Request):
+    """A werkzeug request that refuses an oversized body or form with 413."""
+
+    max_content_length = MAX_BODY
+    max_form_memory_size = MAX_BODY
+    max_form_parts = MAX_FORM_PARTS
+
+
 # On every answer; HTML pages add PAGE_HEADERS.
 BASE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 # No script is needed to sign in, so none is allowed; framing is refused to stop

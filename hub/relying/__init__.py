@@ -22,12 +22,10 @@ for _event in ("oidc:access:refused", "oidc:logout:queued", "oidc:logout:deliver
 
 def init_app(app: Flask, hub: Hub) -> None:
     from hub.pages import operators as portal
-    from hub.protocol import registration
     from hub.relying import backchannel, enforce
 
     enforce.install(app, hub)
     backchannel.wrap_end_doctor_sessions(hub)
-    app.register_blueprint(registration.bp)
     app.register_blueprint(portal.bp)
     _advertise(hub, {
         "registration_endpoint": f"{hub.settings.issuer}/register",  # RFC 8414 §2

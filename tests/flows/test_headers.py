@@ -20,7 +20,7 @@ from werkzeug.serving import make_server
 
 from hub import create_app
 from hub.domain.crypto import new_token, sha256_hex
-from hub.protocol.authorize import AUTHZ_KIND, Pending
+from hub.domain.authorization_requests import AUTHZ_KIND, Pending
 from tests.flows.conftest import PASSWORD, RunningHub, _Late, make_settings
 
 ISSUER = "https://id.curbside.example"
