@@ -18,7 +18,7 @@ from flask import (
     request,
 )
 from sqlalchemy import select, update
-from werkzeug.wrappers import Response  # Flask's and the sign-in lane's answers alike
+from werkzeug.wrappers import Response  # Flask's and the protocol app's answers alike
 
 from hub.domain.sessions import SSOSession
 from hub.persistence.db import utcnow

@@ -170,6 +170,38 @@ ROUTES: dict[str, Endpoint] = {
 }
 URL_MAP = Map([Rule(path, endpoint=path, methods=list(e.methods)) for path, e in ROUTES.items()],
               merge_slashes=False, redirect_defaults=False)
+
+
+class RouteMatcher:
+    """``URL_MAP``'s match, with its fixed paths looked up in a dict first.
+
+    werkzeug's matcher costs tens of microseconds per call here, on every request
+    including each page request it then refuses; most protocol paths have no variable
+    part. Both lookups are derived from the one table: fixed paths in a dict, and only a
+    path under a variable rule's fixed prefix (``/register/``) goes to the Map."""
+
+    def __init__(self, url_map: Map) -> None:
+        rules = list(url_map.iter_rules())
+        self.fixed = {r.rule: r for r in rules if not r.arguments}
+        self.prefixes = tuple({r.rule.split("<", 1)[0] for r in rules if r.arguments})
+        # Matching only: the path and method are passed to every match, so one adapter
+        # serves every request (and every thread).
+        self.urls: MapAdapter = url_map.bind("protocol")
+
+    def match(self, path: str, method: str) -> tuple[Rule, dict[str, Any]] | None:
+        """The rule and its arguments; None for a path of no rule; MethodNotAllowed (with
+        the valid methods) for a method the path's rule does not take."""
+        rule = self.fixed.get(path)
+        if rule is not None:
+            if method in rule.methods:  # type: ignore[operator]
+                return rule, {}
+            raise MethodNotAllowed(valid_methods=sorted(rule.methods or ()))
+        if not path.startswith(self.prefixes):
+            return None
+        try:
+            return self.urls.match(path, method, return_rule=True)  # type: ignore[return-value]
+        except (NotFound, RequestRedirect):
+            return None
 CORS_PREFLIGHT = {"Access-Control-Allow-Headers": "Authorization, Content-Type",
                   "Access-Control-Max-Age": "600"}
 
@@ -199,9 +231,7 @@ class ProtocolApp:
         self.pages_app = pages_app
         self.provider = provider or OpenIDProvider(hub)
         self.protector = protector or resource_protector(hub)
-        # Matching only: the path and method are passed to every match, so one adapter
-        # serves every request (and every thread).
-        self.urls: MapAdapter = URL_MAP.bind("protocol")
+        self.routes = RouteMatcher(URL_MAP)
 
     def flow(self, request: Request) -> AuthorizeFlow:
         return AuthorizeFlow(self.hub, self.provider, request, self.pages)
@@ -209,17 +239,19 @@ class ProtocolApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
         try:
-            rule, args = self.urls.match(path, method, return_rule=True)
-        except (NotFound, RequestRedirect):
-            return self.pages_app(environ, start_response)
+            matched = self.routes.match(path, method)
         except MethodNotAllowed as e:
-            rule, args = self.urls.match(path, (e.valid_methods or ["GET"])[0], return_rule=True)
+            rule, _ = self.routes.match(path, (e.valid_methods or ["GET"])[0]) or (None, None)
+            assert rule is not None
             environ[ROUTE_KEY] = rule.rule
             endpoint = ROUTES[rule.endpoint]
-            allowed = sorted({*(e.valid_methods or ()), "OPTIONS"})
+            allowed = [*sorted(set(e.valid_methods or ()) - {"OPTIONS"}), "OPTIONS"]
             resp = (self._options(endpoint, allowed) if method == "OPTIONS"
                     else self._http_error(endpoint, MethodNotAllowed(valid_methods=allowed)))
             return self._finish(endpoint, resp)(environ, start_response)
+        if matched is None:
+            return self.pages_app(environ, start_response)
+        rule = matched[0]
         environ[ROUTE_KEY] = rule.rule
         endpoint = ROUTES[rule.endpoint]
         return self._finish(endpoint, self._answer(endpoint, LimitedRequest(environ)))(

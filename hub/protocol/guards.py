@@ -132,7 +132,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class StrictTransportSecurity:
-    """Every answer (pages, protocol endpoints, errors, whichever lane) tells browsers to
+    """Every answer (pages, protocol endpoints, errors, whichever app) tells browsers to
     reach the hub over https only (RFC 6797), so a doctor's next visit cannot be
     downgraded to http. Installed only when the issuer is https."""
 
