@@ -45,7 +45,9 @@ def add_security_headers(resp: Response) -> Response:
     """PAGE_HEADERS on HTML, BASE_HEADERS on the rest; a header the answer set stays."""
     h = resp.headers
     present = {name.lower() for name in h.keys()}  # one pass: setdefault scans every time
-    for name, value in (PAGE_HEADERS if resp.mimetype == "text/html" else BASE_HEADERS).items():
+    # The media type's prefix: ``resp.mimetype`` parses the header's parameters each time.
+    html = h.get("Content-Type", "")[:9].lower() == "text/html"
+    for name, value in (PAGE_HEADERS if html else BASE_HEADERS).items():
         if name.lower() not in present:
             h.add(name, value)
     return resp
