@@ -11,13 +11,13 @@ scope, PKCE) inside ``check_client_and_redirect_uri``; none is repeated here.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, UnsupportedResponseTypeError
 
 from hub.domain import claims as claimset
@@ -30,6 +30,11 @@ if TYPE_CHECKING:
     from hub.protocol.server import OpenIDProvider
     from hub.services import Hub
 
+# RFC 6749 §4.1.2.1: error_description (and what Authlib quotes into it) is limited to
+# %x20-21 / %x23-5B / %x5D-7E. The same set as Authlib's invalid_error_characters, as one
+# regular expression: that function walks every character through a list of ranges,
+# ~40 µs for a redirect URI, twice for each of a sign-in's three /authorize passes.
+UNQUOTABLE = re.compile(r"[^\x20\x21\x23-\x5B\x5D-\x7E]")
 MAX_PARAMS = 40
 MAX_PARAM_NAME = 64
 # OIDC Core §6 and §7.2.1: each of these asks for a feature discovery says is off.
@@ -110,10 +115,10 @@ def check_quotable(ctx: AuthorizationContext) -> None:
     response_type is an error redirect (§4.1.2.1, unsupported_response_type).
     """
     uri = ctx.params.get("redirect_uri", "")
-    if invalid_error_characters(uri) and registered_redirect_uri(ctx.server, ctx.params) is None:
+    if UNQUOTABLE.search(uri) and registered_redirect_uri(ctx.server, ctx.params) is None:
         raise FlowError("This sign-in request cannot be completed",
                         "The address to return you to is not registered for this network.")
-    if invalid_error_characters(ctx.params.get("response_type", "")):
+    if UNQUOTABLE.search(ctx.params.get("response_type", "")):
         raise UnsupportedResponseTypeError(None, "The response type is not supported.")
 
 
