@@ -19,8 +19,8 @@ import requests
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.authorization_requests import AUTHZ_KIND, Pending
+from hub.domain.crypto import new_token, sha256_hex
 from tests.flows.conftest import PASSWORD, RunningHub, _Late, make_settings
 
 ISSUER = "https://id.curbside.example"
