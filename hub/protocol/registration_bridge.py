@@ -14,6 +14,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from flask import Flask
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from hub.protocol import registration
@@ -33,6 +34,11 @@ def _app_for(hub: Hub) -> Flask:
     app.config.update(PROPAGATE_EXCEPTIONS=True, JSON_SORT_KEYS=False)
     app.extensions["curbside"] = hub
     app.register_blueprint(registration.bp)
+
+    @app.errorhandler(HTTPException)
+    def to_the_protocol_app(e: HTTPException) -> Any:
+        raise e  # answered as JSON by the protocol app's error layer, not Flask's HTML page
+
     _APPS[id(hub)] = (hub, app)
     return app
 
