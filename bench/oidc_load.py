@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -47,6 +48,8 @@ def _env(args: argparse.Namespace, tmp: Path, port: int) -> dict[str, str]:
             "CURBSIDE_ARGON2_MEMORY_COST": str(args.argon2_memory),
             "CURBSIDE_LOGIN_MAX_PER_ACCOUNT": "100000000",
             "CURBSIDE_LOGIN_MAX_PER_ADDRESS": "100000000",
+            "CURBSIDE_LOGIN_MAX_PER_ACCOUNT_ADDRESS": "100000000",
+            "CURBSIDE_LOGIN_MAX_PER_DEVICE": "100000000",
         }
     )
     if args.backend == "pg-redis":
@@ -222,6 +225,11 @@ def sign_in(
     return tok
 
 
+# Set in each load process by _init_load: every process reaches it once its connections are
+# set up, and so does measure(), which starts counting the server's CPU there.
+_LOADED: Any = None
+
+
 def _worker(args: tuple[str, int, dict[str, Any], float, int, str]) -> list[float]:
     import threading
 
@@ -237,16 +245,31 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, str]) -> list[floa
     issuer = f"http://127.0.0.1:{port}"
     lat: list[float] = []
     lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
+    ready = threading.Barrier(threads + 1)  # this process's connections are set up
+    go = threading.Event()
+    deadline = [0.0]
+    failures: list[BaseException] = []
 
     def run() -> None:
+        try:
+            load()
+        except Exception as e:  # a dead connection would quietly lower the load
+            with lock:
+                failures.append(e)
+            ready.abort()
+            raise
+
+    def load() -> None:
         conn = Conn(port)
         jwks = KeySet.import_key_set(json.loads(conn.req("GET", "/jwks")[2]))
         rt = None
         if scenario == "refresh":
+            # Outside the measured span: the sign-ins that give each connection its token.
             rt = flow(conn, creds, jwks, issuer, scope="openid offline_access")["refresh_token"]
+        ready.wait()
+        go.wait()
         mine: list[float] = []
-        while time.perf_counter() < deadline:
+        while time.perf_counter() < deadline[0]:
             t0 = time.perf_counter()
             if scenario == "discovery":
                 st, _, _ = conn.req("GET", "/.well-known/openid-configuration")
@@ -280,8 +303,17 @@ def _worker(args: tuple[str, int, dict[str, Any], float, int, str]) -> list[floa
     ts = [threading.Thread(target=run) for _ in range(threads)]
     for t in ts:
         t.start()
+    try:
+        ready.wait()
+        _LOADED.wait(timeout=300)
+    except threading.BrokenBarrierError:
+        _LOADED.abort()  # measure() stops waiting too
+    deadline[0] = time.perf_counter() + seconds
+    go.set()
     for t in ts:
         t.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} of {threads} connections failed: {failures[0]!r}")
     return lat
 
 
@@ -321,19 +353,32 @@ def _cpu_seconds(root_pid: int) -> float:
 def measure(scenario: str, port: int, creds: dict[str, Any], *, seconds: float, procs: int,
             threads: int, server_pid: int, server_kind: str = "hub"
             ) -> tuple[float, float, float, float]:
-    with mp.get_context("spawn").Pool(procs, initializer=_pin_load) as pool:
+    ctx = mp.get_context("spawn")
+    loaded = ctx.Barrier(procs + 1)
+    with ctx.Pool(procs, initializer=_init_load, initargs=(loaded,)) as pool:
+        pending = pool.map_async(_worker,
+                                 [(scenario, port, creds, seconds, threads, server_kind)] * procs)
+        # The server's CPU is counted from the moment every connection is set up (process
+        # start-up, JWKS, the refresh scenario's sign-ins are not the operation measured).
+        try:
+            loaded.wait(timeout=300)
+        except threading.BrokenBarrierError:
+            pending.get()  # raises the load process's error
+            raise
         cpu0 = _cpu_seconds(server_pid)
-        parts = pool.map(_worker, [(scenario, port, creds, seconds, threads, server_kind)] * procs)
+        parts = pending.get()
         cpu = _cpu_seconds(server_pid) - cpu0
     lat = sorted(x for p in parts for x in p)
     n = len(lat)
     # Server CPU per operation: what one core sustains when the load generator and the
-    # database (sharing the other core) keep up. "refresh" includes its setup sign-ins.
+    # database (sharing the other core) keep up.
     cpu_ms = cpu / n * 1000 if n else float("nan")
     return n / seconds, lat[n // 2] * 1000, lat[min(n - 1, int(n * 0.99))] * 1000, cpu_ms
 
 
-def _pin_load() -> None:
+def _init_load(loaded: Any) -> None:
+    global _LOADED
+    _LOADED = loaded
     cores = os.sched_getaffinity(0)
     if len(cores) > 1:
         os.sched_setaffinity(0, cores - {0})
@@ -364,10 +409,9 @@ def main() -> None:
     env = _env(args, tmp, port)
     if args.backend == "pg-redis":
         _ensure_pg_db(args.pg_url)
+        # The Redis is shared: never flushed. The hub's keys there are random tokens with
+        # lifetimes, and the load's throttle limits are set out of reach above.
         _reset_pg(args.pg_url)
-        import redis
-
-        redis.Redis.from_url(args.redis_url).flushdb()
     creds = _setup(env)
     cmd = [
         "taskset",

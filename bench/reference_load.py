@@ -1,11 +1,15 @@
 """Reference figures: panva's oidc-provider (bench/reference) under the same load as the hub.
 
 Same scenarios and method as bench/oidc_load.py: the server (node) is pinned to core 0, the
-load runs in separate processes on the other core(s). The reference keeps everything in
-memory (its development adapter); its sign-in is the built-in devInteractions flow (login
-form, then consent form), whose login accepts any password.
+load runs in separate processes on the other core(s). By default the reference keeps
+everything in memory (its development adapter, its best case); ``--reference-store redis``
+puts it on the Redis adapter of bench/reference/redis_adapter.mjs (the design oidc-provider
+documents as its example adapter) under a key prefix of the run's own, whose keys are
+deleted afterwards. Its sign-in is the built-in devInteractions flow (login form, then
+consent form), whose login accepts any password.
 
     python bench/reference_load.py --seconds 8
+    python bench/reference_load.py --seconds 8 --reference-store redis
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import re
 import secrets
 import signal
 import subprocess
+import sys
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -82,19 +87,67 @@ def sign_in(
     return tok
 
 
-def start(port: int, creds: dict[str, Any]) -> subprocess.Popen[bytes]:
-    """The reference server pinned to core 0 (installs its npm packages the first time)."""
-    if not (REF / "node_modules").is_dir():
+STORES = ("memory", "redis")
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def start(port: int, creds: dict[str, Any], *, store: str = "memory",
+          redis_url: str = DEFAULT_REDIS_URL, redis_prefix: str = "") -> subprocess.Popen[bytes]:
+    """The reference server pinned to core 0 (installs its npm packages when they are missing).
+
+    ``store="redis"`` needs ``redis_prefix``, a prefix no one else uses (see ``new_prefix``);
+    ``drop_keys`` deletes its keys once the server has stopped.
+    """
+    if not (REF / "node_modules/ioredis").is_dir():
         cmd = ["npm", "ci"] if (REF / "package-lock.json").exists() else ["npm", "install"]
         subprocess.run([*cmd, "--no-audit", "--no-fund"], cwd=REF, check=True)
+    if store not in STORES:
+        raise SystemExit(f"reference store {store!r}: one of {', '.join(STORES)}")
+    if store == "redis" and not redis_prefix:
+        raise SystemExit("the reference's Redis store needs a key prefix of its own")
     env = {**os.environ, "NODE_ENV": "production", "BENCH_CLIENT_ID": creds["client_id"],
-           "BENCH_CLIENT_SECRET": creds["client_secret"]}
+           "BENCH_CLIENT_SECRET": creds["client_secret"], "REFERENCE_STORE": store,
+           "REFERENCE_REDIS_URL": redis_url, "REFERENCE_REDIS_PREFIX": redis_prefix}
     return subprocess.Popen(["taskset", "-c", "0", "node", "server.mjs", str(port)], cwd=REF, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def new_client() -> dict[str, Any]:
     return {"client_id": "bench", "client_secret": secrets.token_urlsafe(32)}
+
+
+def new_prefix() -> str:
+    """A Redis key prefix for one run: the Redis is shared, so the run never flushes it."""
+    return f"bench-reference:{secrets.token_hex(6)}:"
+
+
+def drop_keys(redis_url: str, prefix: str) -> int:
+    """Delete the keys under ``prefix`` (SCAN + UNLINK: other users' keys are left alone)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    dropped = 0
+    try:
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            batch.append(key)
+            if len(batch) == 1000:
+                dropped += client.unlink(*batch)
+                batch.clear()
+        if batch:
+            dropped += client.unlink(*batch)
+    finally:
+        client.close()
+    return dropped
+
+
+def stop(server: subprocess.Popen[bytes]) -> None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
 
 
 def main() -> None:
@@ -104,18 +157,25 @@ def main() -> None:
     ap.add_argument("--conc", type=int, default=8, help="connections per load process")
     ap.add_argument("--port", type=int, default=0, help="default: random")
     ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--reference-store", choices=STORES, default="memory",
+                    help="memory (its development adapter) or redis (its example adapter's design)")
+    ap.add_argument("--redis-url", default=DEFAULT_REDIS_URL)
     args = ap.parse_args()
 
+    # A terminated run still stops its servers and deletes its Redis keys (the finally below).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     port = args.port or 19000 + secrets.randbelow(1000)
     creds = new_client()
-    server = start(port, creds)
+    prefix = new_prefix()
+    server = start(port, creds, store=args.reference_store, redis_url=args.redis_url,
+                   redis_prefix=prefix)
     try:
         _wait(port)
         version = json.loads((REF / "node_modules/oidc-provider/package.json").read_text())["version"]
         node = subprocess.run(["node", "--version"], capture_output=True, text=True,
                               check=True).stdout.strip()
-        print(f"oidc-provider {version} on node {node} (NODE_ENV=production) pinned to core 0; in-memory "
-              f"adapter; load {args.procs} procs x {args.conc} conns")
+        print(f"oidc-provider {version} on node {node} (NODE_ENV=production) pinned to core 0; "
+              f"{args.reference_store} store; load {args.procs} procs x {args.conc} conns")
         print(f"{'scenario':<20}{'per second':>12}{'p50 ms':>10}{'p99 ms':>10}"
               f"{'server CPU ms/op':>18}{'=> per core/s':>15}{'server RSS MiB':>16}")
         for scenario in args.only or ["discovery", "jwks", "client_credentials", "refresh", "sign_in"]:
@@ -125,12 +185,9 @@ def main() -> None:
             print(f"{scenario:<20}{rate:>12.0f}{p50:>10.1f}{p99:>10.1f}{cpu_ms:>18.2f}"
                   f"{1000 / cpu_ms:>15.0f}{_rss_mib(server.pid):>16.0f}", flush=True)
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
+        if args.reference_store == "redis":
+            drop_keys(args.redis_url, prefix)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
 // Reference OpenID Provider for bench/reference_load.py: panva's oidc-provider configured as
-// close to the Curbside hub as it allows. Storage is the default in-memory adapter (the hub
-// uses PostgreSQL + Redis), sign-in uses the built-in devInteractions (login form, then
-// consent form; the login form accepts any password, the hub checks an argon2id hash).
+// close to the Curbside hub as it allows. Storage is the default in-memory adapter, its best
+// case, or with REFERENCE_STORE=redis the Redis adapter of redis_adapter.mjs (the design
+// oidc-provider documents as its example adapter; the hub uses PostgreSQL + Redis). Sign-in
+// uses the built-in devInteractions (login form, then consent form; the login form accepts
+// any password, the hub checks an argon2id hash).
 //
-//   node server.mjs [port]         (or PORT=...; BENCH_CLIENT_ID / BENCH_CLIENT_SECRET)
+//   node server.mjs [port]         (or PORT=...; BENCH_CLIENT_ID / BENCH_CLIENT_SECRET;
+//                                   REFERENCE_STORE=memory|redis, REFERENCE_REDIS_URL/_PREFIX)
 import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
 
 import Provider from 'oidc-provider';
+
+const store = process.env.REFERENCE_STORE || 'memory';
+if (!['memory', 'redis'].includes(store)) throw new Error(`REFERENCE_STORE=${store}: memory or redis`);
+const adapter = store === 'redis' ? (await import('./redis_adapter.mjs')).default : undefined;
 
 const port = Number(process.argv[2] || process.env.PORT || 3000);
 const issuer = `http://127.0.0.1:${port}`;
@@ -24,6 +31,7 @@ const profile = {
 };
 
 const provider = new Provider(issuer, {
+  ...(adapter && { adapter }),
   clients: [{
     client_id: process.env.BENCH_CLIENT_ID || 'bench',
     client_secret: process.env.BENCH_CLIENT_SECRET || 'bench-secret',
@@ -74,5 +82,5 @@ const provider = new Provider(issuer, {
 });
 
 provider.listen(port, '127.0.0.1', () => {
-  console.log(`oidc-provider listening on ${issuer}`);
+  console.log(`oidc-provider listening on ${issuer}; ${store} store`);
 });
