@@ -55,10 +55,7 @@ from hub.protocol.guards import (
 )
 from hub.protocol.logout import end_session
 from hub.protocol.openapi import openapi_response
-
-# Registration (RFC 7591/7592) is reached through this one name: a callable
-# ``(hub, request) -> Response`` for POST /register and /register/<client_id>[/secret].
-from hub.protocol.registration_bridge import registration_endpoint
+from hub.protocol.registration import registration_endpoint
 from hub.protocol.server import BASIC_CHALLENGE, OpenIDProvider, resource_protector
 from hub.protocol.userinfo import userinfo_response
 
@@ -70,7 +67,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("hub")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-Answer = Callable[["ProtocolApp", Request], Response]
+# (app, request, **the rule's arguments) -> the answer
+Answer = Callable[..., Response]
 
 
 @dataclass(frozen=True)
@@ -143,8 +141,12 @@ def _userinfo(app: ProtocolApp, request: Request) -> Response:
     return userinfo_response(app.hub, app.protector, request)
 
 
-def _register(app: ProtocolApp, request: Request) -> Response:
-    return registration_endpoint(app.hub, request)
+def _register(app: ProtocolApp, request: Request, client_id: str | None = None) -> Response:
+    return registration_endpoint(app.hub, request, client_id)
+
+
+def _rotate_secret(app: ProtocolApp, request: Request, client_id: str) -> Response:
+    return registration_endpoint(app.hub, request, client_id, "secret")
 
 
 GET, POST = ("GET",), ("POST",)
@@ -166,7 +168,7 @@ ROUTES: dict[str, Endpoint] = {
     "/revoke": Endpoint(_revoke, POST, cors=True),
     "/register": Endpoint(_register, POST),  # RFC 7591 §3
     "/register/<client_id>": Endpoint(_register, ("GET", "PUT", "DELETE")),  # RFC 7592 §2
-    "/register/<client_id>/secret": Endpoint(_register, POST),
+    "/register/<client_id>/secret": Endpoint(_rotate_secret, POST),
 }
 URL_MAP = Map([Rule(path, endpoint=path, methods=list(e.methods)) for path, e in ROUTES.items()],
               merge_slashes=False, redirect_defaults=False)
@@ -254,15 +256,15 @@ class ProtocolApp:
         rule = matched[0]
         environ[ROUTE_KEY] = rule.rule
         endpoint = ROUTES[rule.endpoint]
-        return self._finish(endpoint, self._answer(endpoint, LimitedRequest(environ)))(
+        return self._finish(endpoint, self._answer(endpoint, LimitedRequest(environ), matched[1]))(
             environ, start_response)
 
-    def _answer(self, endpoint: Endpoint, request: Request) -> Response:
+    def _answer(self, endpoint: Endpoint, request: Request, args: dict[str, Any]) -> Response:
         """The endpoint's answer, or the error layer's."""
         try:
             if contains_nul(request):
                 raise BadRequest(NUL_REFUSAL)
-            return endpoint.answer(self, request)
+            return endpoint.answer(self, request, **args)
         except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
             return self._http_error(endpoint, e)
         except Exception as e:
