@@ -1,4 +1,6 @@
-"""The Flask app: services, blueprints, security headers and uniform error answers."""
+"""The hub's WSGI app: the protocol app (hub/protocol/app.py) in front, answering every
+OAuth/OpenID endpoint, and the Flask pages app behind it for every other path (the
+doctors', operators' and admins' pages), with its own security headers and error pages."""
 
 from __future__ import annotations
 
@@ -19,29 +21,31 @@ from hub.pages import operators as portal
 from hub.pages import verification as verification_views
 from hub.pages.admin import init_app as init_admin
 from hub.pages.rendering import Pages, error_title, short_description
-from hub.protocol import registration, signin
-from hub.protocol import views as oidc_views
+from hub.protocol.app import ProtocolApp
 from hub.protocol.guards import (
+    MAX_BODY,
+    MAX_FORM_PARTS,
     NUL_REFUSAL,
     DatabaseIntConverter,
     StrictTransportSecurity,
     add_security_headers,
     contains_nul,
 )
+from hub.protocol.server import OpenIDProvider
 from hub.settings import Settings
 
 log = logging.getLogger("hub")
-API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api",
-                "/register", "/links/webhooks")
+# The JSON paths left to the pages app (the protocol app answers every protocol path).
+API_PREFIXES = ("/api", "/links/webhooks")
 
 
 def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     configure_logging(settings)
     app = Flask(__name__, template_folder="pages/templates", static_folder="pages/static")
     app.config.update(
-        MAX_CONTENT_LENGTH=64 * 1024,
-        MAX_FORM_MEMORY_SIZE=64 * 1024,
-        MAX_FORM_PARTS=100,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
         JSON_SORT_KEYS=False,
         PREFERRED_URL_SCHEME="http" if settings.insecure_transport else "https",
     )
@@ -50,25 +54,27 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     hub = build_hub(settings, store_prefix=store_prefix, serving=True)
     app.extensions["curbside"] = hub
     app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
-    app.extensions["curbside.pages"] = Pages(app.jinja_env)
+    pages = app.extensions["curbside.pages"] = Pages(app.jinja_env)
+    # The pages that begin a sign-in (the account page without a session) use the provider.
+    provider = app.extensions["curbside.provider"] = OpenIDProvider(hub)
 
-    oidc_views.init_app(app, hub)
     app.register_blueprint(web_views.bp)
     app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)
     init_admin(app, hub)
-    app.register_blueprint(registration.bp)
     app.register_blueprint(portal.bp)
-    signin.install(app, hub)
     _install_input_guard(app)
     _install_headers(app)
     _install_errors(app)
+    # Every protocol path is answered in front of Flask; every other path goes on to it.
+    app.wsgi_app = ProtocolApp(hub, pages, app.wsgi_app,  # type: ignore[method-assign]
+                               provider=provider)
     if settings.issuer.startswith("https://"):
         app.wsgi_app = StrictTransportSecurity(app.wsgi_app)  # type: ignore[method-assign]
-    if settings.trusted_proxies:  # outermost, so every lane sees the client's address
+    if settings.trusted_proxies:  # outside both apps, so each sees the client's address
         app.wsgi_app = ProxyFix(app.wsgi_app,  # type: ignore[method-assign]
                                 x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
-    # Outermost: request ids, metrics and access records cover every lane and every answer.
+    # Outermost: request ids, metrics and access records cover both apps and every answer.
     observe(app, engine=hub.db.engine, settings=settings)
     return app
 

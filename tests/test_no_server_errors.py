@@ -19,6 +19,7 @@ import pytest
 import requests
 from werkzeug.serving import make_server
 
+from hub.protocol.app import URL_MAP
 from tests.flows.conftest import _Late, make_settings
 
 HOSTILE = ["", "x" * 5000, "' OR 1=1 --", "<script>alert(1)</script>", "\u0000\u202e%00", "../../etc/passwd",
@@ -130,13 +131,11 @@ VISITORS = {"no session": _anonymous, "signed-in doctor": _doctor, "signed-in ad
 # -- the routes ------------------------------------------------------------------------------------------
 def _routes(h: Hub) -> list[tuple[str, set[str]]]:
     out = []
-    for rule in h.app.url_map.iter_rules():
+    # The protocol app's routes (answered in front of Flask), then the pages app's.
+    for rule in [*URL_MAP.iter_rules(), *h.app.url_map.iter_rules()]:
         if rule.endpoint == "static" or rule.endpoint.endswith(".static"):
             continue
         out.append((rule.rule, set(rule.methods or ()) - {"HEAD", "OPTIONS"}))
-    from hub.protocol.signin import SignInLane  # the sign-in pages, answered before Flask routes
-
-    out += [(path, set(methods) - {"HEAD"}) for path, methods in SignInLane.ROUTES.items()]
     return out
 
 

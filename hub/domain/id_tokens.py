@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
+from authlib.oidc.core.util import create_half_hash
+
 from hub.domain import claims as claimset
 from hub.domain.accounts import Accounts
-from hub.domain.crypto import b64url
 from hub.domain.keys import KeyRing
 from hub.domain.subjects import subject_for
 from hub.persistence.db import Database
 
-
-def half_hash(value: str, alg: str) -> str:
-    """at_hash / c_hash (OIDC Core §3.1.3.6): left half of the alg's hash, base64url."""
-    digest = (hashlib.sha512 if alg in ("EdDSA", "Ed25519") else hashlib.sha256)(value.encode()).digest()
-    return b64url(digest[: len(digest) // 2])
+# at_hash (OIDC Core §3.1.3.6) hashes with the signing alg's hash: Authlib knows "EdDSA"
+# (SHA-512 for Ed25519) but not the fully-specified "Ed25519" (RFC 9864), the same curve.
+HALF_HASH_ALG = {"Ed25519": "EdDSA"}
 
 
 class IdTokens:
@@ -69,7 +67,7 @@ class IdTokens:
         if user.sid:
             payload["sid"] = user.sid
         if access_token:
-            payload["at_hash"] = half_hash(access_token, alg)
+            payload["at_hash"] = create_half_hash(access_token, HALF_HASH_ALG.get(alg, alg)).decode()
         if names:
             if doctor is None or doctor.id != user.doctor_id:
                 doctor = self.accounts.get(user.doctor_id)

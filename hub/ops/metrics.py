@@ -312,8 +312,8 @@ class Observability:
         route = environ.get(ROUTE_KEY)  # set by Flask when it matched a rule (see observe)
         if route is not None:
             return str(route)
-        # The lanes (hub/protocol/lane.py, hub/protocol/signin.py) answer a few fixed paths without
-        # Flask and make their Request only after matching one: the path is the route.
+        # The protocol app (hub/protocol/app.py) sets ROUTE_KEY itself; an app in front of
+        # Flask that does not makes its Request only after matching: the path is the route.
         # Bounded all the same, should a lane ever answer open-ended paths. (Flask removes
         # its own Request from the environ when it is done.)
         request = environ.get("werkzeug.request")

@@ -1,9 +1,9 @@
 """An unreachable database or store is an outage, answered as one: 503 with Retry-After.
 
-Each entry point turns exceptions into answers in one place: the protocol lane
-(hub/protocol/lane.py), the sign-in lane (hub/protocol/signin.py) and Flask's error handler
-(hub/app.py). Each asks :func:`outage_part` first, so an outage is never a 500 that reads
-as a bug, and a client or a doctor is told to come back instead of that something broke.
+Each entry point turns exceptions into answers in one place: the protocol app's error
+layer (hub/protocol/app.py) and the pages app's error handler (hub/app.py). Each asks
+:func:`outage_part` first, so an outage is never a 500 that reads as a bug, and a client
+or a doctor is told to come back instead of that something broke.
 
 The error code is ``temporarily_unavailable`` everywhere. RFC 6749 §4.1.2.1 defines it for
 the authorization endpoint; for the token, introspection, revocation, userinfo and

@@ -1,4 +1,5 @@
-"""Doctor-facing pages: sign-in, second factor, consent, sign-out and the account."""
+"""Doctor-facing pages: the account, its second factor, consents and sign-out (the sign-in
+forms and RP-initiated logout are protocol endpoints, hub/protocol/app.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2 import OAuth2Error
 from flask import (
     Blueprint,
     abort,
@@ -20,14 +19,14 @@ from flask import (
     request,
 )
 from sqlalchemy import func, or_, select, update
-from werkzeug.wrappers import Response  # Flask's and the sign-in lane's answers alike
+from werkzeug.wrappers import Response  # Flask's and the protocol app's answers alike
 
 from hub.domain.accounts import AccountError
-from hub.domain.crypto import sha256_hex
 from hub.domain.sessions import SSOSession
 from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
-from hub.protocol.authorize import AuthorizeFlow, as_same_site_get
+from hub.protocol.authorize import AuthorizeFlow
+from hub.protocol.logout import doctor_csrf_token
 from hub.protocol.signin import ACCOUNT_NEXT
 from hub.relying import backchannel  # Back-Channel Logout 1.0: logouts tell the other networks
 
@@ -59,7 +58,7 @@ def _session() -> tuple[str | None, SSOSession | None]:
 
 
 def csrf_token(cookie: str) -> str:
-    return _hub().secrets.keyed_hash("csrf", sha256_hex(cookie))[:32]
+    return doctor_csrf_token(_hub(), cookie)
 
 
 def _check_csrf(cookie: str | None) -> None:
@@ -71,62 +70,6 @@ def _check_csrf(cookie: str | None) -> None:
 def _form(name: str, limit: int = 1024) -> str:
     value = request.form.get(name, "")
     return value[:limit]
-
-
-# -- sign-out (RP-Initiated Logout 1.0) ---------------------------------------------------------
-@bp.route("/logout", methods=["GET", "POST"])
-def logout() -> Response:
-    hub = _hub()
-    # Our own confirmation form is answered as it came (its CSRF check refuses it below).
-    bounced = None if "confirm" in request.form else as_same_site_get(
-        request, "/logout", hub.sessions.cookie_name)
-    if bounced is not None:
-        return bounced
-    provider = current_app.extensions["curbside.provider"]
-    try:
-        req = provider.validate_endpoint_request("end_session")
-    except OAuth2Error:
-        return error_page("This sign-out link is not valid",
-                          "You are still signed in. Sign out from your Curbside account page.")
-    cookie, sso = _session()
-    hinted_sid = (req.id_token_claims or {}).get("sid")
-    confirmed = request.method == "POST" and _form("confirm", 8) == "yes"
-    if confirmed:
-        _check_csrf(cookie)
-    if sso is not None and not confirmed and not (hinted_sid and hinted_sid == sso.sid):
-        # Without proof the RP holds this session's ID token, ask before signing out
-        # (RP-Initiated Logout §2, so a third party cannot sign the doctor out).
-        html = render_template("logout_confirm.html", csrf=csrf_token(cookie or ""),
-                               client_name=req.client.name if req.client else None,
-                               params=request.values.to_dict())
-        return make_response(html)
-    if sso is not None:
-        hub.sessions.end(cookie)
-        hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id,
-                        client_id=req.client.client_id if req.client else None, initiator="rp")
-        backchannel.session_ended(hub, sso, trigger="rp_logout",
-                                  initiator=req.client.client_id if req.client else None)
-    resp = provider.create_endpoint_response("end_session", req)
-    if resp is None:
-        resp = _logged_out_page(req.client)
-    resp.delete_cookie(hub.sessions.cookie_name, path="/", secure=hub.sessions.secure,
-                       httponly=True, samesite="Lax")
-    return resp
-
-
-def _logged_out_page(client: Any) -> Response:
-    """The page after a sign-out that does not redirect. A return address registered for
-    the client but not proven by an id_token_hint becomes a link the doctor may follow
-    (RP-Initiated Logout §3 forbids only the automatic redirect); any other address is
-    never offered, and the doctor is told why they stay here (§4)."""
-    asked = (request.values.get("post_logout_redirect_uri") or "")[:2048]
-    back = None
-    if asked and client is not None and asked in client.post_logout_redirect_uris:
-        state = (request.values.get("state") or "")[:512]
-        back = add_params_to_uri(asked, {"state": state}) if state else asked
-    return make_response(render_template(
-        "logged_out.html", back=back, client_name=client.name if client else None,
-        unregistered_return=bool(asked) and back is None))
 
 
 # -- the account ------------------------------------------------------------------------------

@@ -52,8 +52,8 @@ def _callback_uri() -> str:
 
 @bp.record_once
 def _signin_networks(state: Any) -> None:
-    """The login page's brokered sign-in buttons: a template global, since the sign-in
-    lane renders that page without a Flask request."""
+    """The login page's brokered sign-in buttons: a template global, since the
+    protocol app renders that page without a Flask request."""
     hub = state.app.extensions["curbside"]
 
     def signin_networks() -> list[tuple[str, str]]:

@@ -1,6 +1,6 @@
 """HTML answers rendered straight from the app's Jinja environment.
 
-No Flask request context is needed, so the sign-in lane (hub/protocol/signin.py), which answers
+No Flask request context is needed, so the protocol app (hub/protocol/app.py), which answers
 the sign-in pages without Flask, and the Flask views share one way to render a page and one
 error page. The templates they render use only what they are given plus the environment's
 globals (``static_url``, ``signin_networks``), never ``request`` or ``url_for``.

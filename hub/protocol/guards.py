@@ -1,4 +1,5 @@
-"""Checks and headers every request gets, whichever path answers it (Flask or the token lane)."""
+"""Checks and headers every request gets, whichever app answers it (the protocol app,
+hub/protocol/app.py, or the pages app)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,20 @@ from werkzeug.routing import IntegerConverter
 from werkzeug.wrappers import Request, Response
 
 NUL_REFUSAL = "The request contains a NUL character."
+# Every form and JSON body the hub takes fits in 64 KiB (document uploads raise it for
+# their one page route); the same limits hold in the pages app (hub/app.py).
+MAX_BODY = 64 * 1024
+MAX_FORM_PARTS = 100
+
+
+class LimitedRequest(Request):
+    """A werkzeug request that refuses an oversized body or form with 413."""
+
+    max_content_length = MAX_BODY
+    max_form_memory_size = MAX_BODY
+    max_form_parts = MAX_FORM_PARTS
+
+
 # On every answer; HTML pages add PAGE_HEADERS.
 BASE_HEADERS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
 # No script is needed to sign in, so none is allowed; framing is refused to stop
@@ -30,7 +45,9 @@ def add_security_headers(resp: Response) -> Response:
     """PAGE_HEADERS on HTML, BASE_HEADERS on the rest; a header the answer set stays."""
     h = resp.headers
     present = {name.lower() for name in h.keys()}  # one pass: setdefault scans every time
-    for name, value in (PAGE_HEADERS if resp.mimetype == "text/html" else BASE_HEADERS).items():
+    # The media type's prefix: ``resp.mimetype`` parses the header's parameters each time.
+    html = h.get("Content-Type", "")[:9].lower() == "text/html"
+    for name, value in (PAGE_HEADERS if html else BASE_HEADERS).items():
         if name.lower() not in present:
             h.add(name, value)
     return resp
@@ -117,7 +134,7 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class StrictTransportSecurity:
-    """Every answer (pages, protocol endpoints, errors, whichever lane) tells browsers to
+    """Every answer (pages, protocol endpoints, errors, whichever app) tells browsers to
     reach the hub over https only (RFC 6797), so a doctor's next visit cannot be
     downgraded to http. Installed only when the issuer is https."""
 

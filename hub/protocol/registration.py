@@ -10,8 +10,8 @@ The one entry point takes and returns werkzeug objects, so any WSGI front door c
     POST /register/<id>/secret           client_id=<id>, action="secret"
 
 The caller parses ``<id>`` from the path; any other method answers 405. Exceptions other
-than OAuth errors (an outage, a bug) go up to the caller's error layer. ``bp`` is the Flask
-adapter that mounts it until the protocol app serves these paths.
+than OAuth errors (an outage, a bug) go up to the caller's error layer. The protocol app
+(hub/protocol/app.py) mounts it.
 
 The subclasses fill in Authlib's storage and policy hooks only:
 - ``POST /register`` needs an initial access token an admin issued (RFC 7591 §3, ``hub
@@ -47,8 +47,6 @@ from authlib.oauth2.rfc7591 import (
     InvalidRedirectURIError,
 )
 from authlib.oauth2.rfc7592 import ClientConfigurationEndpoint
-from flask import Blueprint, current_app
-from flask import request as flask_request
 from sqlalchemy import case, select, update
 from werkzeug.wrappers import Request, Response
 
@@ -501,19 +499,3 @@ def apply_update(hub: Hub, client_id: str, old: dict[str, Any], md: dict[str, An
         # No back-channel logout here: the logout URI may be the unreviewed new one.
         hub.tokens.revoke_grant(grant_id, reason="client_changed")
     return str(status), changed, consents, len(grant_ids)
-
-
-# -- Flask adapter (until the protocol app serves these paths) -------------------------------
-bp = Blueprint("relying_registration", __name__)
-
-
-def _flask_answer(client_id: str | None = None, action: str | None = None) -> Response:
-    return registration_endpoint(current_app.extensions["curbside"],
-                                 flask_request._get_current_object(),  # type: ignore[attr-defined]
-                                 client_id, action)
-
-
-bp.add_url_rule("/register", "register", _flask_answer, methods=["POST"])
-bp.add_url_rule("/register/<client_id>", "client", _flask_answer, methods=["GET", "PUT", "DELETE"])
-bp.add_url_rule("/register/<client_id>/secret", "secret", _flask_answer, methods=["POST"],
-                defaults={"action": "secret"})

@@ -1,25 +1,30 @@
-"""The OpenID Provider: Authlib's authorization server with our grants and endpoints."""
+"""The OpenID Provider: Authlib's framework-neutral authorization server, answering werkzeug
+requests (the protocol app, hub/protocol/app.py), with our grants and endpoints."""
 
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.integrations.flask_oauth2.requests import (
-    FlaskJsonPayload,
-    FlaskJsonRequest,
-    FlaskOAuth2Payload,
-    FlaskOAuth2Request,
+from authlib.oauth2 import ResourceProtector
+from authlib.oauth2.rfc6749 import (
+    AuthorizationServer,
+    InvalidClientError,
+    InvalidRequestError,
+    JsonPayload,
+    JsonRequest,
+    OAuth2Payload,
+    OAuth2Request,
 )
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, JsonRequest, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from flask import Response
-from flask import request as flask_request
+from werkzeug.wrappers import Request, Response
 
 from hub.domain.crypto import new_token
 from hub.domain.keys import SUPPORTED_ALGS
@@ -40,32 +45,67 @@ if TYPE_CHECKING:
     from hub.services import Hub
 
 
-class IssuerOAuth2Request(FlaskOAuth2Request):  # type: ignore[misc]
-    """Authlib's view of an HTTP request, at the URI the issuer names.
+class WerkzeugPayload(OAuth2Payload):  # type: ignore[misc]
+    """The query and form parameters of a werkzeug request, as Authlib reads them."""
+
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    @property
+    def data(self) -> Any:
+        return self._request.values
+
+    @cached_property
+    def datalist(self) -> dict[str, list[str]]:
+        values: dict[str, list[str]] = defaultdict(list)
+        for k in self.data:
+            values[k].extend(self.data.getlist(k))
+        return values
+
+
+class IssuerOAuth2Request(OAuth2Request):  # type: ignore[misc]
+    """Authlib's view of a werkzeug request, at the URI the issuer names.
 
     Authlib refuses a plain-http request URI ("OAuth 2 MUST utilize https"), and behind the
     TLS proxy every deployment has, gunicorn sees http unless it was told to trust that
-    proxy's headers: token, introspection and revocation failed that way. The issuer is
-    https (Settings insists) and is where clients reach the hub, so the URI is built from
-    it; werkzeug's ``request.url``, which this replaces, was a tenth of a token request.
+    proxy's headers. The issuer is https (Settings insists) and is where clients reach the
+    hub, so the URI is built from it; werkzeug's ``request.url`` was a tenth of a token
+    request.
     """
 
-    def __init__(self, request: Any, issuer: str) -> None:
-        OAuth2Request.__init__(self, method=request.method, uri=issuer + request.path)
+    def __init__(self, request: Request, issuer: str) -> None:
+        super().__init__(method=request.method, uri=issuer + request.path)
         # Set after: Authlib's ``headers or {}`` would count werkzeug's headers, a walk
         # over the whole WSGI environ.
         self.headers = request.headers
         self._request = request
-        self.payload = FlaskOAuth2Payload(request)
+        self.payload = WerkzeugPayload(request)
+
+    @property
+    def args(self) -> Any:
+        return self._request.args
+
+    @property
+    def form(self) -> Any:
+        return self._request.form
 
 
-class IssuerJsonRequest(FlaskJsonRequest):  # type: ignore[misc]
+class WerkzeugJsonPayload(JsonPayload):  # type: ignore[misc]
+    def __init__(self, request: Request) -> None:
+        self._request = request
+
+    @property
+    def data(self) -> Any:
+        return self._request.get_json(silent=True)
+
+
+class IssuerJsonRequest(JsonRequest):  # type: ignore[misc]
     """``IssuerOAuth2Request`` for the resource endpoints (userinfo)."""
 
-    def __init__(self, request: Any, issuer: str) -> None:
-        JsonRequest.__init__(self, request.method, issuer + request.path)
+    def __init__(self, request: Request, issuer: str) -> None:
+        super().__init__(request.method, issuer + request.path)
         self.headers = request.headers  # as IssuerOAuth2Request
-        self.payload = FlaskJsonPayload(request)
+        self.payload = WerkzeugJsonPayload(request)
 
 
 class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
@@ -88,10 +128,22 @@ class StoredAuthorizationRequest(OAuth2Request):  # type: ignore[misc]
         return {}
 
 
+class IssuerInAuthorizationResponse(IssuerParameter):  # type: ignore[misc]
+    """RFC 9207 §2: every authorization response, errors included, names the issuer."""
+
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+
 class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
     def __init__(self, hub: Hub) -> None:
         super().__init__()
         self.hub = hub
+        self.issuer_parameter = IssuerInAuthorizationResponse(hub.settings.issuer)
+        self.register_extension(self.issuer_parameter)
         self.register_token_generator("default", BearerTokenGenerator(
             access_token_generator=lambda *a, **k: new_token(32),
             refresh_token_generator=lambda *a, **k: new_token(32),
@@ -105,19 +157,26 @@ class OpenIDProvider(AuthorizationServer):  # type: ignore[misc]
         self.register_endpoint(EndSession)
 
     def handle_response(self, status_code: int, payload: Any, headers: Any) -> Response:
-        # The standard library's JSON: flask.json first looks for an app context, which the
-        # lanes never have (a failed context lookup on every token response).
         if isinstance(payload, dict):
             payload = json.dumps(payload)
         return Response(payload, status=status_code, headers=headers)
 
-    def create_oauth2_request(self, request: Any) -> OAuth2Request:
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        """Authlib's hook for a framework's signals; the hub audits in its own hooks."""
+
+    def create_oauth2_request(self, request: Request | OAuth2Request) -> OAuth2Request:
         if isinstance(request, OAuth2Request):
             return request
-        return IssuerOAuth2Request(flask_request, self.hub.settings.issuer)  # Flask's routes
+        return IssuerOAuth2Request(request, self.hub.settings.issuer)
 
-    def create_json_request(self, request: Any) -> JsonRequest:
-        return IssuerJsonRequest(flask_request, self.hub.settings.issuer)
+    def create_json_request(self, request: Request) -> JsonRequest:
+        return IssuerJsonRequest(request, self.hub.settings.issuer)
+
+    def with_issuer(self, resp: Response) -> Response:
+        """RFC 9207 on an authorization error answered outside Authlib's own
+        create_authorization_response (which the extension hooks)."""
+        self.issuer_parameter.add_issuer_parameter(self, resp)
+        return resp
 
     def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
         # Authlib raises on Basic credentials that are not base64 of UTF-8 (a 500); the
@@ -294,6 +353,7 @@ class AccessTokenValidator(BearerTokenValidator):  # type: ignore[misc]
 
 
 def resource_protector(hub: Hub) -> ResourceProtector:
+    """Authlib's framework-neutral protector: userinfo hands it an IssuerJsonRequest."""
     rp = ResourceProtector()
     rp.register_token_validator(AccessTokenValidator(hub))
     return rp

@@ -1,38 +1,23 @@
-"""The sign-in pages: /authorize, the password and second-factor form, and consent.
-
-Every sign-in passes through these three requests, so they are answered without Flask's
-per-request machinery (request and app contexts, URL matching, hooks, template context
-processors), which cost about a fifth of their time here (docs/benchmarks.md). Like the
-protocol lane (hub/protocol/lane.py), this lane gives them what the app gives every page: the
-size limits, NUL refusal, the page security headers, and error pages that never show
-internals. Every other path goes on to Flask.
-"""
+"""The sign-in forms of an authorization: the password and second factor (POST /login) and
+the consent decision (POST /consent), answered by the protocol app (hub/protocol/app.py)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from authlib.oauth2 import OAuth2Error
-from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed
 from werkzeug.utils import redirect
 from werkzeug.wrappers import Request, Response
 
+from hub.domain.authorization_requests import AUTHZ_KIND, Pending
 from hub.domain.crypto import sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
-from hub.ops.outage import authorization_outage, outage_log, outage_page, outage_part
-from hub.protocol.authorize import AUTHZ_KIND, AuthorizeFlow, Pending
-from hub.protocol.guards import NUL_REFUSAL, add_security_headers, contains_nul
-from hub.protocol.lane import LimitedRequest
+from hub.protocol.authorize import AuthorizeFlow
 
 if TYPE_CHECKING:
-    from flask import Flask
-
     from hub.services import Hub
 
-log = logging.getLogger("hub")
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
 # Untrusted-client attempts per account (hub/domain/throttle.py names the others after them)
 ACCOUNT_THROTTLE = "throttle-acct"  # at the password, keyed by the email's hash
@@ -40,54 +25,6 @@ OTP_THROTTLE = "throttle-otp"  # at the second factor, keyed by the account's id
 ADDRESS_FAILURES = "fails-addr"  # failed password attempts per client address
 EXPIRED = ("Your sign-in page expired",
            "Go back to the network you came from and start the sign-in again.")
-
-
-def install(app: Flask, hub: Hub) -> None:
-    app.wsgi_app = SignInLane(app.wsgi_app, hub,  # type: ignore[method-assign]
-                              app.extensions["curbside.provider"],
-                              app.extensions["curbside.pages"])
-
-
-class SignInLane:
-    ROUTES = {"/authorize": ("GET", "HEAD", "POST"), "/login": ("POST",), "/consent": ("POST",)}
-
-    def __init__(self, app: WSGIApp, hub: Hub, provider: Any, pages: Any) -> None:
-        self.app = app
-        self.hub = hub
-        self.provider = provider
-        self.pages = pages
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        path = environ.get("PATH_INFO", "")
-        methods = self.ROUTES.get(path)
-        if methods is None:
-            return self.app(environ, start_response)
-        request = LimitedRequest(environ)
-        resp = add_security_headers(self._answer(request, path, methods))
-        return resp(environ, start_response)
-
-    def _answer(self, request: Request, path: str, methods: tuple[str, ...]) -> Response:
-        try:
-            if request.method == "OPTIONS":
-                return Response("", 200, headers={"Allow": ", ".join((*methods, "OPTIONS"))})
-            if request.method not in methods:
-                raise MethodNotAllowed(valid_methods=[*methods, "OPTIONS"])
-            if contains_nul(request):
-                raise BadRequest(NUL_REFUSAL)
-            flow = AuthorizeFlow(self.hub, self.provider, request, self.pages)
-            if path == "/authorize":
-                return flow.start()
-            return login(flow) if path == "/login" else consent(flow)
-        except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
-            return self.pages.http_error(e)
-        except Exception as e:
-            part = outage_part(e)
-            if part is not None:  # hub/ops/outage.py: an outage, not a bug
-                outage_log.record(part, e, request.path)
-                return (authorization_outage(self.hub, request) if path == "/authorize" else None
-                        ) or outage_page(self.hub, self.pages)
-            log.exception("unhandled error on %s %s", request.method, request.path)
-            return self.pages.error("Something went wrong", "Please try again in a moment.", 500)
 
 
 def _form(request: Request, name: str, limit: int = 1024) -> str:

@@ -1,8 +1,4 @@
 """The UserInfo endpoint (OIDC Core §5.3) and its bearer-token errors (RFC 6750 §3).
-
-Written against werkzeug's request and response only: one request of every sign-in lands
-here, so the protocol lane (hub/protocol/lane.py) answers it without Flask; the Flask route,
-reached only without the lane, calls the same function.
 """
 
 from __future__ import annotations

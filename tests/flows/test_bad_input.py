@@ -226,7 +226,7 @@ def test_client_credentials_refuses_user_scopes(rp: RelyingParty) -> None:
 
 
 def test_token_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty) -> None:
-    """The token endpoint skips Flask (hub/protocol/lane.py) but answers like every endpoint."""
+    """The token endpoint (the protocol app, hub/protocol/app.py) answers like every endpoint."""
     nul = _token(rp, {"grant_type": "client_credentials", "scope": "a\x00b"})
     assert nul.status_code == 400 and nul.json()["error"] == "invalid_request"
     ok = _token(rp, {"grant_type": "client_credentials"})
@@ -243,7 +243,7 @@ def test_token_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty) -
 
 
 def test_userinfo_answers_carry_the_hubs_headers_and_refuse_nul(rp: RelyingParty, browser: Browser) -> None:
-    """Userinfo skips Flask too (hub/protocol/lane.py): same headers, NUL refusal and errors."""
+    """Userinfo (the protocol app too): same headers, NUL refusal and errors."""
     token = rp.exchange(_code(rp, browser))["access_token"]
     bearer = {"Authorization": f"Bearer {token}"}
     url = rp.meta["userinfo_endpoint"]

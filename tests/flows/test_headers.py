@@ -1,5 +1,5 @@
 """What an https hub tells browsers about itself: HSTS on every answer (RFC 6797) and its
-sign-in cookies host-only (``__Host-``), whichever lane answers; a local http demo neither.
+sign-in cookies host-only (``__Host-``), whichever app answers (protocol or pages); a local http demo neither.
 
 The https hub runs on a plain-http socket, as behind the TLS proxy of every deployment: the
 issuer, not the socket, decides. Its cookies are Secure, so requests would not send them
@@ -19,8 +19,8 @@ import requests
 from werkzeug.serving import make_server
 
 from hub import create_app
+from hub.domain.authorization_requests import AUTHZ_KIND, Pending
 from hub.domain.crypto import new_token, sha256_hex
-from hub.protocol.authorize import AUTHZ_KIND, Pending
 from tests.flows.conftest import PASSWORD, RunningHub, _Late, make_settings
 
 ISSUER = "https://id.curbside.example"
@@ -51,29 +51,30 @@ def _authorize_query(h: RunningHub) -> str:
                       "code_challenge_method": "S256", "state": "s"})
 
 
-def _answers_of_every_lane(h: RunningHub) -> dict[str, requests.Response]:
+def _answers_of_both_apps(h: RunningHub) -> dict[str, requests.Response]:
     base = h.issuer
     return {
-        "discovery (protocol lane)": requests.get(f"{base}/.well-known/openid-configuration", timeout=5),
-        "jwks (protocol lane)": requests.get(f"{base}/jwks", timeout=5),
-        "token error (protocol lane)": requests.post(f"{base}/token", data={"grant_type": "x"}, timeout=5),
-        "userinfo error (protocol lane)": requests.get(f"{base}/userinfo", timeout=5),
-        "introspection error (Flask)": requests.post(f"{base}/introspect", data={"token": "x"}, timeout=5),
-        "token preflight (Flask)": requests.options(f"{base}/token", timeout=5),
-        "login page (sign-in lane)": requests.get(f"{base}/authorize?{_authorize_query(h)}", timeout=5),
-        "error page (sign-in lane)": requests.get(f"{base}/authorize?client_id=nobody", timeout=5),
-        "expired form (sign-in lane)": requests.post(f"{base}/login", data={"pending": "x"}, timeout=5),
-        "account redirect (Flask)": requests.get(f"{base}/account", allow_redirects=False, timeout=5),
-        "not found (Flask)": requests.get(f"{base}/nope", timeout=5),
-        "admin console (Flask)": requests.get(f"{base}/admin/login", timeout=5),
-        "operator portal (Flask)": requests.get(f"{base}/operator/login", timeout=5),
-        "NUL refusal (Flask)": requests.get(f"{base}/logout?state=%00", timeout=5),
+        "discovery (protocol app)": requests.get(f"{base}/.well-known/openid-configuration", timeout=5),
+        "jwks (protocol app)": requests.get(f"{base}/jwks", timeout=5),
+        "token error (protocol app)": requests.post(f"{base}/token", data={"grant_type": "x"}, timeout=5),
+        "userinfo error (protocol app)": requests.get(f"{base}/userinfo", timeout=5),
+        "introspection error (protocol app)": requests.post(f"{base}/introspect", data={"token": "x"}, timeout=5),
+        "token preflight (protocol app)": requests.options(f"{base}/token", timeout=5),
+        "login page (protocol app)": requests.get(f"{base}/authorize?{_authorize_query(h)}", timeout=5),
+        "error page (protocol app)": requests.get(f"{base}/authorize?client_id=nobody", timeout=5),
+        "expired form (protocol app)": requests.post(f"{base}/login", data={"pending": "x"}, timeout=5),
+        "account redirect (pages app)": requests.get(f"{base}/account", allow_redirects=False, timeout=5),
+        "not found (pages app)": requests.get(f"{base}/nope", timeout=5),
+        "admin console (pages app)": requests.get(f"{base}/admin/login", timeout=5),
+        "operator portal (pages app)": requests.get(f"{base}/operator/login", timeout=5),
+        "NUL refusal (protocol app)": requests.get(f"{base}/logout?state=%00", timeout=5),
+        "NUL refusal (pages app)": requests.get(f"{base}/account?x=%00", timeout=5),
     }
 
 
 def test_an_https_hub_sends_hsts_on_every_answer(https_hub: RunningHub) -> None:
-    answers = _answers_of_every_lane(https_hub)
-    assert answers["discovery (protocol lane)"].json()["issuer"] == ISSUER
+    answers = _answers_of_both_apps(https_hub)
+    assert answers["discovery (protocol app)"].json()["issuer"] == ISSUER
     missing = {name: r.status_code for name, r in answers.items()
                if r.headers.get("Strict-Transport-Security") != HSTS}
     assert missing == {}
@@ -81,7 +82,7 @@ def test_an_https_hub_sends_hsts_on_every_answer(https_hub: RunningHub) -> None:
 
 def test_a_local_http_demo_hub_sends_no_hsts(running_hub: RunningHub) -> None:
     # RFC 6797 §7.2: the header means nothing over http; a demo must not pin localhost.
-    answers = _answers_of_every_lane(running_hub)
+    answers = _answers_of_both_apps(running_hub)
     assert [name for name, r in answers.items() if "Strict-Transport-Security" in r.headers] == []
 
 

@@ -13,6 +13,7 @@ from openapi_spec_validator import OpenAPIV31SpecValidator
 
 import hub
 from hub.app import API_PREFIXES
+from hub.protocol.app import ROUTES, URL_MAP
 from tests.flows.conftest import RunningHub
 
 DOCUMENT = Path(hub.__file__).parent / "protocol" / "openapi.yaml"
@@ -29,12 +30,19 @@ def test_document_is_a_valid_openapi_3_1_document() -> None:
     assert doc["openapi"].startswith("3.1.")
 
 
+# Liveness and readiness answer orchestrators, not clients (docs/operator-guide.md).
+PROBES = {"/healthz", "/readyz"}
+
+
 def test_document_describes_every_json_route_and_no_other(running_hub: RunningHub) -> None:
+    """Every JSON endpoint: the protocol app's (all but the browser endpoints) and the
+    pages app's JSON paths."""
+    rules = [r for r in URL_MAP.iter_rules() if not ROUTES[r.endpoint].browser and r.rule not in PROBES]
+    rules += [r for r in running_hub.app.url_map.iter_rules() if r.rule.startswith(API_PREFIXES)]
     routes: set[tuple[str, str]] = set()
-    for rule in running_hub.app.url_map.iter_rules():
-        if rule.rule.startswith(API_PREFIXES) or rule.rule == "/openapi.json":
-            path = re.sub(r"<(?:[a-z]+:)?([^>]+)>", r"{\1}", rule.rule)
-            routes |= {(m, path) for m in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
+    for rule in rules:
+        path = re.sub(r"<(?:[a-z]+:)?([^>]+)>", r"{\1}", rule.rule)
+        routes |= {(m, path) for m in (rule.methods or set()) - {"HEAD", "OPTIONS"}}
     documented = {(m.upper(), path) for path, item in _document()["paths"].items()
                   for m in item if m in ("get", "post", "put", "delete", "patch")}
     assert routes == documented

@@ -1,0 +1,81 @@
+"""The end-session endpoint, GET/POST /logout (RP-Initiated Logout 1.0), on Authlib's
+EndSessionEndpoint (hub/protocol/server.py), answered by the protocol app."""
+
+from __future__ import annotations
+
+import hmac
+from typing import TYPE_CHECKING, Any
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from werkzeug.wrappers import Request, Response
+
+from hub.domain.crypto import sha256_hex
+from hub.protocol.authorize import as_same_site_get
+from hub.relying import backchannel
+
+if TYPE_CHECKING:
+    from hub.pages.rendering import Pages
+    from hub.protocol.server import OpenIDProvider
+    from hub.services import Hub
+
+FORM_EXPIRED = "This form has expired. Go back, reload the page and try again."
+
+
+def doctor_csrf_token(hub: Hub, cookie: str) -> str:
+    """The CSRF token of a doctor's forms (this one and the account pages'): bound to the
+    SSO session cookie, so it dies with the session."""
+    return hub.secrets.keyed_hash("csrf", sha256_hex(cookie))[:32]  # type: ignore[no-any-return]
+
+
+def end_session(hub: Hub, provider: OpenIDProvider, pages: Pages, request: Request) -> Response:
+    # Our own confirmation form is answered as it came (its CSRF check refuses it below).
+    bounced = None if "confirm" in request.form else as_same_site_get(
+        request, "/logout", hub.sessions.cookie_name)
+    if bounced is not None:
+        return bounced
+    try:
+        req = provider.validate_endpoint_request("end_session", request)
+    except OAuth2Error:
+        return pages.error("This sign-out link is not valid",
+                           "You are still signed in. Sign out from your Curbside account page.")
+    cookie = request.cookies.get(hub.sessions.cookie_name)
+    sso = hub.sessions.load(cookie)
+    hinted_sid = (req.id_token_claims or {}).get("sid")
+    confirmed = request.method == "POST" and request.form.get("confirm", "")[:8] == "yes"
+    if confirmed and not (cookie and hmac.compare_digest(
+            request.form.get("csrf", ""), doctor_csrf_token(hub, cookie))):
+        return pages.error("This request cannot be completed", FORM_EXPIRED)
+    if sso is not None and not confirmed and not (hinted_sid and hinted_sid == sso.sid):
+        # Without proof the RP holds this session's ID token, ask before signing out
+        # (RP-Initiated Logout §2, so a third party cannot sign the doctor out).
+        return pages.html("logout_confirm.html", csrf=doctor_csrf_token(hub, cookie or ""),
+                          client_name=req.client.name if req.client else None,
+                          params=request.values.to_dict())
+    if sso is not None:
+        hub.sessions.end(cookie)
+        hub.audit_event("auth:logout:success", doctor_id=sso.doctor_id,
+                        client_id=req.client.client_id if req.client else None, initiator="rp")
+        # Back-Channel Logout 1.0: tell the other networks.
+        backchannel.session_ended(hub, sso, trigger="rp_logout",
+                                  initiator=req.client.client_id if req.client else None)
+    resp = provider.create_endpoint_response("end_session", req)
+    if resp is None:
+        resp = _logged_out_page(pages, request, req.client)
+    resp.delete_cookie(hub.sessions.cookie_name, path="/", secure=hub.sessions.secure,
+                       httponly=True, samesite="Lax")
+    return resp  # type: ignore[no-any-return]
+
+
+def _logged_out_page(pages: Pages, request: Request, client: Any) -> Response:
+    """The page after a sign-out that does not redirect. A return address registered for
+    the client but not proven by an id_token_hint becomes a link the doctor may follow
+    (RP-Initiated Logout §3 forbids only the automatic redirect); any other address is
+    never offered, and the doctor is told why they stay here (§4)."""
+    asked = (request.values.get("post_logout_redirect_uri") or "")[:2048]
+    back = None
+    if asked and client is not None and asked in client.post_logout_redirect_uris:
+        state = (request.values.get("state") or "")[:512]
+        back = add_params_to_uri(asked, {"state": state}) if state else asked
+    return pages.html("logged_out.html", back=back, client_name=client.name if client else None,
+                      unregistered_return=bool(asked) and back is None)
