@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hmac
 import json
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,6 +33,7 @@ from hub.persistence.db import utcnow
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.grants import Consent, Grant
 from hub.persistence.models.relying import InitialAccessToken, RegistrationAccessToken
+from hub.relying.invitations import admit_registration, issue_initial_token  # noqa: F401 (CLI, tests)
 
 if TYPE_CHECKING:
     from hub.services import Hub
@@ -50,19 +50,6 @@ REVIEWED = frozenset(KNOWN - UNREVIEWED)
 
 def _hub() -> Hub:
     return current_app.extensions["curbside"]  # type: ignore[no-any-return]
-
-
-# -- admin side -------------------------------------------------------------------------------
-def issue_initial_token(hub: Hub, *, label: str = "", ttl: int = 7 * 86400, uses: int = 1,
-                        actor: str = "cli", operator_id: str | None = None) -> str:
-    """A Bearer token for POST /register; shown once, stored as its SHA-256."""
-    token = new_token(32)
-    with hub.db.session() as s:
-        s.add(InitialAccessToken(token_hash=sha256_hex(token), label=label[:200], created_by=actor[:100],
-                                 expires_at=utcnow() + timedelta(seconds=ttl), uses_left=max(uses, 1),
-                                 operator_id=operator_id))
-    hub.audit_event("client:initial_token:issue", actor=actor, label=label or None, uses=uses, ttl=ttl)
-    return token
 
 
 # -- metadata ---------------------------------------------------------------------------------
@@ -219,10 +206,11 @@ def register() -> Response:
                                       operator_id=operator_id))
     hub.audit_event("client:registration:create", actor=operator_id or "dcr", client_id=client_id,
                     status="pending")
+    status = admit_registration(hub, sha256_hex(token), client_id)  # an invitation starts it active
     extra = {k: v for k, v in creds.items() if k in ("client_secret", "client_secret_expires_at")}
     body = _client_response(hub, client_id, md, client_id_issued_at=int(now.timestamp()),
                             registration_access_token=rat, **extra)
-    body["status"] = "pending"  # an admin approves the client before doctors can use it
+    body["status"] = status  # pending: an admin approves the client before doctors can use it
     return _json(body, 201)
 
 
