@@ -96,41 +96,6 @@ def client() -> None:
     """Relying parties (partner networks)."""
 
 
-@client.command("create")
-@click.option("--name", required=True, help="Shown to doctors on the consent page.")
-@click.option("--redirect-uri", "redirect_uris", multiple=True)
-@click.option("--post-logout-redirect-uri", "post_logout", multiple=True)
-@click.option("--grant-type", "grant_types", multiple=True,
-              type=click.Choice(["authorization_code", "refresh_token", "client_credentials"]))
-@click.option("--public", is_flag=True, help="A public client (no secret; PKCE only).")
-@click.option("--subject-type", type=click.Choice(["pairwise", "public"]), default="pairwise")
-@click.option("--alg", type=click.Choice(["RS256", "ES256", "EdDSA", "Ed25519"]), default="RS256")
-@click.option("--pending", is_flag=True, help="Create it pending an admin's approval.")
-@pass_ctx
-def client_create(c: Context, name: str, redirect_uris: tuple[str, ...], post_logout: tuple[str, ...],
-                  grant_types: tuple[str, ...], public: bool, subject_type: str, alg: str,
-                  pending: bool) -> None:
-    """Register a client and print its credentials as JSON (the secret is shown once)."""
-    from hub.domain.client_metadata import ClientMetadataError, validate_metadata
-
-    md: dict[str, Any] = {
-        "client_name": name,
-        "redirect_uris": list(redirect_uris),
-        "post_logout_redirect_uris": list(post_logout),
-        "token_endpoint_auth_method": "none" if public else "client_secret_basic",
-        "subject_type": subject_type,
-        "id_token_signed_response_alg": alg,
-    }
-    if grant_types:
-        md["grant_types"] = list(grant_types)
-    try:
-        md = validate_metadata(md)
-    except ClientMetadataError as e:
-        raise click.ClickException(f"{e.error}: {e.description}") from None
-    out = c.hub.clients.create(md, status="pending" if pending else "active")
-    click.echo(json.dumps(out, indent=2))
-
-
 @client.command("subject-map")
 @click.argument("client_id")
 @pass_ctx

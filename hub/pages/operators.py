@@ -9,6 +9,7 @@ registered it (``registration_access_tokens.operator_id``).
 from __future__ import annotations
 
 import hmac
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -22,6 +23,7 @@ import policies
 from hub.domain.client_metadata import ClientMetadataError, parse_metadata_json, strict_metadata
 from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
+from hub.pages.policy_dry_run import DryRunResult, dry_run
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.relying import OperatorAccount, RegistrationAccessToken
 from hub.relying.backchannel import delivery_status
@@ -218,9 +220,16 @@ def logout() -> Response:
     return resp  # type: ignore[return-value]
 
 
-@bp.get("")
-def home() -> Response:
-    cookie, op_id = _require()
+# A registration's credentials, kept for the one page that shows them after the redirect.
+CREATED_KIND = "op-created"
+CREATED_TTL = 600
+STATUS_WORDS = {"pending": "pending: a Curbside administrator reviews it before doctors can sign in",
+                "active": "active: doctors can sign in",
+                "suspended": "suspended: doctors cannot sign in"}
+
+
+def _home(cookie: str, op_id: str, status: int = 200, *, created: dict[str, Any] | None = None,
+          error: str | None = None, metadata: str | None = None) -> Response:
     hub = _hub()
     rows = []
     for cid in _owned(hub, op_id):
@@ -229,20 +238,37 @@ def home() -> Response:
             continue
         current = store(hub).current(cid)
         rows.append({"client": client, "policy": current,
+                     "status": STATUS_WORDS.get(client.status, client.status),
                      "logout": delivery_status(hub.db, cid, recent=0)})
-    return _page("relying/home.html", clients=rows, csrf=_csrf(cookie), created=None, error=None)
+    return _page("relying/home.html", status, clients=rows, csrf=_csrf(cookie), created=created,
+                 error=error, metadata=metadata, metadata_rows=_rows(metadata or "", 8))
+
+
+def _rows(text: str, least: int) -> int:
+    """A textarea tall enough for its text (and a little room), within a screen's height."""
+    return min(max(text.count("\n") + 3, least), 40)
+
+
+@bp.get("")
+def home() -> Response:
+    cookie, op_id = _require()
+    hub = _hub()
+    # Shown once: taken from the store, so a reload shows the list without the secret.
+    sealed = hub.store.consume(CREATED_KIND, sha256_hex(cookie))
+    created = json.loads(hub.secrets.decrypt(sealed.decode())) if sealed else None
+    return _home(cookie, op_id, created=created)
 
 
 @bp.post("/clients")
 def register_client() -> Response:
     cookie, op_id = _require()
     hub = _hub()
+    raw = request.form.get("metadata", "")[:64 * 1024]
     try:
-        md = strict_metadata(parse_metadata_json(request.form.get("metadata", "")),
-                             outbound=hub.outbound, insecure_transport=hub.settings.insecure_transport)
+        md = strict_metadata(parse_metadata_json(raw), outbound=hub.outbound,
+                             insecure_transport=hub.settings.insecure_transport)
     except ClientMetadataError as e:
-        return _page("relying/home.html", 400, clients=[], csrf=_csrf(cookie), created=None,
-                     error=f"{e.error}: {e.description}")
+        return _home(cookie, op_id, 400, error=f"{e.error}: {e.description}", metadata=raw)
     creds = hub.clients.create(md, status="pending")
     rat = new_token(32)
     with hub.db.session() as s:
@@ -250,8 +276,14 @@ def register_client() -> Response:
                                       operator_id=op_id))
     hub.audit_event("client:registration:create", actor=op_id, client_id=creds["client_id"],
                     status="pending", via="portal")
-    return _page("relying/home.html", 201, clients=[], csrf=_csrf(cookie), error=None,
-                 created={**creds, "registration_access_token": rat})
+    # POST-redirect-GET: a reload of the page after it shows the list, never a second
+    # registration. The credentials wait, encrypted, for that one page (this session only).
+    shown = {"client_id": creds["client_id"], "client_name": md.get("client_name") or creds["client_id"],
+             "client_secret": creds.get("client_secret"), "registration_access_token": rat,
+             "status": "pending"}
+    hub.store.put(CREATED_KIND, sha256_hex(cookie), hub.secrets.encrypt(json.dumps(shown).encode()).encode(),
+                  ttl=CREATED_TTL)
+    return redirect("/operator", 303)  # type: ignore[return-value]
 
 
 @bp.route("/clients/<client_id>", methods=["GET", "POST"])
@@ -262,7 +294,7 @@ def client_page(client_id: str) -> Response:
     text = request.form.get("policy", "")[:256 * 1024]
     action = request.form.get("action", "")
     problems: list[str] = []
-    results: list[dict[str, Any]] = []
+    results: list[DryRunResult] = []
     saved = None
     status = 200
     if request.method == "POST":
@@ -270,15 +302,8 @@ def client_page(client_id: str) -> Response:
             if action == "upload":
                 saved = store(hub).set(client_id, text, actor=f"operator:{op_id}")
             else:
-                policy = policies.load_policy(text)
                 now = datetime.now(UTC)
-                claims = frozenset(policy.allowed_claims)
-                for name, d in policies.dry_run(policy, sample_profiles(now),
-                                                policies.AccessRequest(now=now, claims=claims),
-                                                wording=policy_wording()):
-                    results.append({"name": name, "allowed": d.allowed, "message": d.message,
-                                    "reasons": [str(r) for r in d.reasons],
-                                    "claims": sorted(d.claims_to_release)})
+                results = dry_run(policies.load_policy(text), sample_profiles(now), now, policy_wording())
         except policies.PolicyError as e:
             problems = [str(p) for p in e.problems] or [str(e)]
             status = 400
@@ -286,7 +311,9 @@ def client_page(client_id: str) -> Response:
     if not text and current is not None:
         text = yaml.safe_dump(current.policy.to_document(), sort_keys=False, allow_unicode=True)
     return _page("relying/client.html", status, rec=rec, client=hub.clients.get(client_id),
-                 current=current, text=text, problems=problems, results=results, saved=saved,
+                 status_words=STATUS_WORDS.get(rec.status, rec.status),
+                 current=current, text=text, text_rows=_rows(text, 18), problems=problems,
+                 results=results, admitted=sum(r.allowed for r in results), saved=saved,
                  describe=policies.describe_access(current.policy, wording=policy_wording())
                  if current else None,
                  logout=delivery_status(hub.db, client_id), csrf=_csrf(cookie))

@@ -33,7 +33,6 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from authlib.consts import default_json_headers
@@ -66,6 +65,7 @@ from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.grants import Consent, Grant
 from hub.persistence.models.relying import InitialAccessToken, RegistrationAccessToken
 from hub.protocol.discovery import provider_metadata
+from hub.relying.invitations import admit_registration, issue_initial_token  # noqa: F401 (CLI, tests)
 from hub.relying.policy import store as policy_store
 
 if TYPE_CHECKING:
@@ -73,19 +73,6 @@ if TYPE_CHECKING:
 
 REALM = "curbside"
 MAX_BEARER = 600  # tokens the hub issues are 43 characters; longer is not one of them
-
-
-# -- admin side -------------------------------------------------------------------------------
-def issue_initial_token(hub: Hub, *, label: str = "", ttl: int = 7 * 86400, uses: int = 1,
-                        actor: str = "cli", operator_id: str | None = None) -> str:
-    """A Bearer token for POST /register; shown once, stored as its SHA-256."""
-    token = new_token(32)
-    with hub.db.session() as s:
-        s.add(InitialAccessToken(token_hash=sha256_hex(token), label=label[:200], created_by=actor[:100],
-                                 expires_at=utcnow() + timedelta(seconds=ttl), uses_left=max(uses, 1),
-                                 operator_id=operator_id))
-    hub.audit_event("client:initial_token:issue", actor=actor, label=label or None, uses=uses, ttl=ttl)
-    return token
 
 
 # -- the entry point ----------------------------------------------------------------------------
@@ -267,6 +254,7 @@ class NewRegistration:
     client_id: str
     client_secret: str | None
     registration_access_token: str
+    status: str  # "active" when the initial access token carried an admin's approval
 
 
 class ClientRegistration(_HubEndpoint, ClientRegistrationEndpoint):  # type: ignore[misc]
@@ -315,7 +303,8 @@ class ClientRegistration(_HubEndpoint, ClientRegistrationEndpoint):  # type: ign
                                           operator_id=access.operator_id))
         hub.audit_event("client:registration:create", actor=access.operator_id or "dcr",
                         client_id=creds["client_id"], status="pending")
-        return NewRegistration(creds["client_id"], creds.get("client_secret"), rat)
+        status = admit_registration(hub, access.token_hash, creds["client_id"])
+        return NewRegistration(creds["client_id"], creds.get("client_secret"), rat, status)
 
     def generate_client_registration_info(self, client: NewRegistration, request: RegistrationRequest
                                           ) -> dict[str, Any]:
@@ -325,7 +314,9 @@ class ClientRegistration(_HubEndpoint, ClientRegistrationEndpoint):  # type: ign
             "client_secret_expires_at": 0 if client.client_secret else None,
             "registration_client_uri": f"{self.hub.settings.issuer}/register/{client.client_id}",
             "registration_access_token": client.registration_access_token,
-            "status": "pending",  # an admin approves the client before doctors can use it
+            # An admin approves the client before doctors can use it, in advance when the
+            # initial access token was an invitation (hub/relying/invitations.py).
+            "status": client.status,
         }
 
 

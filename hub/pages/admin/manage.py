@@ -15,7 +15,7 @@ from hub.pages.admin.console import bp, client_address, current, hub, page, reas
 @require(Permission.VIEW)
 def client_list() -> Response:
     return page("admin/clients.html", clients=clients.list_clients(hub()),
-                done=request.args.get("done", "")[:40])
+                done=request.args.get("done", "")[:40], issued=None)
 
 
 def _client_status(client_id: str, to: str) -> Response:
@@ -29,6 +29,27 @@ def _client_status(client_id: str, to: str) -> Response:
     except clients.TransitionError as e:
         abort(409, str(e).capitalize() + ".")
     return redirect(f"/admin/clients?done={'approved' if to == 'active' else 'suspended'}", 303)
+
+
+@bp.post("/clients/initial-token")
+@require(Permission.MANAGE_CLIENTS)
+def client_initial_token() -> Response:
+    """Invite a network: an RFC 7591 initial access token, shown once on the page that
+    answers. "Approve in advance" makes the networks it registers active at once."""
+    from hub.relying.invitations import issue_initial_token
+
+    why = reason()
+    label = " ".join(request.form.get("label", "").split())[:200]
+    try:
+        uses = min(max(int(request.form.get("uses", "1")), 1), 100)
+        days = min(max(int(request.form.get("days", "7")), 1), 90)
+    except ValueError:
+        abort(400, "Give the number of uses and of days in digits.")
+    approved = request.form.get("approved") == "yes"
+    token = issue_initial_token(hub(), label=label, ttl=days * 86400, uses=uses, actor=current().actor,
+                                approved=approved, reason=why)
+    return page("admin/clients.html", clients=clients.list_clients(hub()), done="",
+                issued={"token": token, "approved": approved, "uses": uses, "days": days, "label": label})
 
 
 @bp.post("/clients/<client_id>/approve")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.db import Base, UTCDateTime, utcnow
@@ -44,6 +44,9 @@ class InitialAccessToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     uses_left: Mapped[int] = mapped_column(Integer, default=1)
     operator_id: Mapped[str | None] = mapped_column(String(32))  # owner of clients it registers
+    # The issuing admin approved in advance the networks it registers (an invitation): they
+    # start active. Without it they stay pending until an admin reviews them.
+    approved: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class RegistrationAccessToken(Base):

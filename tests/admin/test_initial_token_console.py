@@ -1,0 +1,49 @@
+"""The networks page invites a network: an initial access token, approved in advance or not."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import requests
+
+from tests.admin.conftest import ConsoleFor, audit_records
+from tests.flows.conftest import Browser, RelyingParty, RunningHub
+
+
+def _issue(admin: object, **form: str) -> str:
+    r = admin.act("/admin/clients/initial-token", reason="Partner contract signed", **form)  # type: ignore[attr-defined]
+    assert r.status_code == 200, r.text[:300]
+    return re.search(r'<code id="initial-token">([^<]+)</code>', r.text).group(1)
+
+
+def _register(hub: RunningHub, token: str, name: str) -> dict[str, object]:
+    r = requests.post(f"{hub.issuer}/register", headers={"Authorization": f"Bearer {token}"}, timeout=5,
+                      json={"client_name": name, "redirect_uris": ["https://invited.example/cb"]})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_an_admin_invites_a_network_that_signs_doctors_in_at_once(
+        admin_hub: RunningHub, doctor_browser: Browser, console_for: ConsoleFor) -> None:
+    admin = console_for("admin")
+    assert 'id="invite-approved"' in admin.get("/admin/clients").text
+    creds = _register(admin_hub, _issue(admin, label="Harbour Clinic", approved="yes"), "Harbour Clinic")
+    assert creds["status"] == "active"
+    rp = RelyingParty(admin_hub, creds)
+    assert rp.sign_in(doctor_browser, admin_hub.doctor().email)["id_token"]
+    issued = audit_records(admin_hub, actor=admin.actor, event="client:initial_token:issue")[-1]
+    assert json.loads(issued.detail)["approved"] is True
+    approval = audit_records(admin_hub, actor=admin.actor, event="client:registration:approved")[-1]
+    assert approval.client_id == creds["client_id"]
+
+    pending = _register(admin_hub, _issue(admin, label="Unreviewed"), "Unreviewed Clinic")
+    assert pending["status"] == "pending"
+    assert admin_hub.hub.clients.get(pending["client_id"]).status == "pending"
+
+
+def test_an_auditor_cannot_issue_tokens(admin_hub: RunningHub, console_for: ConsoleFor) -> None:
+    auditor = console_for("auditor")
+    assert 'id="invite-approved"' not in auditor.get("/admin/clients").text
+    r = auditor.act("/admin/clients/initial-token", approved="yes")
+    assert r.status_code == 403

@@ -1,0 +1,1 @@
+from tests.flows.conftest import browser, running_hub  # noqa: F401
