@@ -49,11 +49,13 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     from hub.pages import links as links_views
     from hub.pages import verification as verification_views
     from hub.pages.admin import init_app as init_admin
+    from hub.protocol import federation as federation_endpoints
     from hub.protocol import signin
     from hub.protocol import views as oidc_views
     from hub.relying import init_app as init_relying
 
     oidc_views.init_app(app, hub)
+    federation_endpoints.install(app, hub)
     app.register_blueprint(web_views.bp)
     app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)

@@ -26,6 +26,8 @@ from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.sessions import ACR_MFA, SSOSession, host_cookie_name
 from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent
+from hub.domain.federation import RegistrationRefused
+from hub.protocol.federation import authorization_params as federation_params
 from hub.protocol.grants import EndUser
 from hub.protocol.server import OpenIDProvider, StoredAuthorizationRequest
 
@@ -130,6 +132,11 @@ class AuthorizeFlow:
             len(request.values.getlist(k)) > 1 for k in params
         ):
             return self._fail(params, InvalidRequestError("Parameters must not be repeated."))
+        try:  # OpenID Federation automatic registration (hub/protocol/federation.py)
+            params = federation_params(self.hub, params)
+        except RegistrationRefused as e:
+            return self.pages.error("This sign-in request cannot be completed",
+                                    f"{e.description} ({e.error})")
         return self.run(params)
 
     def run(self, params: dict[str, str], *, fresh_login: bool = False,
