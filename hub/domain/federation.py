@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import requests
 from joserfc.jwk import ECKey
 from sqlalchemy import select
 
@@ -54,10 +55,11 @@ class RegistrationRefused(Exception):
     """A relying party could not be admitted: ``error`` is the OAuth or federation error
     code, ``description`` a reason safe to show the relying party's operator."""
 
-    def __init__(self, error: str, description: str) -> None:
+    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
         super().__init__(description)
         self.error = error
         self.description = description
+        self.status_code = status_code
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ class Federation:
         with self.session_factory(deadline=FETCH_DEADLINE, max_bytes=FETCH_MAX_BYTES) as http:
             try:
                 resp = http.get(url, allow_redirects=False)
-            except Exception as e:  # OutboundError, connection failures: a reason, no trace
+            except requests.RequestException as e:  # OutboundError included: a reason, no trace
                 raise FetchFailed(f"{url} could not be fetched ({_public(e)})") from None
         if resp.status_code != 200:
             raise FetchFailed(f"{url} answered {resp.status_code}")
@@ -175,7 +177,7 @@ class Federation:
         with self.session_factory(deadline=FETCH_DEADLINE, max_bytes=FETCH_MAX_BYTES) as http:
             try:
                 resp = http.post(url, data=dict(form), allow_redirects=False)
-            except Exception as e:
+            except requests.RequestException as e:
                 raise FetchFailed(f"{url} could not be reached ({_public(e)})") from None
         if resp.status_code != 200:
             raise FetchFailed(f"{url} answered {resp.status_code}")
@@ -205,7 +207,7 @@ class Federation:
             chain = resolver.resolve(entity_id, entity_configuration=entity_configuration)
         except FederationError as e:
             self._record_failure(entity_id, f"{e.error}: {e.description}")
-            raise RegistrationRefused(e.error, e.description) from None
+            raise RegistrationRefused(e.error, e.description, e.status_code) from None
         metadata = chain.metadata_for(RP_TYPE)
         if not metadata:
             raise RegistrationRefused("invalid_metadata",
@@ -281,6 +283,32 @@ class Federation:
             reg = s.get(FederationRegistration, entity_id)
             if reg is not None:
                 reg.failure = reason[:500]
+
+    def register_explicitly(self, body: bytes, content_type: str) -> str:
+        """Section 12.2: the RP's entity configuration (or a trust chain starting with it)
+        in, the signed explicit registration response out. Raises :class:`RegistrationRefused`."""
+        if not self.trust_anchors:
+            raise RegistrationRefused("invalid_request", "This hub accepts no federation members.")
+        try:
+            request = federation.parse_explicit_registration_request(
+                body, content_type=content_type, op_entity_id=self.issuer, now=int(self.clock()))
+        except FederationError as e:
+            raise RegistrationRefused(e.error, e.description, e.status_code) from None
+        configuration = request.configuration
+        types = configuration.metadata.get(RP_TYPE, {}).get("client_registration_types")
+        if isinstance(types, list) and "explicit" not in types:
+            raise RegistrationRefused("invalid_metadata",
+                                      "The relying party does not use explicit registration.")
+        admission = self.admit(configuration.sub, kind="explicit",
+                               entity_configuration=configuration.token)
+        chain = admission.chain
+        registered = {**admission.client.metadata, "client_id": admission.client.client_id}
+        return federation.build_explicit_registration_response(
+            op_entity_id=self.issuer, rp_configuration=configuration,
+            trust_anchor_id=chain.trust_anchor_id,
+            authority_hint=chain.immediate_superior or chain.trust_anchor_id,
+            rp_metadata=registered, key=self.keys.signing_key(), now=int(self.clock()),
+            exp=chain.exp)
 
     def registration(self, client_id: str) -> FederationRegistration | None:
         with self.db.session() as s:

@@ -23,10 +23,10 @@ from werkzeug.wrappers import Request, Response
 
 from hub.domain import claims as claimset
 from hub.domain.crypto import new_token, sha256_hex
+from hub.domain.federation import RegistrationRefused
 from hub.domain.sessions import ACR_MFA, SSOSession, host_cookie_name
 from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent
-from hub.domain.federation import RegistrationRefused
 from hub.protocol.federation import authorization_params as federation_params
 from hub.protocol.grants import EndUser
 from hub.protocol.server import OpenIDProvider, StoredAuthorizationRequest

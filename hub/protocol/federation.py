@@ -79,6 +79,9 @@ def authorization_params(hub: Any, params: dict[str, str]) -> dict[str, str]:
     if client is None or not client.active:
         client = fed.admit(client_id).client
     if "request" not in params:
+        registration = fed.registration(client_id)
+        if registration is not None and registration.kind == "explicit":
+            return params  # registered beforehand (section 12.2): a plain request will do
         # Section 12.1.1: without PAR, the request MUST be passed as a request object.
         raise RegistrationRefused("invalid_request",
                                   "A federation member must send its request as a signed "
@@ -174,9 +177,30 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
                                             ttl=ttl))
 
 
-def refusal_response(e: RegistrationRefused, status: int = 400) -> Response:
+def refusal_response(e: RegistrationRefused) -> Response:
+    """The error body of section 8.9 (the OAuth error object), with the error's status."""
     body = json.dumps({"error": e.error, "error_description": e.description})
-    return Response(body, status=status, mimetype="application/json",
+    return Response(body, status=e.status_code, mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+# -- POST /federation/register: explicit registration (section 12.2) -------------------
+MAX_REGISTRATION_BYTES = 64 * 1024
+
+
+def explicit_registration_response(hub: Any, request: Request) -> Response:
+    fed = service(hub)
+    assert fed is not None
+    if (request.content_length or 0) > MAX_REGISTRATION_BYTES:
+        return refusal_response(RegistrationRefused("invalid_request", "The request is too large.", 413))
+    body = request.get_data(cache=False)
+    if len(body) > MAX_REGISTRATION_BYTES:
+        return refusal_response(RegistrationRefused("invalid_request", "The request is too large.", 413))
+    try:
+        statement = fed.register_explicitly(body, request.headers.get("Content-Type", ""))
+    except RegistrationRefused as e:
+        return refusal_response(e)
+    return Response(statement, mimetype=federation.EXPLICIT_REGISTRATION_RESPONSE_MEDIA_TYPE,
                     headers={"Cache-Control": "no-store"})
 
 
@@ -194,4 +218,6 @@ def install(app: Any, hub: Any) -> None:
     bp = Blueprint("federation", __name__)
     bp.add_url_rule(federation.WELL_KNOWN_PATH, "entity_configuration",
                     lambda: entity_configuration_response(hub, flask_request), methods=["GET"])
+    bp.add_url_rule("/federation/register", "explicit_registration",
+                    lambda: explicit_registration_response(hub, flask_request), methods=["POST"])
     app.register_blueprint(bp)

@@ -5,106 +5,24 @@ on its own socket, a doctor's browser, and the partner's back end on Authlib's c
 
 from __future__ import annotations
 
-import json
 import secrets
-import threading
-import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 import requests
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.integrations.base_client import OAuthError
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from werkzeug.serving import make_server
 
 from federation import ENTITY_STATEMENT_MEDIA_TYPE, parse_entity_statement
-from hub import create_app
 from hub.persistence.models.federation import FederationRegistration
 from hub.settings import Settings, SettingsError
-from tests.flows.conftest import Browser, RunningHub, _Late, callback_params, make_settings
-from tests.flows.federation_net import Member, Network
+from tests.flows.conftest import Browser, RunningHub, callback_params
+from tests.flows.federation_net import Network, PartnerBackEnd, fed_hub, net, new_network
 
-
-@pytest.fixture(scope="module")
-def net() -> Iterator[Network]:
-    n = Network()
-    anchor = n.authority("anchor")
-    intermediate = n.authority("regional", hints=[anchor.id])
-    n.enrol(anchor, intermediate)
-    n.anchor, n.intermediate = anchor, intermediate  # type: ignore[attr-defined]
-    yield n
-    n.close()
-
-
-@pytest.fixture(scope="module")
-def fed_hub(backend: Any, database: Any, net: Network, tmp_path_factory: pytest.TempPathFactory
-            ) -> Iterator[RunningHub]:
-    late = _Late()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    issuer = f"http://127.0.0.1:{server.server_port}"
-    anchor = net.anchor  # type: ignore[attr-defined]
-    settings = make_settings(backend, tmp_path_factory.mktemp("fed"), issuer=issuer,
-                             outbound_allow_local=True,
-                             federation_trust_anchors=json.dumps({anchor.id: anchor.jwks}),
-                             federation_authority_hints=json.dumps([anchor.id]))
-    app = create_app(settings, store_prefix=f"tf{backend.redis_prefix}:")
-    hub = app.extensions["curbside"]
-    hub.keys.ensure()
-    late.app = app
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield RunningHub(issuer, app, hub)
-    server.shutdown()
-
-
-def _network(net: Network, name: str, superior: Member | None = None, **md: Any) -> Member:
-    superior = superior or net.intermediate  # type: ignore[attr-defined]
-    rp = net.relying_party(f"{name}-{secrets.token_hex(3)}", hints=[superior.id], **md)
-    net.enrol(superior, rp)
-    return rp
-
-
-class PartnerBackEnd:
-    """The relying party's side: a request object it signs, then Authlib's client with
-    private_key_jwt at the token endpoint."""
-
-    def __init__(self, hub: RunningHub, rp: Member) -> None:
-        self.hub, self.rp = hub, rp
-        self.redirect_uri = rp.metadata["openid_relying_party"]["redirect_uris"][0]
-        assert rp.oauth_key is not None
-        self.session = OAuth2Session(rp.id, rp.oauth_key, scope="openid profile",
-                                     redirect_uri=self.redirect_uri,
-                                     token_endpoint_auth_method="private_key_jwt")
-        self.session.register_client_auth_method(
-            PrivateKeyJWT(f"{hub.issuer}/token", headers={"kid": rp.oauth_key.kid}))
-
-    def request_object(self, **over: Any) -> str:
-        assert self.rp.oauth_key is not None
-        key = over.pop("_key", None) or self.rp.oauth_key
-        self.state, self.nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-        self.verifier = secrets.token_urlsafe(48)
-        from authlib.oauth2.rfc7636 import create_s256_code_challenge
-
-        claims = {"iss": self.rp.id, "client_id": self.rp.id, "aud": self.hub.issuer,
-                  "jti": secrets.token_urlsafe(16), "iat": int(time.time()),
-                  "exp": int(time.time()) + 300, "response_type": "code", "scope": "openid profile",
-                  "redirect_uri": self.redirect_uri, "state": self.state, "nonce": self.nonce,
-                  "code_challenge": create_s256_code_challenge(self.verifier),
-                  "code_challenge_method": "S256", **over}
-        return jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
-
-    def authorization_url(self, request_object: str | None = None) -> str:
-        ro = request_object or self.request_object()
-        return f"{self.hub.issuer}/authorize?" + urlencode(
-            {"client_id": self.rp.id, "response_type": "code", "scope": "openid profile", "request": ro})
-
-    def token(self, code: str) -> dict[str, Any]:
-        return dict(self.session.fetch_token(f"{self.hub.issuer}/token", code=code,
-                                             code_verifier=self.verifier))
+__all__ = ["fed_hub", "net"]  # the fixtures
+_network = new_network
 
 
 def test_entity_configuration_is_self_signed_with_federation_keys(fed_hub: RunningHub, net: Network) -> None:
@@ -206,7 +124,7 @@ def test_a_network_whose_chain_no_longer_resolves_loses_access(fed_hub: RunningH
         partner.verifier = "x" * 43
         try:
             partner.token("no-such-code")
-        except Exception as e:  # Authlib raises OAuthError with the error code
+        except OAuthError as e:
             return getattr(e, "error", ""), str(e)
         raise AssertionError("a bogus code was accepted")
 
