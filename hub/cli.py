@@ -274,6 +274,7 @@ def demo(port: int, network_port: int, instance: str) -> None:
 def _register_groups() -> None:
     from hub.admin.cli import admin
     from hub.audit.cli import audit
+    from hub.federation_cli import federation
     from hub.links import cli as links_cli
     from hub.relying.cli import logout as logout_deliveries
     from hub.relying.cli import worker as logout_worker
@@ -286,6 +287,7 @@ def _register_groups() -> None:
     main.add_command(logout_deliveries)
     main.add_command(links_cli.networks)
     main.add_command(links_cli.worker)
+    main.add_command(federation)
 
 
 if __name__ == "__main__":

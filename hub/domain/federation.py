@@ -143,18 +143,20 @@ class Federation:
                 "token_endpoint_auth_signing_alg_values_supported":
                     list(federation.DEFAULT_ALGORITHMS)}
 
-    def entity_configuration(self, discovery: Mapping[str, Any],
-                             extra_entity: Mapping[str, Any] | None = None) -> str:
+    def entity_configuration(self, discovery: Mapping[str, Any], *,
+                             trust_mark_issuers: Mapping[str, list[str]] | None = None) -> str:
+        """The hub's self-signed configuration; as a trust anchor it names the trust mark
+        types it issues itself (``trust_mark_issuers``, section 3.1.3)."""
         entity = {"organization_name": "Curbside",
                   "federation_fetch_endpoint": f"{self.issuer}/federation/fetch",
                   "federation_list_endpoint": f"{self.issuer}/federation/list",
                   "federation_resolve_endpoint": f"{self.issuer}/federation/resolve",
                   "federation_trust_mark_status_endpoint":
-                      f"{self.issuer}/federation/trust-mark-status",
-                  **(extra_entity or {})}
+                      f"{self.issuer}/federation/trust-mark-status"}
         return federation.build_entity_configuration(
             self.issuer, key=self.keys.signing_key(), now=int(self.clock()),
             lifetime=CONFIGURATION_LIFETIME, authority_hints=self.authority_hints,
+            trust_mark_issuers=dict(trust_mark_issuers) if trust_mark_issuers else None,
             metadata={"openid_provider": self.op_metadata(discovery), "federation_entity": entity})
 
     # -- trust chains ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
@@ -26,8 +27,10 @@ from joserfc.jwk import KeySet
 from werkzeug.wrappers import Request, Response
 
 import federation
+from federation import FederationError
 from hub.domain.crypto import sha256_hex
 from hub.domain.federation import Federation, RegistrationRefused
+from hub.domain.federation_authority import FederationAuthority
 from hub.protocol.discovery import provider_metadata
 
 JTI_KIND = "fed-jti"  # Store kind of used request-object and client-assertion ids
@@ -57,7 +60,8 @@ def entity_configuration_response(hub: Any, request: Request) -> Response:
     fed = service(hub)
     assert fed is not None
     discovery = provider_metadata(hub.settings.issuer, hub.extra.get("metadata_extra"))
-    body = fed.entity_configuration(discovery)
+    body = fed.entity_configuration(discovery, trust_mark_issuers={
+        t: [fed.issuer] for t in FederationAuthority(fed).trust_mark_types()})
     return Response(body, mimetype=federation.ENTITY_STATEMENT_MEDIA_TYPE,
                     headers={"Cache-Control": "public, max-age=300",
                              "Access-Control-Allow-Origin": "*"})
@@ -204,7 +208,91 @@ def explicit_registration_response(hub: Any, request: Request) -> Response:
                     headers={"Cache-Control": "no-store"})
 
 
+# -- the hub as trust anchor: fetch, list, resolve, trust mark status (section 8) ---------
+def _authority(hub: Any) -> FederationAuthority:
+    fed = service(hub)
+    assert fed is not None
+    return FederationAuthority(fed)
+
+
+def _params(request: Request) -> dict[str, list[str]]:
+    return request.values.to_dict(flat=False)
+
+
+def _federation_error(e: FederationError) -> Response:
+    status, body = federation.error_response(e)
+    return Response(json.dumps(body), status=status, mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def _statement(body: str, media_type: str) -> Response:
+    return Response(body, mimetype=media_type, headers={"Cache-Control": "no-store"})
+
+
+def fetch_response(hub: Any, request: Request) -> Response:
+    """Section 8.1: the subordinate statement about ``sub``."""
+    try:
+        sub = federation.parse_fetch_request(_params(request), issuer=hub.settings.issuer)
+        return _statement(_authority(hub).subordinate_statement(sub),
+                          federation.ENTITY_STATEMENT_MEDIA_TYPE)
+    except FederationError as e:
+        return _federation_error(e)
+
+
+def list_response(hub: Any, request: Request) -> Response:
+    """Section 8.2: the subordinates' entity ids (entity_type is the filter supported)."""
+    try:
+        wanted = federation.parse_list_request(_params(request), supported=("entity_type",))
+    except FederationError as e:
+        return _federation_error(e)
+    ids = [s.entity_id for s in _authority(hub).subordinates()
+           if not wanted.entity_types or set(wanted.entity_types) & set(s.entity_types)]
+    return Response(federation.list_response_body(ids), mimetype="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def resolve_response(hub: Any, request: Request) -> Response:
+    """Section 8.3: the resolved metadata and chain of ``sub`` to a requested anchor this
+    hub trusts, signed by the hub."""
+    fed = service(hub)
+    assert fed is not None
+    try:
+        wanted = federation.parse_resolve_request(_params(request))
+        resolver = fed.resolver()
+        chain = resolver.resolve(wanted.sub, trust_anchor=wanted.trust_anchors)
+        marks = resolver.verified_trust_marks(chain)
+        body = federation.build_resolve_response(
+            issuer=fed.issuer, chain=chain, key=fed.keys.signing_key(), now=int(time.time()),
+            trust_marks=marks, entity_types=wanted.entity_types)
+    except FederationError as e:
+        return _federation_error(e)
+    return _statement(body, federation.RESOLVE_RESPONSE_MEDIA_TYPE)
+
+
+def trust_mark_status_response(hub: Any, request: Request) -> Response:
+    """Section 8.4: whether a trust mark this hub issued is active, expired or revoked."""
+    fed = service(hub)
+    assert fed is not None
+    try:
+        token = federation.parse_trust_mark_status_request(request.form.to_dict(flat=False))
+    except FederationError as e:
+        return _federation_error(e)
+    status = _authority(hub).trust_mark_status(token)
+    if status == "invalid":
+        return _federation_error(federation.NotFound("this trust mark was not issued here"))
+    body = federation.build_trust_mark_status_response(
+        issuer=fed.issuer, trust_mark=token, status=status, key=fed.keys.signing_key(),
+        now=int(time.time()))
+    return _statement(body, federation.TRUST_MARK_STATUS_RESPONSE_MEDIA_TYPE)
+
+
 # -- wiring ------------------------------------------------------------------------------
+def _flask_view(answer: Any, hub: Any) -> Response:
+    from flask import request as flask_request
+
+    return answer(hub, flask_request)  # type: ignore[no-any-return]
+
+
 def install(app: Any, hub: Any) -> None:
     """Build the service, hook client lookups and the token endpoint, and route the
     federation endpoints (a small Flask blueprint until the one protocol app takes them)."""
@@ -218,6 +306,13 @@ def install(app: Any, hub: Any) -> None:
     bp = Blueprint("federation", __name__)
     bp.add_url_rule(federation.WELL_KNOWN_PATH, "entity_configuration",
                     lambda: entity_configuration_response(hub, flask_request), methods=["GET"])
+    for path, name, answer, methods in (
+            ("/federation/fetch", "fetch", fetch_response, ["GET"]),
+            ("/federation/list", "list", list_response, ["GET"]),
+            ("/federation/resolve", "resolve", resolve_response, ["GET"]),
+            ("/federation/trust-mark-status", "trust_mark_status", trust_mark_status_response,
+             ["POST"])):
+        bp.add_url_rule(path, name, partial(_flask_view, answer, hub), methods=methods)
     bp.add_url_rule("/federation/register", "explicit_registration",
                     lambda: explicit_registration_response(hub, flask_request), methods=["POST"])
     app.register_blueprint(bp)
