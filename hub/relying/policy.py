@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 import policies
+from hub.persistence.models.federation import FederationRegistration
 from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
 from hub.persistence.models.relying import ClientPolicyVersion
 from policies import AccessRequest, ClientPolicy, Decision, PolicyError, Registration, SubjectFacts
@@ -171,6 +172,15 @@ def decide_for(hub: Hub, client_id: str, doctor_id: str, *, acr: str | None,
     if stored is None:
         return None
     facts = subject_facts(hub, doctor_id, acr=acr, amr=amr)
+    marks = client_trust_marks(hub, client_id) if stored.policy.required_trust_marks else ()
     request = AccessRequest(now=datetime.now(UTC), claims=frozenset(claims), area=area,
-                            acr_values=tuple(acr_values))
+                            acr_values=tuple(acr_values), client_trust_marks=frozenset(marks))
     return stored, policies.decide(stored.policy, facts, request)
+
+
+def client_trust_marks(hub: Hub, client_id: str) -> list[str]:
+    """The trust mark types verified in the client's current trust chain (none for a
+    client that did not join by trust); refreshed whenever the chain is resolved again."""
+    with hub.db.session() as s:
+        reg = s.get(FederationRegistration, client_id)
+        return list(reg.trust_marks) if reg is not None and reg.failure is None else []

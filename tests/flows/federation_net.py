@@ -41,6 +41,7 @@ class Member:
     metadata: dict[str, Any]
     authority_hints: list[str] = field(default_factory=list)
     trust_marks: list[dict[str, str]] = field(default_factory=list)
+    trust_mark_issuers: dict[str, list[str]] | None = None
     lifetime: int = 3600
     # The RP's OAuth key (request objects, private_key_jwt), published in its metadata.
     oauth_key: RSAKey | None = None
@@ -92,7 +93,9 @@ class Network:
     def configuration(self, m: Member, **extra: Any) -> str:
         return build_entity_configuration(m.id, key=m.key, now=int(time.time()), lifetime=m.lifetime,
                                           metadata=m.metadata, authority_hints=m.authority_hints,
-                                          trust_marks=m.trust_marks, extra_claims=extra or None)
+                                          trust_marks=m.trust_marks,
+                                          trust_mark_issuers=m.trust_mark_issuers,
+                                          extra_claims=extra or None)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
