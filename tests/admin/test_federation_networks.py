@@ -32,3 +32,17 @@ def test_network_page_shows_chain_anchor_trust_marks_and_expiry(admin_hub: Runni
     assert expires.strftime("%Y-%m-%d %H:%M") in page and MARK in page
     assert "chain of 4 statements" in page
     assert "no longer resolves" in page and "invalid_trust_chain: expired" in page
+
+
+def test_a_federation_network_can_be_suspended_from_the_console(admin_hub: RunningHub,
+                                                                console_for: ConsoleFor) -> None:
+    entity_id = f"https://member-{secrets.token_hex(3)}.example/rp"
+    with admin_hub.hub.db.session() as s:
+        s.add(ClientRecord(client_id=entity_id, status="active", client_metadata={
+            "client_name": "Federated Member", "redirect_uris": [entity_id + "/cb"]}))
+    admin = console_for("admin")
+    assert f"/admin/clients/{entity_id}/suspend" in admin.get("/admin/clients").text
+    r = admin.act(f"/admin/clients/{entity_id}/suspend", reason="Left the federation agreement")
+    assert r.status_code == 303
+    admin_hub.hub.clients.forget(entity_id)
+    assert admin_hub.hub.clients.get(entity_id).status == "suspended"
