@@ -25,7 +25,7 @@ from hub.settings import Settings
 
 log = logging.getLogger("hub")
 API_PREFIXES = ("/token", "/introspect", "/revoke", "/userinfo", "/jwks", "/.well-known", "/api",
-                "/register", "/links/webhooks")
+                "/register", "/links/webhooks", "/federation")
 
 
 def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
@@ -49,13 +49,12 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     from hub.pages import links as links_views
     from hub.pages import verification as verification_views
     from hub.pages.admin import init_app as init_admin
-    from hub.protocol import federation as federation_endpoints
-    from hub.protocol import signin
+    from hub.protocol import federation_routes, signin
     from hub.protocol import views as oidc_views
     from hub.relying import init_app as init_relying
 
     oidc_views.init_app(app, hub)
-    federation_endpoints.install(app, hub)
+    federation_routes.install(app, hub)
     app.register_blueprint(web_views.bp)
     app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)

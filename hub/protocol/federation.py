@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from functools import partial
 from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
@@ -286,33 +285,3 @@ def trust_mark_status_response(hub: Any, request: Request) -> Response:
     return _statement(body, federation.TRUST_MARK_STATUS_RESPONSE_MEDIA_TYPE)
 
 
-# -- wiring ------------------------------------------------------------------------------
-def _flask_view(answer: Any, hub: Any) -> Response:
-    from flask import request as flask_request
-
-    return answer(hub, flask_request)  # type: ignore[no-any-return]
-
-
-def install(app: Any, hub: Any) -> None:
-    """Build the service, hook client lookups and the token endpoint, and route the
-    federation endpoints (a small Flask blueprint until the one protocol app takes them)."""
-    from flask import Blueprint
-    from flask import request as flask_request
-
-    fed = hub.extra["federation"] = build_service(hub)
-    hub.clients.admission = fed.current
-    app.extensions["curbside.provider"].register_client_auth_method(
-        PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(hub))
-    bp = Blueprint("federation", __name__)
-    bp.add_url_rule(federation.WELL_KNOWN_PATH, "entity_configuration",
-                    lambda: entity_configuration_response(hub, flask_request), methods=["GET"])
-    for path, name, answer, methods in (
-            ("/federation/fetch", "fetch", fetch_response, ["GET"]),
-            ("/federation/list", "list", list_response, ["GET"]),
-            ("/federation/resolve", "resolve", resolve_response, ["GET"]),
-            ("/federation/trust-mark-status", "trust_mark_status", trust_mark_status_response,
-             ["POST"])):
-        bp.add_url_rule(path, name, partial(_flask_view, answer, hub), methods=methods)
-    bp.add_url_rule("/federation/register", "explicit_registration",
-                    lambda: explicit_registration_response(hub, flask_request), methods=["POST"])
-    app.register_blueprint(bp)
