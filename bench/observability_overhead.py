@@ -58,7 +58,7 @@ def main() -> None:
     from hub.settings import Settings
 
     settings = Settings.from_env({}, issuer="http://127.0.0.1:5000", insecure_transport=True,
-                                 database_url=f"sqlite:///{tmp}/hub.persistence.db", instance_dir=tmp,
+                                 database_url=f"sqlite:///{tmp}/hub.db", instance_dir=tmp,
                                  metrics_token="t" * 40, log_format="json" if args.json_logs else "text")
     app = create_app(settings)
     upgrade(app.extensions["curbside"].db)

@@ -1,13 +1,20 @@
-"""A small circuit breaker, one per network, for the hub's relay (closed/open/half-open).
+"""The one circuit breaker for everything the hub calls out to (closed/open/half-open): one
+per partner network in the relay, one per live register, one for the Redis store.
 
-Why: when a network is down, every poll would wait out its full time budget; after
+Why: when an upstream is down, every call would wait out its full time budget; after
 ``failure_threshold`` consecutive failures the breaker opens and calls fail fast with
 :class:`UpstreamUnavailable` for ``reset_timeout`` seconds, then lets ``half_open_max``
 trial calls through: a success closes it, a failure opens it again.
 
-Only :class:`UpstreamUnavailable` counts as a failure: a rejected token or one doctor's
-malformed feed says nothing about the network's health. State is per process; with several
-workers each keeps its own, which is fine for shedding load.
+With :meth:`call`, only :class:`UpstreamUnavailable` counts as a failure: a rejected token
+or one doctor's malformed feed says nothing about the network's health. Callers with other
+error types drive it with :meth:`allow`, :meth:`record_failure`, :meth:`record_success` and
+:meth:`release_trial`. State is per process; with several workers each keeps its own,
+which is fine for shedding load.
+
+Written here rather than taken from pybreaker or purgatory (docs/decisions.md, 2026-12-06):
+pybreaker holds its lock for the whole guarded call, which would serialise every Redis
+command of a worker, and neither takes a clock to test with.
 """
 
 from __future__ import annotations
@@ -99,12 +106,14 @@ class CircuitBreaker:
             raise
         except BaseException:
             # Not a health signal, but a half-open trial slot must be given back.
-            self._release_trial()
+            self.release_trial()
             raise
         self.record_success()
         return result
 
-    def _release_trial(self) -> None:
+    def release_trial(self) -> None:
+        """End a call that says nothing about the upstream's health (our own error): a
+        half-open trial slot it held is given back, the counts stay as they were."""
         with self._lock:
             if self._state == "half_open" and self._trials > 0:
                 self._trials -= 1

@@ -5,10 +5,12 @@ Why each piece exists:
 * **A time budget per call.** ``HttpOptions.timeout`` bounds one call *including* retries and
   backoff: each attempt gets an equal share as its connect+read timeout, and the body is read
   against the same deadline, so a slow-drip upstream cannot hold a worker past the budget.
-* **Retries only for idempotent GETs** (RFC 9110 §9.2.2) via urllib3 ``Retry`` with exponential
-  backoff; ``Retry-After`` is not slept on (it could exceed the budget): a 429/503 surfaces as
-  :class:`UpstreamUnavailable` carrying ``retry_after`` for the hub's scheduler. Token and
-  revocation POSTs are never retried (an authorization code is single-use, RFC 6749 §4.1.2).
+* **Retries only for idempotent GETs** (RFC 9110 §9.2.2), on the hub's one retry policy
+  (:mod:`connectors.resilience`, tenacity underneath) with exponential backoff: connection
+  failures, timeouts and 500/502/503/504 are tried again. ``Retry-After`` is not slept on
+  (it could exceed the budget): a 429 surfaces as :class:`UpstreamUnavailable` carrying
+  ``retry_after`` for the hub's scheduler. Token and revocation POSTs are never retried (an
+  authorization code is single-use, RFC 6749 §4.1.2).
 * **A size cap while streaming** (default 2 MiB, counted after content decoding, so a gzip
   bomb is cut off too); a ``Content-Length`` above the cap is refused before reading.
 * **Conditional GET** (RFC 9110 §13.1): ``If-None-Match`` / ``If-Modified-Since``; a 304 is
@@ -42,7 +44,6 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.util.retry import Retry
 
 from connectors.errors import (
     BlockedAddress,
@@ -52,6 +53,7 @@ from connectors.errors import (
     UpstreamRejected,
     UpstreamUnavailable,
 )
+from connectors.resilience import RetryPolicy, Timeouts, call_with_retries
 
 DEFAULT_USER_AGENT = "Curbside-Connectors/0.1 (+https://curbside.example/bot)"
 MiB = 1024 * 1024
@@ -67,7 +69,7 @@ class HttpOptions:
     timeout: float = 10.0  # seconds for one call, all retries and backoff included
     connect_timeout: float = 3.05  # cap on each attempt's TCP/TLS connect
     retries: int = 2  # extra attempts for GETs on connection errors and 500/502/503/504
-    backoff_factor: float = 0.2  # urllib3: no sleep before retry 1, then factor * 2**(n-1)
+    backoff_factor: float = 0.2  # seconds before retry 1, doubling (connectors.resilience)
     max_bytes: int = 2 * MiB  # response body cap, after decoding
     user_agent: str = DEFAULT_USER_AGENT
     insecure_transport: bool = False  # allow http:// for token-bearing endpoints: tests/demos
@@ -90,8 +92,7 @@ class HttpOptions:
             raise ConfigError("http.timeout: too small for the retries and backoff configured")
 
     def total_backoff(self) -> float:
-        # Mirrors urllib3 Retry.get_backoff_time(): 0 before the first retry.
-        return float(sum(self.backoff_factor * 2 ** (n - 1) for n in range(2, self.retries + 1)))
+        return float(sum(self.backoff_factor * 2 ** (n - 1) for n in range(1, self.retries + 1)))
 
     def attempt_budget(self) -> float:
         return (self.timeout - self.total_backoff()) / (self.retries + 1)
@@ -102,6 +103,13 @@ class HttpOptions:
         # Connecting rarely needs long; reading (the upstream thinking) gets the larger share.
         connect = min(self.connect_timeout, per * 0.3)
         return connect, per - connect
+
+    def retry_policy(self) -> RetryPolicy:
+        """The shared policy with this config's numbers: the budget is ``timeout`` and each
+        attempt an equal share of what the waits leave."""
+        connect, read = self.attempt_timeouts()
+        return RetryPolicy(connect_timeout=connect, read_timeout=read, retries=self.retries,
+                           backoff=self.backoff_factor, deadline=self.timeout)
 
 
 @dataclass(frozen=True)
@@ -179,9 +187,10 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
 
 
 class _Adapter(HTTPAdapter):
-    def __init__(self, *, guard: bool, retries: Retry) -> None:
+    def __init__(self, *, guard: bool) -> None:
         self._guard = guard  # read by init_poolmanager, which HTTPAdapter.__init__ calls
-        super().__init__(max_retries=retries, pool_connections=4, pool_maxsize=8)
+        # No transport-level retries: the whole GET is retried by connectors.resilience.
+        super().__init__(max_retries=0, pool_connections=4, pool_maxsize=8)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -217,6 +226,20 @@ _TRANSPORT_ERRORS = (
     OSError,
     ValueError,  # includes UnicodeError from IDNA and LocationParseError
 )
+
+
+class _Refused(UpstreamUnavailable):
+    """The injected session's own guard refused the request (the hub's outbound checks):
+    unavailable to the caller as before, but final: another attempt would be refused too."""
+
+    default_reason = "connection"
+
+
+def _transient(exc: BaseException) -> bool:
+    """Worth another attempt of a GET: the network or the upstream hiccupped."""
+    return (isinstance(exc, UpstreamUnavailable) and not isinstance(exc, _Refused)
+            and (exc.reason in ("timeout", "connection")
+                 or exc.reason in {f"http_{s}" for s in _RETRY_STATUSES}))
 
 
 def _reason(exc: BaseException) -> str:
@@ -257,29 +280,13 @@ class HttpClient:
         self._session.trust_env = False
         self._session.max_redirects = 5
         self._session.headers["User-Agent"] = options.user_agent
-        get_retry = Retry(
-            total=options.retries,
-            connect=options.retries,
-            read=options.retries,
-            status=options.retries,
-            other=0,
-            redirect=False,  # requests follows redirects itself, through this same adapter
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            status_forcelist=_RETRY_STATUSES,
-            backoff_factor=options.backoff_factor,
-            respect_retry_after_header=False,  # never sleep past the budget
-            raise_on_status=False,
-        )
+        self._retry = options.retry_policy()
+        # An injected session brings its owner's transport policy (the hub's guards every
+        # address, deadline and body, hub/outbound.py): its adapters are kept as they are.
         if session is None:
             guard = not options.allow_private_networks
-            self._session.mount("https://", _Adapter(guard=guard, retries=get_retry))
-            self._session.mount("http://", _Adapter(guard=guard, retries=get_retry))
-        else:
-            # An injected session brings its owner's transport policy (the hub's guards every
-            # address, deadline and body, hub/outbound.py): keep its adapters, add the retries.
-            for adapter in self._session.adapters.values():
-                if isinstance(adapter, HTTPAdapter):
-                    adapter.max_retries = get_retry
+            self._session.mount("https://", _Adapter(guard=guard))
+            self._session.mount("http://", _Adapter(guard=guard))
 
     def close(self) -> None:
         self._session.close()
@@ -309,7 +316,17 @@ class HttpClient:
             headers["If-None-Match"] = tag
         if (since := _header_value(last_modified)) is not None:
             headers["If-Modified-Since"] = since
-        resp = self._send("GET", url, headers=headers, allow_redirects=True)
+        deadline = self._monotonic() + self.options.timeout
+
+        def attempt(timeouts: Timeouts) -> Response:
+            resp = self._send("GET", url, timeouts, deadline, headers=headers,
+                              allow_redirects=True)
+            if resp.status in _RETRY_STATUSES:
+                raise self._status_error(resp)
+            return resp
+
+        resp = call_with_retries(attempt, self._retry, retryable=_transient,
+                                 clock=self._monotonic)
         if resp.status == 304 or 200 <= resp.status < 300:
             if secure and not self._scheme_ok(resp.url, secure=True):
                 raise UpstreamRejected(reason="insecure_redirect", network=self.network)
@@ -331,7 +348,9 @@ class HttpClient:
         """
         self._check_url(url, secure=True)
         hdrs = {"Accept": accept, **(headers or {})}
-        resp = self._send("POST", url, headers=hdrs, data=dict(data), allow_redirects=False)
+        opts = self.options
+        resp = self._send("POST", url, opts.attempt_timeouts(), self._monotonic() + opts.timeout,
+                          headers=hdrs, data=dict(data), allow_redirects=False)
         if 200 <= resp.status < 300 or (400 <= resp.status < 500 and resp.status != 429):
             return resp
         raise self._status_error(resp)
@@ -357,13 +376,12 @@ class HttpClient:
         if not host or has_credentials or not self._scheme_ok(url, secure=secure):
             raise UpstreamRejected(reason="bad_url", network=self.network)
 
-    def _send(self, method: str, url: str, **kwargs: Any) -> Response:
-        opts = self.options
-        deadline = self._monotonic() + opts.timeout
+    def _send(
+        self, method: str, url: str, timeouts: Timeouts, deadline: float, **kwargs: Any
+    ) -> Response:
+        """One attempt; the body must be read by ``deadline`` (the whole call's)."""
         try:
-            raw = self._session.request(
-                method, url, stream=True, timeout=opts.attempt_timeouts(), **kwargs
-            )
+            raw = self._session.request(method, url, stream=True, timeout=timeouts, **kwargs)
         except ConnectorError as exc:
             exc.network = self.network
             raise
@@ -377,6 +395,12 @@ class HttpClient:
             raise UpstreamRejected(
                 reason="bad_url", detail=str(exc)[:200], network=self.network
             ) from None
+        except requests.ConnectionError as exc:
+            if isinstance(getattr(exc, "reason", None), str):
+                # An injected session's guard refused and named why (hub/outbound.py).
+                raise _Refused(detail=f"{type(exc).__name__}: {str(exc)[:300]}",
+                               network=self.network) from None
+            raise self._unavailable(_reason(exc), exc) from None
         except _TRANSPORT_ERRORS as exc:
             raise self._unavailable(_reason(exc), exc) from None
         with raw:

@@ -7,10 +7,9 @@ server CPU per sign-in; docs/benchmarks.md).
 
 import multiprocessing
 import os
-import sys
 
 from hub.ops.metrics import prepare_multiprocess_dir
-from hub.server import ACCESS_LOG_FORMAT, observability_options
+from hub.server import ACCESS_LOG_FORMAT, die_with_master, observability_options
 from hub.settings import Settings
 
 bind = os.environ.get("CURBSIDE_BIND", "0.0.0.0:5000")
@@ -36,22 +35,6 @@ access_log_format = _observability.get("access_log_format", ACCESS_LOG_FORMAT)
 logconfig_dict = _observability.get("logconfig_dict", {})
 
 
-def post_fork(server, worker):
-    """Die with the master: a worker whose master was killed (``kill -9``, OOM killer)
-    would otherwise notice within a second but then drain for ``graceful_timeout`` while
-    still holding the listening socket, so a supervisor's immediate restart failed with
-    "Address already in use" for ~22 s. Linux sends the signal set with PR_SET_PDEATHSIG
-    when the parent dies (prctl(2)); SIGKILL frees the port at once. A normal stop
-    (SIGTERM/SIGQUIT to the master) still drains workers gracefully: the master outlives them.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1  # <linux/prctl.h>
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
-        server.log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
-    if os.getppid() != worker.ppid:  # the master died before prctl took effect
-        os._exit(1)
+# Workers die with their master (PR_SET_PDEATHSIG), so a supervisor restarting a killed
+# instance can bind the port at once; `hub serve` uses the same hook.
+post_fork = die_with_master

@@ -34,14 +34,14 @@ class Context:
     @property
     def hub(self) -> Any:
         if self._hub is None:
-            from hub.ops.startup import check_folders
+            from hub.ops.startup import check_instance
             from hub.services import Hub
 
             try:
                 settings = Settings.from_env(**self.overrides)
             except SettingsError as e:
                 raise click.ClickException(str(e)) from None
-            check_folders(settings)  # one line (HubGroup), not a traceback from deep inside
+            check_instance(settings)  # one line (HubGroup), not a traceback from deep inside
             self._hub = Hub.build(settings)
             # Commands that end sessions (licence withdrawal) must tell partner networks too.
             from hub.relying.backchannel import wrap_end_doctor_sessions

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -32,6 +33,28 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return app
 
 
+def die_with_master(server: Any, worker: Any) -> None:
+    """gunicorn's post_fork hook (``hub serve`` and deploy/gunicorn.conf.py): a worker dies
+    with its master. One whose master was killed (``kill -9``, the OOM killer) would notice
+    within a second but then drain for ``graceful_timeout`` while still holding the
+    listening socket, so a supervisor's immediate restart failed with "Address already in
+    use" for ~22 s. Linux sends the signal set with PR_SET_PDEATHSIG when the parent dies
+    (prctl(2)); SIGKILL frees the port at once. A normal stop (SIGTERM/SIGQUIT to the
+    master) still drains workers gracefully: the master outlives them.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        server.log.warning("prctl(PR_SET_PDEATHSIG) failed: errno %s", ctypes.get_errno())
+    if os.getppid() != worker.ppid:  # the master died before prctl took effect
+        os._exit(1)
+
+
 def observability_options(settings: Settings) -> dict[str, Any]:
     """gunicorn settings for metrics and logs (deploy/gunicorn.conf.py sets the same): dead
     workers leave the multiprocess metrics, the master serves CURBSIDE_METRICS_BIND, and
@@ -54,7 +77,7 @@ def run_gunicorn(bind: str, *, workers: int, worker_class: str = "gthread", thre
     # demo, another instance) would log a clash over its default path.
     try:
         _Gunicorn({"bind": bind, "workers": workers, "worker_class": worker_class, "threads": threads,
-                   "keepalive": 5, "control_socket_disable": True,
+                   "keepalive": 5, "control_socket_disable": True, "post_fork": die_with_master,
                    **observability_options(settings)}).run()
     finally:
         if ours:

@@ -52,9 +52,11 @@ class Hub:
         store = open_store(settings.store_url, db.engine, prefix=store_prefix,
                            connect_timeout=settings.redis_connect_timeout,
                            timeout=settings.redis_timeout,
-                           health_check_interval=settings.redis_health_check_interval)
+                           health_check_interval=settings.redis_health_check_interval,
+                           breaker_threshold=settings.redis_breaker_threshold,
+                           breaker_cooldown=settings.redis_breaker_cooldown)
         secrets = load_secrets(settings.secret_key, settings.key_encryption_keys,
-                               settings.instance_path)
+                               settings.instance_path, settings.pairwise_salt)
         passwords = Passwords(time_cost=settings.argon2_time_cost,
                               memory_cost=settings.argon2_memory_cost,
                               parallelism=settings.argon2_parallelism)

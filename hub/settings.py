@@ -38,6 +38,11 @@ class Settings:
     secret_key: str = ""
     # Encrypts private signing keys at rest (Fernet/AES); comma-separated, newest first.
     key_encryption_keys: str = ""
+    # The salt of every pairwise and public ``sub`` (hub/domain/subjects.py). Empty: the file
+    # ``pairwise_salt`` in the instance folder, generated on the first start. Given, it must
+    # equal that file if one exists (docs/operator-guide.md, "The pairwise-subject salt"):
+    # another salt would change every ``sub`` the partner networks know.
+    pairwise_salt: str = ""
     # Allow http issuer and non-Secure cookies: only for local demos and tests.
     insecure_transport: bool = False
     # Let the hub's own requests (sector documents, back-channel logout, partner networks,
@@ -118,6 +123,11 @@ class Settings:
     redis_connect_timeout: float = 1.0
     redis_timeout: float = 1.0  # per command: every store command is sub-millisecond
     redis_health_check_interval: int = 30
+    # After this many Redis commands failed in a row (refused, timed out), a process stops
+    # asking Redis for the cool-down (seconds) and answers 503 at once; then one request
+    # tries Redis again, and a success closes the circuit (docs/operator-guide.md).
+    redis_breaker_threshold: int = 3
+    redis_breaker_cooldown: float = 2.0
     database_connect_timeout: int = 3  # libpq counts whole seconds (2 at the least)
     # Per statement, served requests only (migrations and CLI jobs run without a limit);
     # 0 turns it off.
@@ -194,7 +204,11 @@ class Settings:
             v = getattr(self, f.name)
             if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
                 raise SettingsError(f"{PREFIX}{f.name.upper()} must not be negative")
-        for name in ("redis_connect_timeout", "redis_timeout"):
+        if self.pairwise_salt and len(self.pairwise_salt.strip()) < 32:
+            raise SettingsError("CURBSIDE_PAIRWISE_SALT must be at least 32 characters")
+        if self.redis_breaker_threshold < 1:
+            raise SettingsError("CURBSIDE_REDIS_BREAKER_THRESHOLD must be at least 1")
+        for name in ("redis_connect_timeout", "redis_timeout", "redis_breaker_cooldown"):
             if not getattr(self, name) > 0:  # 0 would make redis-py's sockets non-blocking
                 raise SettingsError(f"{PREFIX}{name.upper()} must be more than 0 seconds")
 

@@ -9,7 +9,7 @@ from policies.decide import Decision, decide
 from policies.dry_run import dry_run
 from policies.errors import PolicyError, Problem
 from policies.facts import AccessRequest, Registration, SubjectFacts
-from policies.messages import describe_access
+from policies.messages import Wording, describe_access
 from policies.model import (
     AccessRule,
     ClientPolicy,
@@ -56,6 +56,7 @@ __all__ = [
     "Remedy",
     "SubjectFacts",
     "SubjectType",
+    "Wording",
     "claims_for_scopes",
     "decide",
     "describe_access",

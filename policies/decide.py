@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from policies.facts import AccessRequest, Registration, SubjectFacts
-from policies.messages import refusal_message, trust_mark_missing_message, unknown_area_message
+from policies.messages import (
+    PLAIN,
+    Wording,
+    refusal_message,
+    trust_mark_missing_message,
+    unknown_area_message,
+)
 from policies.model import AccessRule, ClientPolicy
 from policies.release import claims_to_release
 from policies.vocabulary import (
@@ -165,8 +171,15 @@ def _remedy(
     return None
 
 
-def decide(policy: ClientPolicy, subject: SubjectFacts, request: AccessRequest) -> Decision:
-    """Judge one request against one policy. Pure: same inputs, same Decision."""
+def decide(
+    policy: ClientPolicy,
+    subject: SubjectFacts,
+    request: AccessRequest,
+    *,
+    wording: Wording = PLAIN,
+) -> Decision:
+    """Judge one request against one policy. Pure: same inputs, same Decision.
+    ``wording`` names registers and countries in the refusal sentence (the hub's)."""
     area = policy.area_name(request.area)
     rule = policy.rule_for(request.area)
     if not set(policy.required_trust_marks) <= request.client_trust_marks:
@@ -202,7 +215,7 @@ def decide(policy: ClientPolicy, subject: SubjectFacts, request: AccessRequest) 
             area,
             rule,
             reasons=reasons,
-            message=refusal_message(rule, area, reasons, missing),
+            message=refusal_message(rule, area, reasons, missing, wording=wording),
             missing=missing,
             required_acr=required_acr,
         )

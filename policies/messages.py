@@ -4,12 +4,18 @@ The sentence says who the network accepts, not what the hub found out about the 
 the page is shown to the doctor, but it is the operator's rule it explains, so the
 operator can also preview it (``describe_access``). English only for now; the hub can
 key translations on the Decision's reason ids instead of on this text.
+
+Register names are not policies' to know: the hub hands them in as a :class:`Wording`
+built from its register table, so a new register needs no change here. Without one, a
+register is named by its id ("the se-hosp register") and a country by
+:data:`COUNTRY_NAMES` or its code.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
 from policies.model import AccessRule, ClientPolicy
@@ -62,14 +68,24 @@ COUNTRY_NAMES: Final = {
     "NZ": "New Zealand",
 }
 
-REGISTER_NAMES: Final = {
-    "dk-sst": "the Danish Authorisation Register",
-    "se-hosp": "the Swedish HOSP register",
-    "no-hpr": "the Norwegian Health Personnel Register",
-    "nl-big": "the Dutch BIG register",
-    "uk-gmc": "the UK General Medical Council register",
-    "us-nppes": "the US NPPES registry",
-}
+
+
+@dataclass(frozen=True)
+class Wording:
+    """Names the sentences use: ``register_names`` by register id ("the Dutch BIG
+    register"), ``country_names`` by ISO 3166-1 alpha-2 code, over :data:`COUNTRY_NAMES`."""
+
+    register_names: Mapping[str, str] = field(default_factory=dict)
+    country_names: Mapping[str, str] = field(default_factory=dict)
+
+    def register(self, register_id: str) -> str:
+        return self.register_names.get(register_id) or f"the {register_id} register"
+
+    def country(self, code: str) -> str:
+        return self.country_names.get(code) or COUNTRY_NAMES.get(code, code)
+
+
+PLAIN: Final = Wording()
 
 _CLAIM_NEEDS: Final = {
     CLAIM_VERIFIED_CLAIMS: "a verified professional registration",
@@ -92,8 +108,8 @@ def join_words(words: Iterable[str], conjunction: str = "or") -> str:
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
 
 
-def _verification(rule: AccessRule) -> str:
-    registers = join_words(REGISTER_NAMES.get(r, f"the {r} register") for r in rule.registers or ())
+def _verification(rule: AccessRule, wording: Wording) -> str:
+    registers = join_words(wording.register(r) for r in rule.registers or ())
     level = rule.min_assurance_level
     if level is AssuranceLevel.REGISTER_MATCH:
         return f"verified against {registers}" if registers else "verified"
@@ -106,13 +122,18 @@ def _verification(rule: AccessRule) -> str:
 
 
 def describe_rule(
-    rule: AccessRule, area: str | None, *, mention_age: bool = True, mention_mfa: bool = True
+    rule: AccessRule,
+    area: str | None,
+    *,
+    mention_age: bool = True,
+    mention_mfa: bool = True,
+    wording: Wording = PLAIN,
 ) -> str:
     """The sentence for one rule; ``mention_*`` leave out clauses that are beside the point."""
     who = join_words(f"{p.replace('_', ' ')}s" for p in rule.professions or ())
     who = who or "health professionals"
     place = (
-        f" in {join_words(country_name(c) for c in rule.jurisdictions)}"
+        f" in {join_words(wording.country(c) for c in rule.jurisdictions)}"
         if rule.jurisdictions
         else ""
     )
@@ -120,7 +141,7 @@ def describe_rule(
     if mention_age and rule.max_verification_age is not None:
         days = rule.max_verification_age.days
         age = " within the last day" if days == 1 else f" within the last {days} days"
-    verification = _verification(rule)
+    verification = _verification(rule, wording)
     if not verification:
         core = f"{who}{place}, whether self-declared or verified{age}"
     elif verification == "verified":
@@ -138,12 +159,16 @@ def describe_rule(
     return f"{opening} accepts {core}."
 
 
-def describe_access(policy: ClientPolicy, area: str | None = None) -> str:
+def describe_access(
+    policy: ClientPolicy, area: str | None = None, *, wording: Wording = PLAIN
+) -> str:
     """The full rule of an area in one sentence, for the operator portal."""
     rule = policy.rule_for(area)
     if rule is None:
         return unknown_area_message(area or "")
-    return describe_rule(rule, policy.area_name(area), mention_mfa=rule.min_acr is not None)
+    return describe_rule(
+        rule, policy.area_name(area), mention_mfa=rule.min_acr is not None, wording=wording
+    )
 
 
 _AREA_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -166,6 +191,8 @@ def refusal_message(
     area: str | None,
     reasons: Iterable[Reason],
     missing_essential: Iterable[str] = (),
+    *,
+    wording: Wording = PLAIN,
 ) -> str:
     """The sentence for a refusal: the rule, with the clauses the reasons point at."""
     found = set(reasons)
@@ -181,4 +208,5 @@ def refusal_message(
         area,
         mention_age=Reason.VERIFICATION_TOO_OLD in found,
         mention_mfa=Reason.MFA_REQUIRED in found,
+        wording=wording,
     )

@@ -26,8 +26,9 @@ from requests.adapters import HTTPAdapter
 from werkzeug.serving import make_server
 
 from hub import create_app
+from hub.domain.client_metadata import SECTOR_DEADLINE
 from hub.outbound import GuardedSession, Outbound, OutboundError, refusal
-from hub.protocol.registration import SECTOR_DEADLINE, issue_initial_token
+from hub.protocol.registration import issue_initial_token
 from hub.relying import backchannel
 from tests.conftest import Backend, _pg_schema_url
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, _Late, make_settings

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")
            or k.startswith("CURBSIDE_TEST_")}
-    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db",
+    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db",
                 "CURBSIDE_INSTANCE_DIR": str(tmp_path / "instance"),
                 "CURBSIDE_ISSUER": "https://id.curbside.example",
                 "CURBSIDE_ARGON2_MEMORY_COST": "1024", "CURBSIDE_ARGON2_TIME_COST": "1"})
@@ -80,7 +80,7 @@ def test_db_upgrade_on_a_read_only_mount_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "instance"
     folder.mkdir()
     env = _env(tmp_path, CURBSIDE_INSTANCE_DIR=str(folder),
-               CURBSIDE_DATABASE_URL=f"sqlite:///{folder}/hub.persistence.db")
+               CURBSIDE_DATABASE_URL=f"sqlite:///{folder}/hub.db")
     script = (f"mount --bind {folder} {folder} && mount -o remount,bind,ro {folder} && "
               f"exec {' '.join(HUB)} db upgrade")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], env=env, capture_output=True,
@@ -192,3 +192,74 @@ def test_a_second_rotation_waits_for_jwks_caches_unless_forced(upgraded: dict[st
     later = cli("keys", "rotate")
     assert later.exit_code == 0, later.output
     assert set(json.loads(later.output)["signing"]) == {"RS256", "ES256", "EdDSA", "Ed25519"}
+
+
+# -- the pairwise-subject salt: a setting, or the instance folder's file ------------------
+
+SALT = "s" * 20 + "-a-salt-of-forty-three-characters"
+
+
+def _sub(env: dict[str, str]) -> str:
+    """The `sub` a pairwise network gets for one doctor from a hub built on ``env``."""
+    from types import SimpleNamespace
+
+    from hub.services import Hub
+    from hub.settings import Settings
+
+    hub = Hub.build(Settings.from_env(env))
+    try:
+        client = SimpleNamespace(subject_type="pairwise", sector_identifier="network.example")
+        return str(hub.subject("doctor-1", client))
+    finally:
+        hub.db.engine.dispose()
+
+
+def test_the_salt_setting_survives_recreating_the_instance_folder(tmp_path: Path) -> None:
+    """A container re-created with an empty instance folder and the same setting gives every
+    doctor the same `sub`; without the setting each new folder would get a new salt."""
+    first = _env(tmp_path, CURBSIDE_INSTANCE_DIR=str(tmp_path / "a"), CURBSIDE_PAIRWISE_SALT=SALT)
+    second = {**first, "CURBSIDE_INSTANCE_DIR": str(tmp_path / "b")}
+    assert _sub(first) == _sub(second)
+    assert not (tmp_path / "a" / "pairwise_salt").exists()  # the setting is the only copy
+    unset = {k: v for k, v in first.items() if k != "CURBSIDE_PAIRWISE_SALT"}
+    assert _sub({**unset, "CURBSIDE_INSTANCE_DIR": str(tmp_path / "c")}) != _sub(first)
+
+
+def test_an_existing_salt_file_keeps_every_sub_and_may_move_into_the_setting(tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    before = _sub(env)  # a hub of an earlier version: the salt is generated into the folder
+    stored = (tmp_path / "instance" / "pairwise_salt").read_text().strip()
+    assert _sub(env) == before
+    # The operator copies the file's salt into the setting: nothing changes, and the start
+    # checks pass with both in place.
+    moved = {**env, "CURBSIDE_PAIRWISE_SALT": stored + "\n"}
+    assert _sub(moved) == before
+    r = hub(moved, "db", "upgrade")
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_salt_setting_that_contradicts_the_salt_file_stops_every_command_with_one_line(
+        tmp_path: Path) -> None:
+    env = _env(tmp_path)
+    assert hub(env, "db", "upgrade").returncode == 0  # writes the salt file
+    salt_file = tmp_path / "instance" / "pairwise_salt"
+    before = salt_file.read_bytes()
+    other = {**env, "CURBSIDE_PAIRWISE_SALT": SALT}
+    for command in (["db", "upgrade"], ["keys", "list"], ["serve", "--port", str(_free_port())]):
+        line = _one_line(hub(other, *command))
+        assert line.startswith("Error: CURBSIDE_PAIRWISE_SALT differs from the salt in "), line
+        assert str(salt_file) in line and SALT not in line
+    assert salt_file.read_bytes() == before  # neither salt was overwritten
+    # gunicorn on hub.wsgi (the image's command) refuses as well.
+    server = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy/gunicorn.conf.py"), "hub.wsgi:app"],
+        env={**other, "CURBSIDE_BIND": f"127.0.0.1:{_free_port()}", "CURBSIDE_WORKERS": "1"},
+        capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert server.returncode != 0
+    ours = [line for line in server.stderr.splitlines() if line.startswith("curbside: ")]
+    assert len(ours) == 1 and "CURBSIDE_PAIRWISE_SALT differs" in ours[0], server.stderr
+
+
+def test_a_short_salt_setting_is_refused(tmp_path: Path) -> None:
+    line = _one_line(hub(_env(tmp_path, CURBSIDE_PAIRWISE_SALT="short"), "keys", "list"))
+    assert "CURBSIDE_PAIRWISE_SALT must be at least 32 characters" in line

@@ -91,7 +91,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
     settings = Settings.from_env(
         # The demo's partner networks run on this machine: the hub may call them.
         issuer=issuer, insecure_transport=True, outbound_allow_local=True, instance_dir=instance,
-        database_url=f"sqlite:///{Path(instance).resolve()}/hub.persistence.db")
+        database_url=f"sqlite:///{Path(instance).resolve()}/hub.db")
     app = create_app(settings)
     hub = app.extensions["curbside"]
     upgrade(hub.db)

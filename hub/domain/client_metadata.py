@@ -1,4 +1,10 @@
-"""Validation of client metadata (RFC 7591 §2, OIDC Registration §2) before it is stored."""
+"""Validation of client metadata (RFC 7591 §2, OIDC Registration §2) before it is stored.
+
+``validate_metadata`` is what every client must get right (an admin's ``hub client add``
+included); ``strict_metadata`` adds what a self-registered client must also get right,
+and is what dynamic registration (hub/protocol/registration.py) and the operator portal
+apply. ``REVIEWED`` names the fields an admin approves.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,11 @@ import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+
 from hub.domain.clients import AUTH_METHODS, SUPPORTED_SCOPES
 from hub.domain.keys import SUPPORTED_ALGS
+from hub.outbound import Outbound, OutboundError
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 GRANT_TYPES = {"authorization_code", "refresh_token", "client_credentials"}
@@ -19,6 +28,14 @@ KNOWN = {
     "id_token_signed_response_alg", "client_uri", "logo_uri", "policy_uri", "tos_uri", "contacts",
     "backchannel_logout_uri", "backchannel_logout_session_required",
 }
+# Metadata an admin reviews before approving: what doctors are shown (name, logo, pages),
+# where codes, logouts and pairwise subjects go, and what the client may ask for. Every
+# stored field except the contact addresses, so a field added to KNOWN is reviewed too.
+UNREVIEWED = frozenset({"contacts"})
+REVIEWED = frozenset(KNOWN - UNREVIEWED)
+# The sector document (OIDC Registration §5): fetched once per registration, bounded.
+MAX_SECTOR_DOCUMENT = 64 * 1024
+SECTOR_DEADLINE = 5.0  # seconds for the whole fetch, however slowly the server answers
 # A registration is a few hundred bytes; these bounds keep a hostile one from costing more.
 MAX_METADATA_BYTES = 32 * 1024
 MAX_URIS = 20
@@ -166,3 +183,86 @@ def validate_metadata(raw: dict[str, Any]) -> dict[str, Any]:
         raise ClientMetadataError("invalid_client_metadata",
                                   f"contacts must be a list of at most {MAX_CONTACTS} strings")
     return md
+
+
+def _https(md: dict[str, Any], name: str) -> None:
+    uri = md.get(name)
+    if uri is not None and urlsplit(str(uri)).scheme != "https":
+        raise ClientMetadataError("invalid_client_metadata", f"{name} must use https")
+
+
+def strict_metadata(raw: Any, *, outbound: Outbound | None, insecure_transport: bool = False
+                    ) -> dict[str, Any]:
+    """validate_metadata plus what a self-registered client must also get right.
+
+    Pages shown to doctors (logo, policy, terms) and the sector document are https only;
+    contacts are email addresses; the back-channel settings have the right types; a
+    sector_identifier_uri lists every redirect URI (OIDC Registration §5), fetched through
+    ``outbound`` last, once everything else is valid (``outbound=None`` leaves the fetch to
+    the caller: ``check_sector_identifier``). ``insecure_transport`` (the local demo
+    setting) allows an http back-channel logout URI on loopback.
+    """
+    if not isinstance(raw, dict):
+        raise ClientMetadataError("invalid_client_metadata", "client metadata must be a JSON object")
+    md = validate_metadata(raw)
+    for name in ("logo_uri", "policy_uri", "tos_uri", "client_uri", "sector_identifier_uri"):
+        _https(md, name)
+    for contact in md.get("contacts", []):
+        local, _, domain = contact.partition("@")
+        if not local or "." not in domain or any(c.isspace() for c in contact):
+            raise ClientMetadataError("invalid_client_metadata", "contacts must be email addresses")
+    if "backchannel_logout_session_required" in md and \
+            not isinstance(md["backchannel_logout_session_required"], bool):
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "backchannel_logout_session_required must be true or false")
+    bcl = md.get("backchannel_logout_uri")
+    if bcl is not None and urlsplit(str(bcl)).scheme != "https" and not (
+            insecure_transport and urlsplit(str(bcl)).hostname in LOOPBACK_HOSTS):
+        # Back-Channel Logout 1.0 §2.2: the logout token carries the doctor's sid and sub.
+        raise ClientMetadataError("invalid_client_metadata", "backchannel_logout_uri must use https")
+    if outbound is not None:
+        check_sector_identifier(md, outbound)
+    return md
+
+
+def check_sector_identifier(md: dict[str, Any], outbound: Outbound) -> None:
+    """OIDC Registration §5: the sector_identifier_uri document lists every redirect URI."""
+    sector = md.get("sector_identifier_uri")
+    if sector is None:
+        return
+    listed = set(_sector_uris(str(sector), outbound))
+    missing = [u for u in md["redirect_uris"] if u not in listed]
+    if missing:
+        raise ClientMetadataError("invalid_redirect_uri",
+                                  f"redirect URI not listed at sector_identifier_uri: {missing[0]}")
+
+
+def _sector_uris(uri: str, outbound: Outbound) -> list[str]:
+    """The sector document is a JSON array of redirect URIs.
+
+    Fetched through the hub's guarded outbound session (hub/outbound.py): a client cannot
+    make the hub call an internal address, hold it past the deadline or flood it.
+    """
+    http = outbound.session(deadline=SECTOR_DEADLINE, max_bytes=MAX_SECTOR_DOCUMENT, max_redirects=0)
+    try:
+        resp = http.get(uri, allow_redirects=False, headers={"Accept": "application/json"})
+        body = resp.content
+    except OutboundError as e:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  f"sector_identifier_uri was not fetched: {e.public}") from None
+    except requests.RequestException:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "sector_identifier_uri could not be fetched") from None
+    finally:
+        http.close()
+    if resp.status_code != 200 or len(body) > MAX_SECTOR_DOCUMENT:
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "sector_identifier_uri did not answer with a JSON array")
+    try:
+        value = json.loads(body)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ClientMetadataError("invalid_client_metadata",
+                                  "sector_identifier_uri must hold a JSON array of URIs")
+    return value

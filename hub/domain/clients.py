@@ -26,6 +26,15 @@ SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "none")
 
 
+def new_client_id() -> str:
+    """A random client identifier that never starts with "-": operators type client ids
+    into `hub client ...` commands, where a leading dash reads as an option."""
+    while True:
+        client_id = new_token(16)
+        if not client_id.startswith("-"):
+            return client_id
+
+
 @dataclass(frozen=True)
 class Client(ClientMixin):  # type: ignore[misc]
     client_id: str
@@ -162,7 +171,7 @@ class ClientRegistry:
     def create(self, metadata: dict[str, Any], *, status: str = "active",
                client_id: str | None = None) -> dict[str, Any]:
         """Store a validated client and return its credentials (the secret is shown once)."""
-        client_id = client_id or new_token(16)
+        client_id = client_id or new_client_id()
         secret = None
         if metadata.get("token_endpoint_auth_method", "client_secret_basic") != "none":
             secret = new_token(32)

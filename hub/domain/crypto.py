@@ -34,6 +34,10 @@ class DecryptionError(Exception):
     """Data encrypted at rest could not be decrypted with any configured key."""
 
 
+class PairwiseSaltConflict(ValueError):
+    """CURBSIDE_PAIRWISE_SALT and the instance folder's salt file differ."""
+
+
 @dataclass(frozen=True)
 class HubSecrets:
     secret_key: bytes
@@ -74,11 +78,39 @@ def _instance_secret(directory: Path, name: str, make: bytes) -> bytes:
     return make
 
 
-def load_secrets(secret_key: str, key_encryption_keys: str, instance_dir: Path) -> HubSecrets:
+SALT_FILE = "pairwise_salt"
+
+
+def pairwise_salt(given: str, instance_dir: Path) -> bytes:
+    """The subject salt: the setting when given, else the instance folder's file (made once).
+
+    Both given and different: refused, never one silently preferred. Each choice would
+    change every pairwise and public ``sub`` of the deployments that relied on the other,
+    and the partner networks would see strangers; only the operator knows which one they
+    have been sending.
+    """
+    if not given.strip():
+        return _instance_secret(instance_dir, SALT_FILE, secrets.token_urlsafe(32).encode())
+    salt = given.strip().encode()
+    path = instance_dir / SALT_FILE
+    try:
+        stored = path.read_bytes().strip()
+    except FileNotFoundError:
+        return salt
+    if not hmac.compare_digest(stored, salt):
+        raise PairwiseSaltConflict(
+            f"CURBSIDE_PAIRWISE_SALT differs from the salt in {path}: either one would change "
+            "every `sub` given under the other. Set CURBSIDE_PAIRWISE_SALT to that file's "
+            "content, or remove the file if the setting is the salt partner networks know")
+    return salt
+
+
+def load_secrets(secret_key: str, key_encryption_keys: str, instance_dir: Path,
+                 pairwise_salt_setting: str = "") -> HubSecrets:
     sk = secret_key.encode() if secret_key else _instance_secret(
         instance_dir, "secret_key", secrets.token_urlsafe(48).encode()
     )
-    salt = _instance_secret(instance_dir, "pairwise_salt", secrets.token_urlsafe(32).encode())
+    salt = pairwise_salt(pairwise_salt_setting, instance_dir)
     if key_encryption_keys:
         keks = [k.strip().encode() for k in key_encryption_keys.split(",") if k.strip()]
     else:

@@ -3,8 +3,9 @@
 A ``sub`` is never the internal account id: that id names the doctor in the hub's own
 tables, audit records and support conversations, and a network that learnt it could match
 it against anything else that leaks it. Both kinds are keyed hashes under the subject salt
-(the instance folder's ``pairwise_salt``, kept with the database so that every ``sub``
-survives restarts and upgrades):
+(``CURBSIDE_PAIRWISE_SALT``, or the instance folder's ``pairwise_salt`` file; see
+hub/domain/crypto.py), kept with the database so that every ``sub`` survives restarts and
+upgrades:
 
 * pairwise (§8.1): a keyed hash of (sector identifier, account id), so networks in
   different sectors cannot correlate a doctor by ``sub``;

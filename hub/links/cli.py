@@ -8,8 +8,10 @@ from typing import Any
 
 import click
 
+from connectors import registry
 from connectors.errors import ConfigError
 from hub.audit.events import register_event
+from hub.cli_choices import RegistryChoice
 
 register_event("admin:network:add")
 
@@ -30,14 +32,15 @@ def networks() -> None:
 @networks.command("add")
 @click.argument("name")
 @click.option("--kind", required=True,
-              type=click.Choice(["oidc", "oauth2-json", "activitystreams", "feed"]))
+              type=RegistryChoice(lambda: registry.KINDS))
 @click.option("--config", "config_path", required=True, type=click.File("r"),
               help="JSON or YAML file with the connector config ('-' for standard input).")
 @click.option("--webhook", "webhook_path", type=click.File("r"),
               help="JSON or YAML file with a Standard Webhooks receiver config.")
 @click.option("--display-name", default="")
 @click.option("--signin/--no-signin", default=None,
-              help="Allow brokered sign-in with proven links (default: oidc only).")
+              help="Allow brokered sign-in with proven links (default: the kind's own, "
+                   "e.g. yes for oidc).")
 @click.option("--poll-interval", default=300, type=int, help="Seconds between pulls.")
 @click.option("--rate-per-minute", default=60, type=int)
 def networks_add(name: str, kind: str, config_path: Any, webhook_path: Any, display_name: str,

@@ -22,8 +22,6 @@ from hub.persistence.db import utcnow
 from hub.persistence.models.links import LinkNetwork
 
 log = logging.getLogger("hub.links")
-KIND_LABELS = {"oidc": "OpenID Connect", "oauth2-json": "OAuth 2.0 + JSON API",
-               "activitystreams": "ActivityStreams", "feed": "Atom/RSS feed"}
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class Networks:
             row.config_enc = enc(json.dumps(dict(config)).encode())
             row.webhook_enc = enc(json.dumps(dict(webhook)).encode()) if webhook else None
             # Only kinds whose link proves control can ever sign a doctor in.
-            row.signin = bool(kind == "oidc" if signin is None else signin and kind != "feed")
+            row.signin = registry.KINDS[kind].allows_signin(signin)
             row.poll_interval, row.rate_per_minute = poll_interval, rate_per_minute
             row.enabled, row.updated_at = enabled, utcnow()
             s.add(row)

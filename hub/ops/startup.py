@@ -3,7 +3,8 @@
 Each catches a misconfiguration that would otherwise surface only at the first sign-in, as
 a 500 on every request: a folder the hub must write to that it cannot, a database it
 cannot reach or whose schema is behind the code, key-encryption keys that cannot decrypt
-the stored signing keys.
+the stored signing keys; or one that would silently give every doctor new subjects: a
+pairwise-subject salt setting that contradicts the instance folder's salt file.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def writable_folders(settings: Settings) -> list[tuple[Path, str]]:
     instance = settings.instance_path
     generated = [name for name, given in (("secret_key", settings.secret_key),
                                           ("key_encryption_key", settings.key_encryption_keys),
-                                          ("pairwise_salt", ""))
+                                          ("pairwise_salt", settings.pairwise_salt))
                  if not given and not (instance / name).is_file()]
     if generated:
         folders.append((instance, "it keeps the generated " + ", ".join(generated)))
@@ -63,6 +64,27 @@ def check_folders(settings: Settings) -> None:
             raise StartupError(f"cannot write to the folder {folder} ({reason}), and the hub "
                                f"must: {why}. Make it writable or point CURBSIDE_INSTANCE_DIR "
                                "or CURBSIDE_DATABASE_URL elsewhere") from None
+
+
+def check_pairwise_salt(settings: Settings) -> None:
+    """CURBSIDE_PAIRWISE_SALT, when given, is the salt file's content if there is one."""
+    from hub.domain.crypto import SALT_FILE, PairwiseSaltConflict, pairwise_salt
+
+    if not settings.pairwise_salt or not (settings.instance_path / SALT_FILE).is_file():
+        return  # nothing to compare: never generate the file from here
+    try:
+        pairwise_salt(settings.pairwise_salt, settings.instance_path)
+    except PairwiseSaltConflict as e:
+        raise StartupError(str(e)) from None
+    except OSError as e:
+        raise StartupError(f"cannot read {settings.instance_path / SALT_FILE} "
+                           f"({e.strerror or type(e).__name__})") from None
+
+
+def check_instance(settings: Settings) -> None:
+    """Before anything is built from the settings: the folders and the salt."""
+    check_folders(settings)
+    check_pairwise_salt(settings)
 
 
 def check_database(hub: Any) -> None:
@@ -132,7 +154,7 @@ def serving_app() -> Flask:
     except SettingsError as e:
         _refuse(str(e))
     try:
-        check_folders(settings)
+        check_instance(settings)
         app = create_app(settings)
         check_before_serving(app.extensions["curbside"])
     except StartupError as e:

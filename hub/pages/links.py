@@ -19,13 +19,13 @@ from flask import (
 )
 from werkzeug.wrappers import Response
 
+from connectors import registry as connector_kinds
 from connectors.errors import ConnectorError
 from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.sessions import SSOSession
 from hub.links import links_for
 from hub.links.feed import link_status
 from hub.links.jobs import INGEST, PULL, item_data
-from hub.links.networks import KIND_LABELS
 from hub.links.service import LinkError
 from hub.pages.account import _flow, _session, csrf_token, doctor_view, error_page
 from hub.persistence.models.links import AccountLink
@@ -79,7 +79,7 @@ def links_page(cookie: str, sso: SSOSession) -> Response:
     linked = {r["link"].network for r in rows}
     available = [n for n in networks.values() if n.enabled and n.name not in linked]
     return make_response(render_template("links.html", rows=rows, available=available,
-                                         kinds=KIND_LABELS, csrf=csrf_token(cookie),
+                                         kinds=connector_kinds.labels(), csrf=csrf_token(cookie),
                                          error=request.args.get("error") and _ERRORS.get(
                                              request.args["error"])))
 

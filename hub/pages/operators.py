@@ -18,11 +18,12 @@ from flask import Blueprint, Response, abort, current_app, make_response, redire
 from sqlalchemy import select
 
 import policies
-from hub.domain.client_metadata import ClientMetadataError, parse_metadata_json
+from hub.domain.client_metadata import ClientMetadataError, parse_metadata_json, strict_metadata
 from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.relying import OperatorAccount, RegistrationAccessToken
+from hub.verification.registry import policy_wording
 from policies.examples import sample_profiles
 
 if TYPE_CHECKING:
@@ -236,11 +237,9 @@ def home() -> Response:
 def register_client() -> Response:
     cookie, op_id = _require()
     hub = _hub()
-    from hub.protocol.registration import strict_metadata
-
     try:
         md = strict_metadata(parse_metadata_json(request.form.get("metadata", "")),
-                             insecure_transport=hub.settings.insecure_transport)
+                             outbound=hub.outbound, insecure_transport=hub.settings.insecure_transport)
     except ClientMetadataError as e:
         return _page("relying/home.html", 400, clients=[], csrf=_csrf(cookie), created=None,
                      error=f"{e.error}: {e.description}")
@@ -278,7 +277,8 @@ def client_page(client_id: str) -> Response:
                 now = datetime.now(UTC)
                 claims = frozenset(policy.allowed_claims)
                 for name, d in policies.dry_run(policy, sample_profiles(now),
-                                                policies.AccessRequest(now=now, claims=claims)):
+                                                policies.AccessRequest(now=now, claims=claims),
+                                                wording=policy_wording()):
                     results.append({"name": name, "allowed": d.allowed, "message": d.message,
                                     "reasons": [str(r) for r in d.reasons],
                                     "claims": sorted(d.claims_to_release)})
@@ -292,5 +292,6 @@ def client_page(client_id: str) -> Response:
         text = yaml.safe_dump(current.policy.to_document(), sort_keys=False, allow_unicode=True)
     return _page("relying/client.html", status, rec=rec, client=hub.clients.get(client_id),
                  current=current, text=text, problems=problems, results=results, saved=saved,
-                 describe=policies.describe_access(current.policy) if current else None,
+                 describe=policies.describe_access(current.policy, wording=policy_wording())
+                 if current else None,
                  logout=delivery_status(hub.db, client_id), csrf=_csrf(cookie))

@@ -25,12 +25,11 @@ from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredPro
 from hub.verification import documents, events, records, registry, vouches
 from hub.verification.base import RegisterResult, RegistrationClaim, ResultStatus
 from hub.verification.documents import DocumentPolicy, UploadRefused
-from hub.verification.vocabulary import PROFESSION_PHYSICIAN, REGISTERS
+from hub.verification.registry import REGISTERS, country_labels, register_for_country
+from hub.verification.vocabulary import PROFESSION_PHYSICIAN
 
 bp = Blueprint("verification", __name__)
 
-COUNTRIES = {"NL": "Netherlands (BIG-register)", "GB": "United Kingdom (GMC)",
-             "US": "United States (NPPES NPI Registry)", "DK": "Denmark (Autorisationsregisteret)"}
 PROFESSIONS = {PROFESSION_PHYSICIAN: "Physician (medical doctor)"}
 _NUMBER = re.compile(r"^[0-9A-Za-z][0-9A-Za-z .\-]{0,31}$")
 _STATE = re.compile(r"^[A-Za-z]{2}$")
@@ -141,7 +140,7 @@ def _page(sso: SSOSession, cookie: str, *, status: int = 200, outcome: Outcome |
             "verification.html", doctor=doctor, registrations=regs, uploads=uploads,
             jurisdictions=jurisdictions, vouches_received=received,
             declared=declared.profession if declared else "", csrf=csrf_token(cookie),
-            countries=COUNTRIES, professions=PROFESSIONS, kinds=documents.KINDS,
+            countries=country_labels(), professions=PROFESSIONS, kinds=documents.KINDS,
             registers=REGISTERS, plain=PLAIN_STATUS, public_reason=_public_reason,
             outcome=outcome, error=error, section=section, form=form or {},
             max_mb=DocumentPolicy().max_bytes // (1024 * 1024))
@@ -167,13 +166,14 @@ def check(cookie: str, sso: SSOSession) -> Response:
         return _page(sso, cookie, status=status, error=message, section="check", form=form)
 
     country = "GB" if form["country"] == "UK" else form["country"]
-    if country not in COUNTRIES:
-        return refuse("Choose a country: Curbside checks the registers of the Netherlands, the United "
-                      "Kingdom, the United States and Denmark.")
+    register = register_for_country(country)
+    if register is None:
+        places = [r.country_name for r in REGISTERS.values()]
+        listed = ", ".join(places[:-1]) + f" and {places[-1]}" if len(places) > 1 else "".join(places)
+        return refuse(f"Choose a country: Curbside checks the registers of {listed}.")
     if form["profession"] not in PROFESSIONS:
         return refuse("Curbside verifies physicians' registrations only, for now.")
     verifiers = registry.for_hub(hub)
-    register = records.COUNTRY_REGISTERS[country]
     verifier = verifiers[register]
     label = getattr(verifier, "number_label", "registration number")
     normalize = getattr(verifier, "normalize", None)

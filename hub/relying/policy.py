@@ -19,6 +19,7 @@ import policies
 from hub.persistence.models.federation import FederationRegistration
 from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
 from hub.persistence.models.relying import ClientPolicyVersion
+from hub.verification import registry
 from policies import AccessRequest, ClientPolicy, Decision, PolicyError, Registration, SubjectFacts
 
 if TYPE_CHECKING:
@@ -123,13 +124,12 @@ def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] |
     session's acr/amr and whether the email is verified."""
     from hub.verification import records
     from hub.verification.claims import assurance_level, licence_of
-    from hub.verification.vocabulary import REGISTERS
 
     regs: list[Registration] = []
     with hub.db.session() as s:
         verification = records.load(s, doctor_id)
         for r in verification.registrations:
-            info = REGISTERS.get(r.register)
+            info = registry.info(r.register)
             if info is None or r.profession not in policies.PROFESSIONS:
                 continue
             regs.append(Registration(
@@ -144,7 +144,7 @@ def subject_facts(hub: Hub, doctor_id: str, *, acr: str | None, amr: list[str] |
                 DoctorRegistration.doctor_id == doctor_id,
                 DoctorRegistration.withdrawn_at.is_not(None),
                 DoctorRegistration.verified_at.is_not(None))):
-            info = REGISTERS.get(w.register)
+            info = registry.info(w.register)
             if info is None or w.profession not in policies.PROFESSIONS or w.verified_at is None:
                 continue
             if any(x.register == w.register and x.status == "active" for x in regs):
@@ -175,7 +175,8 @@ def decide_for(hub: Hub, client_id: str, doctor_id: str, *, acr: str | None,
     marks = client_trust_marks(hub, client_id) if stored.policy.required_trust_marks else ()
     request = AccessRequest(now=datetime.now(UTC), claims=frozenset(claims), area=area,
                             acr_values=tuple(acr_values), client_trust_marks=frozenset(marks))
-    return stored, policies.decide(stored.policy, facts, request)
+    return stored, policies.decide(stored.policy, facts, request,
+                                   wording=registry.policy_wording())
 
 
 def client_trust_marks(hub: Hub, client_id: str) -> list[str]:

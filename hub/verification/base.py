@@ -18,7 +18,7 @@ from hub.verification.vocabulary import (
     CHECK_METHOD_DATA,
     PROFESSION_PHYSICIAN,
     RECORD_TYPE_REGISTER,
-    REGISTERS,
+    RegisterInfo,
 )
 
 
@@ -148,9 +148,10 @@ def _iso(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ") if t.utcoffset() is not None else t.isoformat()
 
 
-def make_evidence(register: str, time: datetime, *, method: str, number: str, note: str = "") -> Evidence:
-    info = REGISTERS[register]
-    check_id = f"{register}/{number}"
+def make_evidence(
+    info: RegisterInfo, time: datetime, *, method: str, number: str, note: str = ""
+) -> Evidence:
+    check_id = f"{info.id}/{number}"
     if note:
         check_id += f"/{note}"
     return Evidence(
@@ -169,11 +170,13 @@ def judge(
     *,
     checked_at: datetime,
     method: str,
+    info: RegisterInfo,
     evidence_time: datetime | None = None,
     note: str = "",
 ) -> RegisterResult:
     """The shared decision: entry found? physician? names? standing? (in that order, so a
-    wrong name never learns anything about someone else's registration)."""
+    wrong name never learns anything about someone else's registration). ``info`` names
+    the register in the evidence."""
     register = entry.register if entry else (claim.register or "")
 
     def result(status: ResultStatus, reason: str, **kw: Any) -> RegisterResult:
@@ -195,7 +198,7 @@ def judge(
     if nm.outcome is names.Outcome.NO_MATCH:
         return result(ResultStatus.NAME_MISMATCH, nm.reason)
     evidence = make_evidence(
-        entry.register, evidence_time or checked_at, method=method, number=entry.number, note=note
+        info, evidence_time or checked_at, method=method, number=entry.number, note=note
     )
     common: dict[str, Any] = {"entry": entry, "evidence": evidence}
     if entry.status is EntryStatus.INACTIVE:

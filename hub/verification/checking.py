@@ -20,6 +20,8 @@ from datetime import datetime
 import requests
 from sqlalchemy import exists, select
 
+from connectors.breaker import CircuitBreaker
+from connectors.resilience import RetryPolicy
 from hub.outbound import Outbound
 from hub.persistence.db import Database, utcnow
 from hub.persistence.models.registers import RegisterRecord
@@ -32,12 +34,17 @@ from hub.verification.base import (
     ResultStatus,
     judge,
 )
-from hub.verification.resilience import CircuitBreaker, HttpPolicy, call_live
+from hub.verification.resilience import call_live, register_breaker
+from hub.verification.vocabulary import RegisterInfo
 
 
 class MirrorVerifier:
-    register: str = ""
+    info: RegisterInfo  # the register module's INFO
     number_label: str = "registration number"
+
+    @property
+    def register(self) -> str:
+        return self.info.id
 
     def __init__(self, db: Database, *, clock: Callable[[], datetime] = utcnow) -> None:
         self.db = db
@@ -57,7 +64,8 @@ class MirrorVerifier:
         method: str,
         evidence_time: datetime | None = None,
     ) -> RegisterResult:
-        return judge(claim, entry, checked_at=self.clock(), method=method, evidence_time=evidence_time)
+        return judge(claim, entry, checked_at=self.clock(), method=method, info=self.info,
+                     evidence_time=evidence_time)
 
     # Checks ---------------------------------------------------------------------------
 
@@ -108,16 +116,16 @@ class LiveVerifier(MirrorVerifier):
         db: Database,
         *,
         http: requests.Session | None = None,
-        policy: HttpPolicy | None = None,
+        policy: RetryPolicy | None = None,
         breaker: CircuitBreaker | None = None,
         clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(db, clock=clock)
-        self.policy = policy or HttpPolicy()
+        self.policy = policy or RetryPolicy()
         # The hub hands in its guarded session (registry.for_hub); the fallback is as strict.
         self.http = http or Outbound().session(deadline=self.policy.deadline)
-        self.breaker = breaker or CircuitBreaker()
+        self.breaker = breaker or register_breaker(self.register)
         self._sleep = sleep
 
     def fetch(self, number: str, timeout: tuple[float, float]) -> Sequence[RegisterEntry]:

@@ -16,7 +16,7 @@ Assurance levels (our trust framework, lowest first):
   registered person (``electronic_signature``).
 
 Vouches are listed but raise no level. Registers that do not prove a licence (NPPES) cap
-the level at ``register_match`` (see hub.verification.vocabulary.REGISTERS).
+the level at ``register_match`` (see hub.verification.registry).
 
 Every element's ``verification`` carries ``https://curbside.health/verification/licence``:
 ``unrestricted``, ``restricted`` (the register lists conditions, undertakings or measures;
@@ -35,6 +35,7 @@ from datetime import date, datetime
 from typing import Any
 
 from hub.verification import names
+from hub.verification.registry import REGISTERS
 from hub.verification.release import filter_verified_claims
 from hub.verification.vocabulary import (
     LICENCE_MEMBER,
@@ -44,7 +45,6 @@ from hub.verification.vocabulary import (
     PROFESSIONAL_EID,
     REGISTER_AND_ID,
     REGISTER_MATCH,
-    REGISTERS,
     REGISTRATIONS_CLAIM,
     TRUST_FRAMEWORK,
     cap_level,

@@ -12,27 +12,16 @@ import inspect
 import re
 import sys
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import click
 
-from hub.verification import dk_sst, jobs, nl_big, uk_gmc, us_nppes
+from hub.cli_choices import RegistryChoice
+from hub.verification import jobs, registry
 from hub.verification.base import RegisterFileError
 from hub.verification.importing import ImportReport, Progress, WithdrawalsRefused
 
-Importer = Callable[..., ImportReport]
-# Which file each register publishes, by kind (see docs/verification.md for the formats).
-IMPORTERS: dict[str, dict[str, Importer]] = {
-    "nl-big": {"full": nl_big.import_full},
-    "uk-gmc": {"full": uk_gmc.import_full, "delta": uk_gmc.apply_delta},
-    # NPPES's weekly incremental file has the monthly file's layout (deactivated NPIs are
-    # rows with only NPI and date), so --delta reads it like the full file.
-    "us-nppes": {"full": us_nppes.import_full, "delta": us_nppes.import_full,
-                 "deactivations": us_nppes.apply_deactivations},
-    "dk-sst": {"full": dk_sst.import_full, "delta": dk_sst.apply_delta},
-}
 _DURATION = re.compile(r"^(\d{1,6})([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -86,7 +75,8 @@ def registers() -> None:
 
 
 @registers.command("import")
-@click.argument("register", type=click.Choice(sorted(IMPORTERS)))
+# Which files each register publishes comes from the register table (see docs/verification.md).
+@click.argument("register", type=RegistryChoice(lambda: registry.importers()))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
 @click.option("--delta", "kind", flag_value="delta", help="A daily/weekly change file.")
 @click.option("--deactivations", "kind", flag_value="deactivations",
@@ -106,9 +96,10 @@ def import_file(ctx: click.Context, register: str, file: str, kind: str | None, 
     """Import REGISTER's FILE into the mirror (streaming, resumable, idempotent) and end
     the sessions of doctors whose licence the file withdrew or restricted."""
     kind = kind or "full"
-    importer = IMPORTERS[register].get(kind)
+    files = registry.importers()[register]
+    importer = files.get(kind)
     if importer is None:
-        kinds = ", ".join(f"--{k}" for k in IMPORTERS[register] if k != "full") or "only full files"
+        kinds = ", ".join(f"--{k}" for k in files if k != "full") or "only full files"
         raise click.UsageError(f"{register} has no {kind} file (it takes: {kinds})")
     hub = _hub(ctx)
     progress = ProgressLine(quiet=quiet)

@@ -42,7 +42,11 @@ from hub.verification.importing import (
     run_import,
 )
 from hub.verification.readers import LineCounter, csv_records, no_control_characters
-from hub.verification.vocabulary import DK_SST, PROFESSION_PHYSICIAN
+from hub.verification.vocabulary import PROFESSION_PHYSICIAN, PROFESSIONAL_EID, RegisterInfo
+
+INFO = RegisterInfo("dk-sst", "DK", "DNK", "Autorisationsregisteret",
+                    "Styrelsen for Patientsikkerhed", PROFESSIONAL_EID)
+DK_SST = INFO.id
 
 ENCODING = "iso8859_15"
 FIELDS = 5
@@ -230,7 +234,7 @@ def apply_delta(
 
 
 class SstVerifier(MirrorVerifier):
-    register = DK_SST
+    info = INFO
     number_label = "autorisations-ID"
 
     def normalize(self, number: str) -> str | None:

@@ -40,8 +40,11 @@ from hub.verification.base import (
 from hub.verification.checking import LiveVerifier
 from hub.verification.importing import ImportReport, Op, ProgressFn, Upsert, run_import
 from hub.verification.readers import LineCounter
-from hub.verification.vocabulary import NL_BIG, PROFESSION_PHYSICIAN
+from hub.verification.vocabulary import PROFESSION_PHYSICIAN, PROFESSIONAL_EID, RegisterInfo
 from hub.verification.xmlstream import Node, iter_elements
+
+INFO = RegisterInfo("nl-big", "NL", "NLD", "BIG-register", "CIBG, Ministerie van VWS", PROFESSIONAL_EID)
+NL_BIG = INFO.id
 
 ENDPOINT = "https://api.bigregister.nl/zksrv/soap/4"
 NAMESPACE = "http://services.cibg.nl/ExternalUser"
@@ -231,7 +234,7 @@ def import_full(
 
 
 class BigVerifier(LiveVerifier):
-    register = NL_BIG
+    info = INFO
     number_label = "BIG number"
 
     def __init__(self, db: Database, *, endpoint: str = ENDPOINT, **kw: Any) -> None:

@@ -21,10 +21,9 @@ from hub.verification.claims import (
     VerifiedRegistration,
     build_verified_claims,
 )
+from hub.verification.registry import register_for_country
 from hub.verification.release import filter_verified_claims
-from hub.verification.vocabulary import DK_SST, NL_BIG, UK_GMC, US_NPPES
 
-COUNTRY_REGISTERS = {"NL": NL_BIG, "GB": UK_GMC, "UK": UK_GMC, "US": US_NPPES, "DK": DK_SST}
 RELEASABLE = (ResultStatus.MATCH.value,)
 # A change away from these means the doctor's verified claim must stop being used.
 _VERIFIED = (ResultStatus.MATCH.value,)
@@ -35,7 +34,7 @@ class UnknownRegister(LookupError):
 
 
 def register_for(claim: RegistrationClaim) -> str:
-    register = claim.register or COUNTRY_REGISTERS.get(claim.country.upper())
+    register = claim.register or register_for_country(claim.country)
     if register is None:
         raise UnknownRegister(f"no register for country {claim.country!r}")
     return register

@@ -47,7 +47,11 @@ from hub.verification.importing import (
     run_import,
 )
 from hub.verification.readers import Header, LineCounter, Row, csv_records
-from hub.verification.vocabulary import PROFESSION_PHYSICIAN, UK_GMC
+from hub.verification.vocabulary import PROFESSION_PHYSICIAN, PROFESSIONAL_EID, RegisterInfo
+
+INFO = RegisterInfo("uk-gmc", "GB", "GBR", "List of Registered Medical Practitioners",
+                    "General Medical Council", PROFESSIONAL_EID)
+UK_GMC = INFO.id
 
 # The published layout, in order (GMC, "LRMP data file" specification).
 LRMP_COLUMNS: tuple[str, ...] = (
@@ -343,7 +347,7 @@ def apply_delta(
 
 
 class GmcVerifier(MirrorVerifier):
-    register = UK_GMC
+    info = INFO
     number_label = "GMC reference number"
 
     def normalize(self, number: str) -> str | None:

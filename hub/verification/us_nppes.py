@@ -68,7 +68,13 @@ from hub.verification.importing import (
     run_import,
 )
 from hub.verification.readers import Header, LineCounter, Row, csv_records, parse_date
-from hub.verification.vocabulary import PROFESSION_PHYSICIAN, US_NPPES
+from hub.verification.vocabulary import PROFESSION_PHYSICIAN, REGISTER_MATCH, RegisterInfo
+
+# NPPES proves the provider's identity (NPI) and a *self-reported* state licence: it is
+# never evidence of an active licence, so it is capped at the lowest level.
+INFO = RegisterInfo("us-nppes", "US", "USA", "NPPES NPI Registry",
+                    "Centers for Medicare & Medicaid Services", REGISTER_MATCH, proves_licence=False)
+US_NPPES = INFO.id
 
 API_URL = "https://npiregistry.cms.hhs.gov/api/"
 API_VERSION = "2.1"
@@ -272,7 +278,7 @@ def _api_text(value: Any) -> str:
 
 
 class NppesVerifier(LiveVerifier):
-    register = US_NPPES
+    info = INFO
     number_label = "NPI"
 
     def __init__(self, db: Database, *, api_url: str = API_URL, **kw: Any) -> None:
@@ -327,6 +333,7 @@ class NppesVerifier(LiveVerifier):
             entry,
             checked_at=self.clock(),
             method=method,
+            info=self.info,
             evidence_time=evidence_time,
             note=EVIDENCE_NOTE,
         )

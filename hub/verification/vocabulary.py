@@ -39,17 +39,13 @@ CHECK_METHOD_DATA: Final = "data"
 # OIDC4IDA check_method "vpip": validity check of a physical document, done by a person.
 CHECK_METHOD_VPIP: Final = "vpip"
 
-NL_BIG: Final = "nl-big"
-UK_GMC: Final = "uk-gmc"
-US_NPPES: Final = "us-nppes"
-DK_SST: Final = "dk-sst"
-
 
 @dataclass(frozen=True, slots=True)
 class RegisterInfo:
-    """What the evidence says about a register. ``country_code`` is the ISO 3166 alpha-3
-    code OIDC4IDA asks for in ``record.source.country_code``; ``country`` is alpha-2 as
-    doctors and partner networks use it."""
+    """What the evidence says about a register; each register module declares its own
+    (``INFO``) and hub.verification.registry lists them. ``country_code`` is the ISO 3166
+    alpha-3 code OIDC4IDA asks for in ``record.source.country_code``; ``country`` is alpha-2
+    as doctors and partner networks use it."""
 
     id: str
     country: str
@@ -59,38 +55,6 @@ class RegisterInfo:
     # The highest assurance level evidence from this register can support.
     max_level: str
     proves_licence: bool = True
-
-
-REGISTERS: Final[dict[str, RegisterInfo]] = {
-    NL_BIG: RegisterInfo(NL_BIG, "NL", "NLD", "BIG-register", "CIBG, Ministerie van VWS", PROFESSIONAL_EID),
-    UK_GMC: RegisterInfo(
-        UK_GMC,
-        "GB",
-        "GBR",
-        "List of Registered Medical Practitioners",
-        "General Medical Council",
-        PROFESSIONAL_EID,
-    ),
-    # NPPES proves the provider's identity (NPI) and a *self-reported* state licence: it is
-    # never evidence of an active licence, so it is capped at the lowest level.
-    US_NPPES: RegisterInfo(
-        US_NPPES,
-        "US",
-        "USA",
-        "NPPES NPI Registry",
-        "Centers for Medicare & Medicaid Services",
-        REGISTER_MATCH,
-        proves_licence=False,
-    ),
-    DK_SST: RegisterInfo(
-        DK_SST,
-        "DK",
-        "DNK",
-        "Autorisationsregisteret",
-        "Styrelsen for Patientsikkerhed",
-        PROFESSIONAL_EID,
-    ),
-}
 
 
 def level_rank(level: str | None) -> int:

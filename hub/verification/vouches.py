@@ -22,10 +22,15 @@ from hub.persistence.db import utcnow
 from hub.persistence.models.registers import DoctorRegistration, IdentityEvidence, Vouch
 from hub.verification import records
 from hub.verification.claims import PersonEvidence
-from hub.verification.vocabulary import CHECK_METHOD_DATA, REGISTERS
+from hub.verification.registry import REGISTERS
+from hub.verification.vocabulary import CHECK_METHOD_DATA
 
 VOUCHES_NEEDED = 2
-_ALPHA3 = {info.country: info.country_code for info in REGISTERS.values()}
+
+
+def _alpha3(country: str) -> str:
+    """OIDC4IDA's alpha-3 code for a country the hub has a register for."""
+    return next((r.country_code for r in REGISTERS.values() if r.country == country), country)
 
 
 class VouchRefused(ValueError):
@@ -131,7 +136,7 @@ def _evidence(v: Vouch, now: datetime) -> PersonEvidence:
                 "voucher": {
                     "occupation": "physician",
                     "organization": "Curbside verified physicians",
-                    "country_code": _ALPHA3.get(v.jurisdiction, v.jurisdiction),
+                    "country_code": _alpha3(v.jurisdiction),
                 },
             },
             "check_details": [

@@ -13,7 +13,7 @@ from hub.cli import main
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    env = {"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
+    env = {"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
            "CURBSIDE_ISSUER": "https://id.curbside.example", "CURBSIDE_ARGON2_MEMORY_COST": "1024",
            "CURBSIDE_ARGON2_TIME_COST": "1"}
     assert CliRunner().invoke(main, ["db", "upgrade"], env=env).exit_code == 0

@@ -113,8 +113,10 @@ def test_example_env_files_hold_only_settings_the_hub_accepts(tmp_path: Path) ->
     from hub.settings import Settings
 
     env = _example("hub") | _example("migrate")
-    assert {k for k, v in env.items() if not v} == {"CURBSIDE_SECRET_KEY", "CURBSIDE_KEY_ENCRYPTION_KEYS"}
+    assert {k for k, v in env.items() if not v} == {"CURBSIDE_SECRET_KEY", "CURBSIDE_KEY_ENCRYPTION_KEYS",
+                                                    "CURBSIDE_PAIRWISE_SALT"}
     env |= {"CURBSIDE_SECRET_KEY": "x" * 48, "CURBSIDE_KEY_ENCRYPTION_KEYS": "k",
+            "CURBSIDE_PAIRWISE_SALT": "s" * 43,
             "CURBSIDE_INSTANCE_DIR": str(tmp_path)}
     settings = Settings.from_env(env)
     assert settings.database_url.startswith("postgresql+psycopg://curbside_migrator:")

@@ -71,7 +71,7 @@ def test_a_killed_master_can_be_restarted_on_the_same_port_at_once(tmp_path: Pat
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")}
     env |= {"CURBSIDE_BIND": f"127.0.0.1:{port}", "CURBSIDE_WORKERS": "1", "CURBSIDE_THREADS": "2",
             "CURBSIDE_ISSUER": issuer, "CURBSIDE_INSECURE_TRANSPORT": "1",
-            "CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path)}
+            "CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path)}
     from hub.persistence.db import Database
     from hub.persistence.schema import upgrade
 

@@ -50,7 +50,12 @@ VARIANTS = {
     "defaults": {},
     "autoscaling": {"autoscaling": {"enabled": True}},
     "no-pdb": {"podDisruptionBudget": {"enabled": False}},
-    "instance-on-pvc": {"instance": {"existingSecret": "", "existingClaim": "curbside-instance"}},
+    "instance-on-pvc": {"instance": {"existingClaim": "curbside-instance"},
+                        "secrets": {"pairwiseSalt": {"name": "", "key": "pairwise_salt"}}},
+    "audit-ed25519": {"auditCheckpoint": {"privateKeySecret": "audit-private",
+                                          "publicKeySecret": "audit-public"}},
+    "metrics-port": {"config": {"CURBSIDE_ISSUER": "https://id.example.org",
+                                "CURBSIDE_METRICS_BIND": "0.0.0.0:9100"}},
 }
 
 
@@ -100,7 +105,7 @@ def test_hub_probes_use_healthz_and_readyz() -> None:
     assert hub["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
 
 
-def test_every_pod_is_non_root_read_only_with_tmp_and_the_shared_instance_folder() -> None:
+def test_every_pod_is_non_root_read_only_with_tmp_and_a_read_only_instance_folder() -> None:
     docs = render()
     specs = dict(pod_specs(docs))
     assert len(specs) == 4
@@ -115,13 +120,14 @@ def test_every_pod_is_non_root_read_only_with_tmp_and_the_shared_instance_folder
         assert c["resources"]["requests"] and c["resources"]["limits"], name
         mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
         assert set(mounts) == {"/tmp", "/home/curbside/instance"}, name
+        # Read-only: a pod missing a secret stops at start instead of generating its own.
         assert mounts["/home/curbside/instance"]["readOnly"] is True, name
         volumes = {v["name"]: v for v in spec["volumes"]}
-        assert "emptyDir" in volumes["tmp"]
-        # Every pod reads the one salt: the same Secret, not a per-pod folder.
-        assert volumes["instance"]["secret"]["secretName"] == "curbside-instance", name
-        assert volumes["instance"]["secret"]["defaultMode"] == 0o440, name
-        assert spec["securityContext"]["fsGroup"] == 10001, name  # the group that may read it
+        assert "emptyDir" in volumes["tmp"] and "emptyDir" in volumes["instance"]
+        # Every pod reads the one salt, from the same Secret.
+        (salt,) = [e for e in c["env"] if e["name"] == "CURBSIDE_PAIRWISE_SALT"]
+        assert salt["valueFrom"]["secretKeyRef"] == {"name": "curbside-instance",
+                                                     "key": "pairwise_salt"}, name
 
 
 def test_no_secret_value_appears_in_any_manifest() -> None:
@@ -144,11 +150,11 @@ def test_an_http_issuer_is_refused() -> None:
         render({"config": {"CURBSIDE_ISSUER": "http://id.example.org"}})
 
 
-def test_without_a_shared_instance_folder_the_chart_refuses_to_render() -> None:
-    # An emptyDir per pod would give each pod its own pairwise salt: a doctor's `sub` at a
-    # partner network would change with the pod that answered.
+def test_without_a_salt_secret_or_a_shared_instance_folder_the_chart_refuses_to_render() -> None:
+    # A salt per pod would give a doctor a different `sub` at a partner network with each
+    # pod that answered.
     with pytest.raises(helm.HelmRenderError, match="pairwise"):
-        render({"instance": {"existingSecret": ""}})
+        render({"secrets": {"pairwiseSalt": {"name": "", "key": "pairwise_salt"}}})
 
 
 def test_instance_on_a_claim_is_writable() -> None:
@@ -182,6 +188,6 @@ def test_pod_disruption_budget_keeps_a_hub_pod_and_can_be_turned_off() -> None:
 def test_config_reaches_every_pod_as_environment() -> None:
     docs = render({"config": {"CURBSIDE_ISSUER": "https://id.clinics.example", "CURBSIDE_SESSION_TTL": 3600}})
     for _, spec in pod_specs(docs):
-        env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
+        env = {e["name"]: e.get("value") for e in spec["containers"][0]["env"]}
         assert env["CURBSIDE_ISSUER"] == "https://id.clinics.example"
         assert env["CURBSIDE_SESSION_TTL"] == "3600"

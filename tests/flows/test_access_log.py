@@ -21,7 +21,7 @@ def _free_port() -> int:
 
 
 def test_hub_serve_logs_paths_without_query_strings(tmp_path: Path) -> None:
-    env = {**os.environ, "CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db",
+    env = {**os.environ, "CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db",
            "CURBSIDE_INSTANCE_DIR": str(tmp_path), "CURBSIDE_ISSUER": "https://id.curbside.example",
            "CURBSIDE_ARGON2_MEMORY_COST": "1024", "CURBSIDE_ARGON2_TIME_COST": "1"}
     hub = [sys.executable, "-m", "hub.cli"]

@@ -76,7 +76,7 @@ def _serve(tmp: Path, *, workers: int, extra: dict[str, str]) -> Iterator[Served
     port = _free_port()
     issuer = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CURBSIDE_", "PROMETHEUS_"))}
-    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp}/hub.persistence.db", "CURBSIDE_INSTANCE_DIR": str(tmp),
+    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp),
                 "CURBSIDE_ISSUER": issuer, "CURBSIDE_INSECURE_TRANSPORT": "1",
                 "CURBSIDE_ARGON2_MEMORY_COST": "1024", "CURBSIDE_ARGON2_TIME_COST": "1",
                 "CURBSIDE_LOG_FORMAT": "json", "PROMETHEUS_MULTIPROC_DIR": str(tmp / "metrics"), **extra})
@@ -349,7 +349,7 @@ def test_queue_gauges_read_the_database(running_hub: RunningHub) -> None:
 
 def test_the_logout_worker_logs_json(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CURBSIDE_", "PROMETHEUS_"))}
-    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
+    env.update({"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
                 "CURBSIDE_ISSUER": "https://id.curbside.example", "CURBSIDE_LOG_FORMAT": "json"})
     cli = [sys.executable, "-m", "hub.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True, timeout=120)

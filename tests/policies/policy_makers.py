@@ -15,10 +15,19 @@ from policies import (
     ClientPolicy,
     Registration,
     SubjectFacts,
+    Wording,
     load_policy,
 )
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+# What the hub hands policies for its registers (hub.verification.registry.policy_wording);
+# written out here because policies, and so its tests, never import the hub.
+WORDING = Wording(register_names={
+    "dk-sst": "the Danish Authorisation Register",
+    "nl-big": "the Dutch BIG register",
+    "uk-gmc": "the UK General Medical Council register",
+    "us-nppes": "the US NPPES registry",
+})
 
 
 def make_registration(

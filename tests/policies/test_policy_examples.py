@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from policy_makers import NOW, make_request
+from policy_makers import NOW, WORDING, make_request
 
 from policies import (
     CLAIM_REGISTRATIONS,
@@ -114,7 +114,7 @@ def test_the_danish_gp_must_renew_once_the_year_is_up(profiles: dict[str, Subjec
 
 def test_uk_gmc(profiles: dict[str, SubjectFacts]) -> None:
     policy = load_example("uk-gmc")
-    results = dry_run(policy, profiles, EVERYTHING)
+    results = dry_run(policy, profiles, EVERYTHING, wording=WORDING)
     table = outcomes(results)
     assert table["uk-doctor"] == ()
     assert table["danish-gp"] == (R.REGISTER_NOT_ACCEPTED, R.JURISDICTION_NOT_ACCEPTED)
@@ -243,7 +243,7 @@ def test_no_example_ever_releases_verified_claims_without_a_registration(
     ],
 )
 def test_the_portal_can_preview_each_rule(name: str, area: str | None, sentence: str) -> None:
-    assert describe_access(load_example(name), area) == sentence
+    assert describe_access(load_example(name), area, wording=WORDING) == sentence
 
 
 def test_bad_sample_profiles_are_refused_with_a_path() -> None:

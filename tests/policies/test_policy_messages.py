@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from policy_makers import make_policy, make_registration, make_request, make_subject
+from policy_makers import WORDING, make_policy, make_registration, make_request, make_subject
 
-from policies import ACR_MFA, ACR_PWD, decide, describe_access
+from policies import ACR_MFA, ACR_PWD, Wording, decide, describe_access
 from policies.messages import COUNTRY_NAMES, country_name, join_words
 
 EU_EEA = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
@@ -39,8 +39,9 @@ def test_join_words(words: list[str], joined: str) -> None:
 
 def rule_sentence(access: dict[str, object], area: str | None = None) -> str:
     if area is None:
-        return describe_access(make_policy(access))
-    return describe_access(make_policy(areas={area: access}, default_area=area), area)
+        return describe_access(make_policy(access), wording=WORDING)
+    return describe_access(make_policy(areas={area: access}, default_area=area), area,
+                           wording=WORDING)
 
 
 @pytest.mark.parametrize(
@@ -94,6 +95,20 @@ def test_describe_access_writes_the_rule_in_one_sentence(
     access: dict[str, object], sentence: str
 ) -> None:
     assert rule_sentence(access) == sentence
+
+
+def test_the_hubs_wording_names_a_register_and_its_country() -> None:
+    # A register policies have never heard of: the hub hands in its words.
+    wording = Wording(register_names={"zz-reg": "the Zedland Medical Roll"},
+                      country_names={"ZZ": "Zedland"})
+    policy = make_policy({"professions": ["physician"], "min_assurance_level": "register_match",
+                          "registers": ["zz-reg"], "jurisdictions": ["ZZ"]})
+    assert describe_access(policy, wording=wording) == (
+        "This network accepts physicians in Zedland verified against the Zedland Medical Roll."
+    )
+    refused = decide(policy, make_subject(make_registration()), make_request(), wording=wording)
+    assert refused.message is not None and "the Zedland Medical Roll" in refused.message
+    assert "Zedland." not in describe_access(policy)  # without the hub's words: the codes
 
 
 def test_a_named_area_is_named_in_the_sentence() -> None:

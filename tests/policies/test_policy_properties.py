@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from policy_makers import NOW
+from policy_makers import NOW, WORDING
 
 from policies import (
     ACR_MFA,
@@ -25,7 +25,7 @@ from policies import (
     decide,
     load_policy,
 )
-from policies.messages import COUNTRY_NAMES, REGISTER_NAMES
+from policies.messages import COUNTRY_NAMES
 
 COUNTRIES = ["DK", "SE", "NO", "NL", "GB", "US"]
 REGISTERS = ["dk-sst", "se-hosp", "no-hpr", "nl-big", "uk-gmc", "us-nppes"]
@@ -276,14 +276,14 @@ def test_every_valid_document_round_trips_through_json_and_yaml(document: dict[s
 def test_a_refusal_names_countries_by_name(
     policy: ClientPolicy, subject: SubjectFacts, request: AccessRequest
 ) -> None:
-    decision = decide(policy, subject, request)
+    decision = decide(policy, subject, request, wording=WORDING)
     rule = policy.rule_for(request.area)
     rule_reasons = set(decision.reasons) - {Reason.UNKNOWN_AREA, Reason.ESSENTIAL_CLAIM_UNAVAILABLE}
     if rule is None or not rule_reasons or not rule.jurisdictions:
         return
     assert decision.message is not None
     without_registers = decision.message
-    for name in REGISTER_NAMES.values():  # "the US NPPES registry" is a name, not a code
+    for name in WORDING.register_names.values():  # "the US NPPES registry" is a name, not a code
         without_registers = without_registers.replace(name, "")
     for code in rule.jurisdictions:
         assert COUNTRY_NAMES[code] in decision.message

@@ -77,8 +77,13 @@ def test_an_update_clears_omitted_fields_and_cannot_set_the_secret(credentials: 
         s.get(ClientRecord, reg["client_id"]).status = "active"
     hub.hub.clients.forget(reg["client_id"])
     auth = {"Authorization": f"Bearer {reg['registration_access_token']}"}
-    put = requests.put(reg["registration_client_uri"], headers=auth, timeout=5, json={
-        "client_id": reg["client_id"], "grant_types": ["client_credentials"], "client_secret": "chosen-by-me"})
+    chosen = {"client_id": reg["client_id"], "grant_types": ["client_credentials"], "client_secret": "chosen-by-me"}
+    put = requests.put(reg["registration_client_uri"], headers=auth, timeout=5, json=chosen)
+    # §2.2: a client_secret in the body MUST match the one issued; a request that does not is refused.
+    assert put.status_code == 400 and put.json()["error"] == "invalid_request", put.text
+    assert requests.get(reg["registration_client_uri"], headers=auth, timeout=5).json()["logo_uri"]
+    put = requests.put(reg["registration_client_uri"], headers=auth, timeout=5,
+                       json={**chosen, "client_secret": reg["client_secret"]})
     assert put.status_code == 200, put.text
     assert "logo_uri" not in requests.get(reg["registration_client_uri"], headers=auth, timeout=5).json()
     with hub.hub.db.session() as s:  # a changed registration goes back to review: approve it again

@@ -11,7 +11,7 @@ from hub.cli import main
 
 
 def test_client_list_names_the_clients_awaiting_approval(tmp_path: Path) -> None:
-    env = {"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.persistence.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
+    env = {"CURBSIDE_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db", "CURBSIDE_INSTANCE_DIR": str(tmp_path),
            "CURBSIDE_ISSUER": "https://id.curbside.example"}
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0

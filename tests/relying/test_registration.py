@@ -68,7 +68,8 @@ def test_register_manage_and_delete(running_hub: RunningHub) -> None:
     assert put.json()["registration_access_token"] == reg["registration_access_token"]
     approve(running_hub, reg["client_id"])
     bad = requests.put(uri, headers=auth, json={**GOOD, "client_id": "other"}, timeout=5)
-    assert bad.json()["error"] == "invalid_client_metadata"
+    # RFC 7592 §2.2: the body names the client it updates (Authlib: invalid_request).
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_request"
     rotated = requests.post(f"{uri}/secret", headers=auth, timeout=5).json()["client_secret"]
     assert rotated != reg["client_secret"]
     tok = requests.post(f"{running_hub.issuer}/token", data={"grant_type": "client_credentials"},

@@ -120,8 +120,11 @@ def test_changed_redirect_uri_gets_no_code_until_an_admin_approves_again(
     assert new_rp.exchange(params)["id_token"]
 
     # Read, update (a contact only: no review), delete: RFC 7592 §2 still works end to end.
-    put = requests.put(uri, headers=auth, timeout=10, json={
-        **got.json(), "contacts": ["security@baltic.example"]})
+    # RFC 7592 §2.2: the update repeats the metadata read, without the fields the hub issued.
+    issued = ("registration_access_token", "registration_client_uri", "client_id_issued_at",
+              "client_secret_expires_at")
+    metadata = {k: v for k, v in got.json().items() if k not in issued}
+    put = requests.put(uri, headers=auth, timeout=10, json={**metadata, "contacts": ["security@baltic.example"]})
     assert put.status_code == 200 and put.json()["status"] == "active"
     assert requests.delete(uri, headers=auth, timeout=10).status_code == 204
     assert requests.get(uri, headers=auth, timeout=10).status_code == 401

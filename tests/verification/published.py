@@ -19,15 +19,15 @@ from typing import Any
 
 import openpyxl
 
+from connectors.resilience import RetryPolicy
 from hub.persistence.db import Database
 from hub.settings import Settings
 from hub.verification import registry
 from hub.verification.base import Verifier
-from hub.verification.resilience import HttpPolicy
 from tests.verification_flows.registers import FakeRegisters
 
 # A lookup budget short enough for tests; the policy is an argument of make_verifiers.
-FAST = HttpPolicy(connect_timeout=0.5, read_timeout=0.5, retries=1, backoff=0.05, deadline=1.0)
+FAST = RetryPolicy(connect_timeout=0.5, read_timeout=0.5, retries=1, backoff=0.05, deadline=1.0)
 
 
 def _nppes_columns() -> list[str]:
@@ -131,7 +131,7 @@ def deactivation_report_csv(path: Path, rows: Sequence[Sequence[str]], *, title:
     return path
 
 
-def live_verifiers(db: Database, fake: FakeRegisters, *, policy: HttpPolicy = FAST,
+def live_verifiers(db: Database, fake: FakeRegisters, *, policy: RetryPolicy = FAST,
                    **over: Any) -> dict[str, Verifier]:
     """The hub's verifiers, configured as an operator would (CURBSIDE_* settings), pointed
     at the local fake registers."""

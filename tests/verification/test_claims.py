@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import jsonschema
 import pytest
 
+from hub.verification import registry
 from hub.verification import vocabulary as voc
 from hub.verification.claims import (
     DISCOVERY_METADATA,
@@ -25,7 +26,7 @@ REG = voc.REGISTRATIONS_CLAIM
 
 
 def evidence(register: str, number: str) -> dict:
-    info = voc.REGISTERS[register]
+    info = registry.REGISTERS[register]
     return {
         "type": "electronic_record",
         "check_details": [

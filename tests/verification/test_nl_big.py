@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from connectors.breaker import CircuitBreaker
+from connectors.resilience import RetryPolicy
 from hub.verification import nl_big
 from hub.verification.base import RegisterFileError, RegistrationClaim, ResultStatus
-from hub.verification.resilience import CircuitBreaker, HttpPolicy
 from tests.verification import published as pub
 from tests.verification_flows.registers import FakeRegisters
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # Short timeouts so that a stalled register costs the test little; the retries as in production.
-QUICK = HttpPolicy(connect_timeout=0.3, read_timeout=0.3, retries=2, backoff=0.01, deadline=2.0)
+QUICK = RetryPolicy(connect_timeout=0.3, read_timeout=0.3, retries=2, backoff=0.01, deadline=2.0)
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +126,7 @@ def test_breaker_opens_and_stops_calling(db, fake, fixture_path):
 def test_mirror_import(db, fixture_path):
     report = nl_big.import_full(db, fixture_path("big_mirror.xml"))
     assert report.rows_changed == 5
-    v = verifier(db, breaker=CircuitBreaker(failure_threshold=1, reset_after=3600))
+    v = verifier(db, breaker=CircuitBreaker(failure_threshold=1, reset_timeout=3600))
     v.breaker.record_failure()  # force mirror answers
     assert v.check(claim("29055500101", "Anna", "Jansen-Bakker")).status is ResultStatus.MATCH
     assert v.check(claim("29055500101", "A.C.", "Bakker")).status is ResultStatus.MATCH

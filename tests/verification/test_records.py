@@ -92,7 +92,7 @@ def test_stale_recheck_and_outage_keeps_verified(db, fixture_path):
 
 def test_every_register_has_a_verifier(db):
     from hub.verification.base import Verifier
-    from hub.verification.vocabulary import REGISTERS
+    from hub.verification.registry import REGISTERS
 
     verifiers = make_verifiers(db)
     assert set(verifiers) == set(REGISTERS)

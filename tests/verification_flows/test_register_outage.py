@@ -14,10 +14,10 @@ from pathlib import Path
 
 from sqlalchemy import select, update
 
+from connectors.resilience import RetryPolicy
 from hub.persistence.db import utcnow
 from hub.persistence.models.registers import DoctorRegistration
 from hub.verification import jobs
-from hub.verification.resilience import HttpPolicy
 from tests.flows.conftest import RelyingParty, RunningHub
 from tests.verification_flows import registers as reg
 from tests.verification_flows.helpers import (
@@ -30,7 +30,7 @@ from tests.verification_flows.helpers import (
     vc_request,
 )
 
-DEADLINE = HttpPolicy().deadline  # the production policy: the hub is not reconfigured for tests
+DEADLINE = RetryPolicy().deadline  # the production policy: the hub is not reconfigured for tests
 
 
 def _big_in_mirror(hub: RunningHub, tmp: Path) -> reg.Person:

@@ -3,6 +3,11 @@
 Commands go straight to pooled redis-py connections (``send_command``/``read_response``):
 redis-py's client layer (pool locking, a readiness poll, retry and event wrappers) cost
 about as much CPU again as the command itself, and a sign-in runs about fifteen.
+
+Every command passes a circuit breaker (connectors/breaker.py, docs/decisions.md): after a
+few consecutive failures the store stops asking Redis for a cool-down and raises
+:class:`StoreUnavailable` at once, so a frozen Redis costs each request microseconds, not
+a timeout; then one command tries Redis again and a success closes the circuit.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from connectors.breaker import CircuitBreaker
+
 MAX_IDLE = 64
 _CONSUME_AND_MARK = (
     "local v = redis.call('GETDEL', KEYS[1]) "
@@ -24,9 +31,15 @@ _CONSUME_AND_MARK = (
 )
 
 
+class StoreUnavailable(redis.ConnectionError):
+    """Redis failed the last commands and is not asked again until the cool-down ends. A
+    ConnectionError, so every entry point answers it as the outage it is (hub/ops/outage.py)."""
+
+
 class RedisStore:
     def __init__(self, url: str, *, prefix: str = "curbside:", connect_timeout: float = 1.0,
-                 timeout: float = 1.0, health_check_interval: int = 30) -> None:
+                 timeout: float = 1.0, health_check_interval: int = 30,
+                 breaker_threshold: int = 3, breaker_cooldown: float = 2.0) -> None:
         # Short timeouts: an unreachable or frozen Redis is an outage the request is answered
         # 503 for (hub/ops/outage.py), not a worker thread held for seconds. No retry with
         # backoff: _call retries once, at once, on a pooled connection the server closed.
@@ -35,6 +48,12 @@ class RedisStore:
                                            health_check_interval=health_check_interval,
                                            retry=Retry(NoBackoff(), 0))
         self.prefix = prefix
+        # Per process, as the connections are: each gunicorn worker finds the outage itself.
+        self.breaker = CircuitBreaker("redis", failure_threshold=breaker_threshold,
+                                      reset_timeout=breaker_cooldown)
+        # No failure since the last success: the breaker is closed and a success changes
+        # nothing in it, so the hot path skips its lock (two per command otherwise).
+        self._clean = True
         self._idle: list[Any] = []
         self._pid = os.getpid()
 
@@ -94,10 +113,35 @@ class RedisStore:
             self._call(*commands)
 
     def ping(self) -> None:
-        self.client.ping()
+        # Through the breaker: /readyz reports an open circuit without waiting on Redis, and
+        # its probes may be the half-open trial that finds Redis back.
+        self._call(("PING",))
 
     # -- connections ----------------------------------------------------------------------
     def _call(self, *commands: tuple[Any, ...]) -> list[Any]:
+        if not self._clean and not self.breaker.allow():
+            raise StoreUnavailable(f"Redis failed {self.breaker.failure_threshold} commands in "
+                                   f"a row; tried again in {self.breaker.retry_after():.1f} s")
+        try:
+            replies = self._send(*commands)
+        except (redis.ConnectionError, redis.TimeoutError):
+            self._clean = False
+            self.breaker.record_failure()
+            raise
+        except BaseException:
+            # Redis answered (an error reply) or the fault is ours: not a sign of an outage,
+            # and a half-open trial must end either way or the circuit would stay shut.
+            self._answered()
+            raise
+        self._answered()
+        return replies
+
+    def _answered(self) -> None:
+        if not self._clean:
+            self.breaker.record_success()
+            self._clean = True
+
+    def _send(self, *commands: tuple[Any, ...]) -> list[Any]:
         """Send the commands in one write, read every reply (a pipeline without MULTI)."""
         conn, reused = self._checkout()
         try:

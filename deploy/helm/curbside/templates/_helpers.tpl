@@ -23,33 +23,37 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}
 {{- end -}}
 
-{{/* The instance folder must be shared by every pod (the pairwise salt): a Secret or a PVC. */}}
+{{/*
+The instance folder: read-only and empty (every secret comes from a Secret, so a pod never
+generates one of its own), or a shared PVC for a salt file from before CURBSIDE_PAIRWISE_SALT.
+*/}}
 {{- define "curbside.instanceVolume" -}}
-{{- if and .Values.instance.existingSecret .Values.instance.existingClaim -}}
-{{- fail "set one of instance.existingSecret and instance.existingClaim, not both" -}}
-{{- else if .Values.instance.existingSecret -}}
 - name: instance
-  secret:
-    secretName: {{ .Values.instance.existingSecret }}
-    defaultMode: 0440  # root:fsGroup 10001, readable by the hub only
-{{- else if .Values.instance.existingClaim -}}
-- name: instance
+{{- if .Values.instance.existingClaim }}
   persistentVolumeClaim:
     claimName: {{ .Values.instance.existingClaim }}
-{{- else -}}
-{{- fail "set instance.existingSecret (a Secret with pairwise_salt) or instance.existingClaim (a ReadWriteMany PVC): every pod must read the same pairwise-subject salt" -}}
-{{- end -}}
+{{- else }}
+  emptyDir:
+    sizeLimit: 1Mi
+{{- end }}
 {{- end -}}
 
 {{- define "curbside.required" -}}
 {{- if not .Values.secrets.hubEnv -}}
 {{- fail "secrets.hubEnv must name a Secret with CURBSIDE_SECRET_KEY, CURBSIDE_KEY_ENCRYPTION_KEYS, CURBSIDE_DATABASE_URL and CURBSIDE_STORE_URL" -}}
 {{- end -}}
+{{- if not (or .Values.secrets.pairwiseSalt.name .Values.instance.existingClaim) -}}
+{{- fail "set secrets.pairwiseSalt.name (a Secret with the pairwise-subject salt) or instance.existingClaim (a ReadWriteMany PVC with the salt file of an earlier hub): every pod must use the same salt" -}}
+{{- end -}}
+{{- if ne (empty .Values.auditCheckpoint.privateKeySecret) (empty .Values.auditCheckpoint.publicKeySecret) -}}
+{{- fail "set both auditCheckpoint.privateKeySecret and auditCheckpoint.publicKeySecret, or neither: the pods verify checkpoints with the public key that the queue worker signs with" -}}
+{{- end -}}
 {{- end -}}
 
 {{/*
 The pod spec shared by the hub, the workers and the migration Job.
-Call with (dict "root" $ "component" "hub" "command" list-or-nil "resources" map "extraEnvFrom" list-or-nil "ports" bool).
+Call with (dict "root" $ "component" "hub" "command" list-or-nil "resources" map "extraEnvFrom" list-or-nil "ports" bool "auditWriter" bool).
+"auditWriter": the one pod kind that writes audit checkpoints and so gets the private key.
 */}}
 {{- define "curbside.podSpec" -}}
 {{- $root := .root -}}
@@ -74,6 +78,27 @@ containers:
       - name: {{ $name }}
         value: {{ $value | toString | quote }}
       {{- end }}
+      {{- if .ports }}
+      - name: CURBSIDE_BIND
+        value: {{ printf "0.0.0.0:%v" $root.Values.hub.port | quote }}
+      {{- end }}
+      {{- with $root.Values.secrets.pairwiseSalt }}
+      {{- if .name }}
+      - name: CURBSIDE_PAIRWISE_SALT
+        valueFrom:
+          secretKeyRef:
+            name: {{ .name }}
+            key: {{ .key }}
+      {{- end }}
+      {{- end }}
+      {{- if $root.Values.auditCheckpoint.publicKeySecret }}
+      - name: CURBSIDE_AUDIT_CHECKPOINT_PUBLIC_KEY_FILE
+        value: /etc/curbside/audit-public/public.pem
+      {{- if .auditWriter }}
+      - name: CURBSIDE_AUDIT_CHECKPOINT_KEY_FILE
+        value: /etc/curbside/audit-private/private.pem
+      {{- end }}
+      {{- end }}
     envFrom:
       - secretRef:
           name: {{ $root.Values.secrets.hubEnv }}
@@ -85,6 +110,11 @@ containers:
       - name: http
         containerPort: {{ $root.Values.hub.port }}
         protocol: TCP
+      {{- with $root.Values.config.CURBSIDE_METRICS_BIND }}
+      - name: metrics
+        containerPort: {{ splitList ":" (toString .) | last | int }}
+        protocol: TCP
+      {{- end }}
     {{- end }}
     securityContext:
       {{- toYaml $root.Values.securityContext | nindent 6 }}
@@ -95,7 +125,17 @@ containers:
         mountPath: /tmp
       - name: instance
         mountPath: /home/curbside/instance
-        readOnly: {{ not (empty $root.Values.instance.existingSecret) }}
+        readOnly: {{ empty $root.Values.instance.existingClaim }}
+      {{- if $root.Values.auditCheckpoint.publicKeySecret }}
+      - name: audit-public
+        mountPath: /etc/curbside/audit-public
+        readOnly: true
+      {{- if .auditWriter }}
+      - name: audit-private
+        mountPath: /etc/curbside/audit-private
+        readOnly: true
+      {{- end }}
+      {{- end }}
     {{- with .probes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -104,4 +144,16 @@ volumes:
     emptyDir:
       sizeLimit: {{ $root.Values.tmpSizeLimit }}
   {{- include "curbside.instanceVolume" $root | nindent 2 }}
+  {{- if $root.Values.auditCheckpoint.publicKeySecret }}
+  - name: audit-public
+    secret:
+      secretName: {{ $root.Values.auditCheckpoint.publicKeySecret }}
+      defaultMode: 0440
+  {{- if .auditWriter }}
+  - name: audit-private
+    secret:
+      secretName: {{ $root.Values.auditCheckpoint.privateKeySecret }}
+      defaultMode: 0440
+  {{- end }}
+  {{- end }}
 {{- end -}}
