@@ -22,6 +22,7 @@ from hub.pages import verification as verification_views
 from hub.pages.admin import init_app as init_admin
 from hub.pages.rendering import Pages, error_title, short_description
 from hub.protocol.app import ProtocolApp
+from hub.protocol.federation import PrivateKeyJWT
 from hub.protocol.guards import (
     MAX_BODY,
     MAX_FORM_PARTS,
@@ -57,6 +58,8 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     pages = app.extensions["curbside.pages"] = Pages(app.jinja_env)
     # The pages that begin a sign-in (the account page without a session) use the provider.
     provider = app.extensions["curbside.provider"] = OpenIDProvider(hub)
+    # RFC 7523 §2.2 for networks that joined by OpenID Federation (section 12.1.3).
+    provider.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(hub))
 
     app.register_blueprint(web_views.bp)
     app.register_blueprint(links_views.bp)

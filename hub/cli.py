@@ -12,6 +12,7 @@ import click
 from hub.admin.cli import admin
 from hub.audit.cli import audit
 from hub.cli_context import Context, pass_ctx
+from hub.federation_cli import federation
 from hub.links import cli as links_cli
 from hub.relying import cli as relying_cli
 from hub.verification.cli import registers
@@ -203,6 +204,7 @@ main.add_command(relying_cli.worker)
 main.add_command(relying_cli.logout)
 main.add_command(links_cli.networks)
 main.add_command(links_cli.worker)
+main.add_command(federation)
 for _command in relying_cli.CLIENT_COMMANDS:
     client.add_command(_command)
 

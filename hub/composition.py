@@ -16,6 +16,7 @@ from hub.domain.accounts import Accounts
 from hub.domain.clients import ClientRegistry
 from hub.domain.crypto import load_secrets
 from hub.domain.events import DoctorSessionsEnded, Events
+from hub.domain.federation import Federation
 from hub.domain.id_tokens import IdTokens
 from hub.domain.keys import KeyRing
 from hub.domain.passwords import Passwords
@@ -93,7 +94,15 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
         verifiers=make_verifiers(db, http=register_session(outbound), settings=settings),
         discovery_metadata=discovery_metadata(settings.issuer),
         readiness=Readiness(db, store, keys),
+        federation=Federation(db=db, secrets=secrets, clients=clients,
+                              session_factory=outbound.session, issuer=settings.issuer,
+                              trust_anchors=settings.trust_anchors(),
+                              authority_hints=settings.authority_hints(),
+                              allow_http_loopback=settings.insecure_transport),
     )
+    # A client id that is a federation entity id is admitted by its trust chain, which
+    # expires: the registry asks the federation on a cache miss (hub/domain/federation.py).
+    clients.admission = hub.federation.current
     hub.links = Links(hub)
     hub.queue = Queue(None, hub)
     _subscribe(hub)

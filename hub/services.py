@@ -18,6 +18,7 @@ from hub.domain.accounts import Accounts
 from hub.domain.clients import Client, ClientRegistry
 from hub.domain.crypto import HubSecrets
 from hub.domain.events import DoctorSessionsEnded, Events
+from hub.domain.federation import Federation
 from hub.domain.id_tokens import IdTokens
 from hub.domain.keys import KeyRing
 from hub.domain.sessions import Sessions
@@ -59,6 +60,8 @@ class Hub:
     discovery_metadata: Mapping[str, Any]
     readiness: Readiness
     # Services that act for the whole hub (they are handed the record itself).
+    # OpenID Federation: the hub's entity, its trust anchors and automatic registrations.
+    federation: Federation
     links: Links = field(init=False)
     queue: Queue = field(init=False)
 

@@ -7,6 +7,7 @@ silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -148,6 +149,11 @@ class Settings:
     # of the hub's own port.
     metrics_token: str = ""
     metrics_bind: str = ""
+    # OpenID Federation 1.0 (docs/federation.md): the trust anchors whose chains the hub
+    # accepts, as JSON {anchor entity id: its JWKS} (keys taken out of band, section 10.2),
+    # and the superiors the hub's own entity configuration names, as a JSON list.
+    federation_trust_anchors: str = ""
+    federation_authority_hints: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -192,6 +198,8 @@ class Settings:
             host, sep, port = self.metrics_bind.rpartition(":")
             if not sep or not port.isdigit() or not 0 < int(port) < 65536:
                 raise SettingsError("CURBSIDE_METRICS_BIND must be host:port")
+        self.trust_anchors()  # malformed federation settings stop the start, naming the setting
+        self.authority_hints()
         for f in fields(self):
             v = getattr(self, f.name)
             if isinstance(v, int | float) and not isinstance(v, bool) and v < 0:
@@ -204,12 +212,53 @@ class Settings:
             if not getattr(self, name) > 0:  # 0 would make redis-py's sockets non-blocking
                 raise SettingsError(f"{PREFIX}{name.upper()} must be more than 0 seconds")
 
+    def trust_anchors(self) -> dict[str, dict[str, Any]]:
+        """CURBSIDE_FEDERATION_TRUST_ANCHORS as {entity id: JWKS}; {} when unset."""
+        name = PREFIX + "FEDERATION_TRUST_ANCHORS"
+        value = _json_setting(name, self.federation_trust_anchors, {})
+        if not isinstance(value, dict):
+            raise SettingsError(f"{name} must be a JSON object of trust anchor entity id -> JWKS")
+        for anchor, jwks in value.items():
+            self._check_entity_id(name, anchor)
+            keys = jwks.get("keys") if isinstance(jwks, dict) else None
+            if not isinstance(keys, list) or not keys or not all(
+                    isinstance(k, dict) and isinstance(k.get("kty"), str) for k in keys):
+                raise SettingsError(f"{name}: the JWKS of {anchor} must be {{\"keys\": [JWK, ...]}}")
+        return value
+
+    def authority_hints(self) -> list[str]:
+        """CURBSIDE_FEDERATION_AUTHORITY_HINTS as a list of entity ids; [] when unset."""
+        name = PREFIX + "FEDERATION_AUTHORITY_HINTS"
+        value = _json_setting(name, self.federation_authority_hints, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise SettingsError(f"{name} must be a JSON list of entity ids")
+        for hint in value:
+            self._check_entity_id(name, hint)
+        return value
+
+    def _check_entity_id(self, name: str, value: str) -> None:
+        # OpenID Federation 1.0 section 1.2: an entity identifier is an https URL with a
+        # host and no query or fragment (http only for a local demo or test).
+        schemes = ("https://", "http://") if self.insecure_transport else ("https://",)
+        if (not value.startswith(schemes) or "?" in value or "#" in value
+                or any(c.isspace() for c in value) or len(value) > 2000):
+            raise SettingsError(f"{name}: {value[:80]!r} is not an https entity identifier")
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
     @property
     def instance_path(self) -> Path:
         return Path(self.instance_dir)
+
+
+def _json_setting(name: str, raw: str, empty: Any) -> Any:
+    if not raw.strip():
+        return empty
+    try:
+        return json.loads(raw)
+    except ValueError as e:
+        raise SettingsError(f"{name} is not valid JSON ({e.msg} at character {e.pos})") from None
 
 
 def _coerce(key: str, raw: str, typ: Any) -> Any:

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from policies.facts import AccessRequest, Registration, SubjectFacts
-from policies.messages import PLAIN, Wording, refusal_message, unknown_area_message
+from policies.messages import (
+    PLAIN,
+    Wording,
+    refusal_message,
+    trust_mark_missing_message,
+    unknown_area_message,
+)
 from policies.model import AccessRule, ClientPolicy
 from policies.release import claims_to_release
 from policies.vocabulary import (
@@ -176,6 +182,9 @@ def decide(
     ``wording`` names registers and countries in the refusal sentence (the hub's)."""
     area = policy.area_name(request.area)
     rule = policy.rule_for(request.area)
+    if not set(policy.required_trust_marks) <= request.client_trust_marks:
+        return _answer(policy, area, rule, reasons=[Reason.TRUST_MARK_MISSING],
+                       message=trust_mark_missing_message())
     if rule is None:
         return _answer(
             policy,

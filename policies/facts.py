@@ -98,6 +98,9 @@ class AccessRequest:
     claims: frozenset[str] = field(default_factory=frozenset)  # requested claim names
     area: str | None = None  # None: the policy's default area
     acr_values: tuple[str, ...] = ()  # OpenID Connect Core 1.0 section 3.1.2.1
+    # The trust mark types the client holds, verified in its trust chain by the caller
+    # (OpenID Federation 1.0 section 7.3); empty for a client that did not join by trust.
+    client_trust_marks: frozenset[str] = field(default_factory=frozenset)
 
     def __post_init__(self) -> None:
         _require_aware("now", self.now)
@@ -106,3 +109,6 @@ class AccessRequest:
         claims: Iterable[str] = self.claims
         object.__setattr__(self, "claims", frozenset(claims))
         object.__setattr__(self, "acr_values", tuple(self.acr_values))
+        _require_collection("client_trust_marks", self.client_trust_marks)
+        marks: Iterable[str] = self.client_trust_marks
+        object.__setattr__(self, "client_trust_marks", frozenset(marks))

@@ -181,6 +181,11 @@ def unknown_area_message(area: str) -> str:
     return "This network has no such area."
 
 
+def trust_mark_missing_message() -> str:
+    return ("This network does not hold the trust mark its access policy requires, "
+            "so no one can sign in to it through Curbside for now.")
+
+
 def refusal_message(
     rule: AccessRule,
     area: str | None,

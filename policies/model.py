@@ -111,6 +111,8 @@ class ClientPolicy:
     )
     default_area: str | None = None
     description: str | None = None
+    # OpenID Federation trust mark types the client must hold to let anyone in.
+    required_trust_marks: tuple[str, ...] = ()
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -151,6 +153,8 @@ class ClientPolicy:
             doc["areas"] = {name: rule.to_document() for name, rule in self.areas.items()}
         if self.default_area is not None:
             doc["default_area"] = self.default_area
+        if self.required_trust_marks:  # absent when empty: existing digests stay the same
+            doc["require_trust_marks"] = list(self.required_trust_marks)
         return doc
 
 
@@ -210,6 +214,7 @@ def load_policy(
         },
         default_area=document.get("default_area"),
         description=document.get("description"),
+        required_trust_marks=tuple(document.get("require_trust_marks", ())),
     )
 
 

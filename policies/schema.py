@@ -139,6 +139,14 @@ _POLICY_SCHEMA: Final = {
             "additionalProperties": {"$ref": "#/$defs/access_rule"},
         },
         "default_area": _AREA_NAME,
+        "require_trust_marks": {
+            "type": "array",
+            "maxItems": 10,
+            "uniqueItems": True,
+            "items": {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "^\\S+$"},
+            "description": "OpenID Federation trust mark types (URIs) the network must hold, "
+            "verified in its trust chain; without them no doctor may enter",
+        },
     },
     "$defs": {"access_rule": _ACCESS_RULE},
 }

@@ -47,6 +47,9 @@ class Reason(StrEnum):
     UNRESTRICTED_LICENCE_REQUIRED = "unrestricted_licence_required"
     MFA_REQUIRED = "mfa_required"
     ESSENTIAL_CLAIM_UNAVAILABLE = "essential_claim_unavailable"
+    # The network itself lacks a trust mark the policy requires (OpenID Federation 1.0
+    # section 7): nothing the doctor does can change that.
+    TRUST_MARK_MISSING = "trust_mark_missing"
 
 
 # Reasons the doctor cannot fix by verifying, renewing or signing in again: when one of
@@ -59,6 +62,7 @@ HARD_REASONS: Final = frozenset(
         Reason.JURISDICTION_NOT_ACCEPTED,
         Reason.SPECIALTY_REQUIRED,
         Reason.UNRESTRICTED_LICENCE_REQUIRED,
+        Reason.TRUST_MARK_MISSING,
     }
 )
 

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from hub.audit import append
 from hub.persistence.models.clients import ClientRecord
+from hub.persistence.models.federation import FederationRegistration
 from hub.persistence.models.grants import Grant
 from hub.relying import backchannel, policy
 
@@ -31,6 +32,8 @@ class ClientRow:
     policy: Any = None  # hub.relying.policy.StoredPolicy in force, or None
     delivery: dict[str, Any] | None = None  # hub.relying.backchannel.delivery_status
     last_failure: dict[str, Any] | None = None  # the newest failed delivery among the recent ones
+    # How a network that joined by OpenID Federation was admitted (None for the others).
+    federation: FederationRegistration | None = None
 
 
 def list_clients(hub: Any) -> list[ClientRow]:
@@ -41,7 +44,11 @@ def list_clients(hub: Any) -> list[ClientRow]:
         rows = [ClientRow(r.client_id, str(r.client_metadata.get("client_name") or r.client_id), r.status,
                           _strings(r.client_metadata.get("redirect_uris")), r.created_at,
                           grants.get(r.client_id, 0)) for r in recs]
+        joined = {r.client_id: r for r in s.scalars(select(FederationRegistration))}
+        for r in joined.values():
+            s.expunge(r)
     for row in rows:
+        row.federation = joined.get(row.client_id)
         _relying_facts(hub, row)
     return rows
 

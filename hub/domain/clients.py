@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -137,6 +138,9 @@ class ClientRegistry:
         self.cache_ttl = cache_ttl
         self._cache: dict[str, tuple[float, Client | None]] = {}
         self._lock = threading.Lock()
+        # Passes each client loaded from the database through (None takes its access away):
+        # federation clients live no longer than their trust chain (hub/domain/federation.py).
+        self.admission: Callable[[Client], Client | None] | None = None
 
     def get(self, client_id: str | None) -> Client | None:
         if not client_id or len(client_id) > 64:
@@ -148,6 +152,8 @@ class ClientRegistry:
         with self.db.session() as s:
             rec = s.get(ClientRecord, client_id)
             client = self._from_record(rec) if rec is not None else None
+        if client is not None and self.admission is not None and client_id.startswith("http"):
+            client = self.admission(client)
         with self._lock:
             if len(self._cache) > 10_000:  # bound memory against client_id probing
                 self._cache.clear()

@@ -33,6 +33,7 @@ from werkzeug.exceptions import BadRequest, HTTPException, MethodNotAllowed, Not
 from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
+import federation
 from hub.ops.health import healthz_response, readyz_response
 from hub.ops.metrics import ROUTE_KEY
 from hub.ops.outage import (
@@ -42,6 +43,7 @@ from hub.ops.outage import (
     outage_page,
     outage_part,
 )
+from hub.protocol import federation as fed
 from hub.protocol import signin
 from hub.protocol.authorize import AuthorizeFlow
 from hub.protocol.discovery import discovery_response, jwks_response
@@ -149,6 +151,11 @@ def _rotate_secret(app: ProtocolApp, request: Request, client_id: str) -> Respon
     return registration_endpoint(app.hub, request, client_id, "secret")
 
 
+def _federation(answer: Callable[[Any, Request], Response]) -> Callable[[ProtocolApp, Request], Response]:
+    """An OpenID Federation endpoint (hub/protocol/federation.py) in the route table."""
+    return lambda app, request: answer(app.hub, request)
+
+
 GET, POST = ("GET",), ("POST",)
 # The one route table. HEAD comes with GET (werkzeug adds it); OPTIONS is the guard's.
 ROUTES: dict[str, Endpoint] = {
@@ -169,6 +176,13 @@ ROUTES: dict[str, Endpoint] = {
     "/register": Endpoint(_register, POST),  # RFC 7591 §3
     "/register/<client_id>": Endpoint(_register, ("GET", "PUT", "DELETE")),  # RFC 7592 §2
     "/register/<client_id>/secret": Endpoint(_rotate_secret, POST),
+    # OpenID Federation 1.0: §9 entity configuration, §12.2 explicit registration, §8 endpoints.
+    federation.WELL_KNOWN_PATH: Endpoint(_federation(fed.entity_configuration_response), GET, cors=True),
+    "/federation/register": Endpoint(_federation(fed.explicit_registration_response), POST),
+    "/federation/fetch": Endpoint(_federation(fed.fetch_response), GET, cors=True),
+    "/federation/list": Endpoint(_federation(fed.list_response), GET, cors=True),
+    "/federation/resolve": Endpoint(_federation(fed.resolve_response), GET, cors=True),
+    "/federation/trust-mark-status": Endpoint(_federation(fed.trust_mark_status_response), POST),
 }
 URL_MAP = Map([Rule(path, endpoint=path, methods=list(e.methods)) for path, e in ROUTES.items()],
               merge_slashes=False, redirect_defaults=False)

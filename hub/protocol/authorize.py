@@ -20,6 +20,7 @@ from hub.domain import claims as claimset
 from hub.domain.authorization_requests import AUTHZ_KIND, Pending, pending_keys
 from hub.domain.consent import record_consent
 from hub.domain.crypto import new_token, sha256_hex
+from hub.domain.federation import RegistrationRefused
 from hub.domain.sessions import SSOSession, host_cookie_name
 from hub.protocol.authorize_checks import (
     CONSENT_CHECKS,
@@ -31,6 +32,7 @@ from hub.protocol.authorize_checks import (
     first_reason,
     registered_redirect_uri,
 )
+from hub.protocol.federation import authorization_params as federation_params
 from hub.protocol.server import OpenIDProvider, StoredAuthorizationRequest
 from hub.relying.enforce import refused_page
 
@@ -89,6 +91,11 @@ class AuthorizeFlow:
         ):
             # RFC 6749 §3.1: parameters MUST NOT be included more than once.
             return self._fail(params, InvalidRequestError("Parameters must not be repeated."))
+        try:  # OpenID Federation automatic registration (hub/protocol/federation.py)
+            params = federation_params(self.hub, params)
+        except RegistrationRefused as e:
+            return self.pages.error("This sign-in request cannot be completed",
+                                    f"{e.description} ({e.error})")
         return self.run(params)
 
     def run(self, params: dict[str, str], *, fresh_login: bool = False,

@@ -30,6 +30,9 @@ CODE_KIND = "code"
 USED_CODE_KIND = "code-used"
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 SECRET_METHODS = ["client_secret_basic", "client_secret_post"]
+# Federation members (hub/protocol/federation.py) sign in with private_key_jwt; a client
+# may only use the method it registered (Client.check_endpoint_auth_method).
+SIGN_IN_AUTH_METHODS = [*AUTH_METHODS, "private_key_jwt"]
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def _hub(grant: Any) -> Hub:
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = SIGN_IN_AUTH_METHODS
 
     def save_authorization_code(self, code: str, request: Any) -> None:
         hub = _hub(self)
@@ -200,7 +203,7 @@ class OpenIDCode(_OpenIDCode):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = SIGN_IN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> Any:

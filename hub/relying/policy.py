@@ -20,6 +20,7 @@ from hub.audit.trail import AuditTrail
 from hub.domain.accounts import Accounts
 from hub.domain.clients import ClientRegistry
 from hub.persistence.db import Database
+from hub.persistence.models.federation import FederationRegistration
 from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
 from hub.persistence.models.relying import ClientPolicyVersion
 from hub.verification import records, registry
@@ -173,7 +174,16 @@ def decide_for(store: PolicyStore, accounts: Accounts, client_id: str, doctor_id
     if stored is None:
         return None
     facts = subject_facts(store.db, accounts, doctor_id, acr=acr, amr=amr)
+    marks = client_trust_marks(store.db, client_id) if stored.policy.required_trust_marks else ()
     request = AccessRequest(now=datetime.now(UTC), claims=frozenset(claims), area=area,
-                            acr_values=tuple(acr_values))
+                            acr_values=tuple(acr_values), client_trust_marks=frozenset(marks))
     return stored, policies.decide(stored.policy, facts, request,
                                    wording=registry.policy_wording())
+
+
+def client_trust_marks(db: Database, client_id: str) -> list[str]:
+    """The trust mark types verified in the client's current trust chain (none for a
+    client that did not join by trust); refreshed whenever the chain is resolved again."""
+    with db.session() as s:
+        reg = s.get(FederationRegistration, client_id)
+        return list(reg.trust_marks) if reg is not None and reg.failure is None else []

@@ -19,7 +19,10 @@ def client_list() -> Response:
 
 
 def _client_status(client_id: str, to: str) -> Response:
-    valid_id(client_id, "network")
+    # A federation client's id is its entity id, a URL (docs/federation.md).
+    if not (client_id.startswith(("https://", "http://")) and len(client_id) <= 64
+            and client_id.isprintable() and " " not in client_id):
+        valid_id(client_id, "network")
     why = reason()
     try:
         clients.change_status(hub(), client_id, to, actor=current().actor, reason=why,
@@ -52,13 +55,13 @@ def client_initial_token() -> Response:
                 issued={"token": token, "approved": approved, "uses": uses, "days": days, "label": label})
 
 
-@bp.post("/clients/<client_id>/approve")
+@bp.post("/clients/<path:client_id>/approve")  # path: an entity id (a URL) is a client id
 @require(Permission.MANAGE_CLIENTS)
 def client_approve(client_id: str) -> Response:
     return _client_status(client_id, "active")
 
 
-@bp.post("/clients/<client_id>/suspend")
+@bp.post("/clients/<path:client_id>/suspend")
 @require(Permission.MANAGE_CLIENTS)
 def client_suspend(client_id: str) -> Response:
     return _client_status(client_id, "suspended")

@@ -4,6 +4,12 @@ from hub.persistence.models.accounts import Doctor
 from hub.persistence.models.admin import AdminAccount
 from hub.persistence.models.audit import AuditCheckpoint, AuditPersonalData, AuditRecord
 from hub.persistence.models.clients import ClientRecord
+from hub.persistence.models.federation import (
+    FederationKey,
+    FederationRegistration,
+    FederationSubordinate,
+    FederationTrustMark,
+)
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
 from hub.persistence.models.keys import SigningKey
 from hub.persistence.models.links import AccountLink, FeedItem, LinkNetwork, LinkToken, RelayState
@@ -29,7 +35,8 @@ from hub.persistence.models.store import StoreEntry
 
 __all__ = [
     "AccountLink", "AdminAccount", "AuditCheckpoint", "AuditPersonalData", "AuditRecord",
-    "ClientPolicyVersion", "ClientRecord", "Consent", "Doctor", "DoctorRegistration", "FeedItem",
+    "ClientPolicyVersion", "ClientRecord", "Consent", "Doctor", "DoctorRegistration",
+    "FederationKey", "FederationRegistration", "FederationSubordinate", "FederationTrustMark", "FeedItem",
     "Grant", "IdentityEvidence", "InitialAccessToken", "LinkNetwork", "LinkToken", "LogoutDelivery",
     "OperatorAccount", "RefreshToken", "RegisterImport", "RegisterRecord", "RegisterSnapshotKey",
     "RegistrationAccessToken", "RelayState", "ReviewDocument", "SelfDeclaredProfession",
