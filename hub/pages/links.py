@@ -161,7 +161,21 @@ def _finish_signin(done: Any) -> Response:
     if doctor is None or doctor.disabled:
         return error_page("Sign-in is not possible", "This account is not active.", 403)
     pending = Pending(**json.loads(raw))
-    resp = signed_in(_flow(), pending, done.doctor_id, ["fed"])
+    flow = _flow()
+    if doctor.mfa_enabled:
+        # The upstream network's sign-in is one factor the hub cannot see; the doctor
+        # enrolled a second one to protect this account, so it is asked for here as after a
+        # password, on the same page with the same throttle (POST /login, step 2), before
+        # any session exists; the session's amr then names both (RFC 8176 §2).
+        pending.doctor_id, pending.first_factor = doctor.id, "fed"
+        flow.save_pending(pending)
+        client = hub.clients.get(pending.params.get("client_id"))
+        html = flow.pages.render("otp.html", pending=pending.id,
+                                 client_name=client.name if client else "", login_hint="",
+                                 error=None)
+        resp = flow.respond(html, None)
+    else:
+        resp = signed_in(flow, pending, done.doctor_id, ["fed"])
     resp.delete_cookie(LINK_COOKIE, path="/links/callback")
     return resp
 
