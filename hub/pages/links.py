@@ -28,6 +28,7 @@ from hub.links.feed import link_status
 from hub.links.jobs import INGEST, PULL, item_data
 from hub.links.service import LinkError
 from hub.pages.account import _flow, _session, csrf_token, doctor_view, error_page
+from hub.pages.own_sign_in import shows_own_authentication
 from hub.persistence.models.links import AccountLink
 from hub.protocol.authorize import AUTHZ_KIND, Pending
 from hub.protocol.signin import signed_in
@@ -90,7 +91,7 @@ _ERRORS = {"expired": "That linking attempt expired. Start again."}
 @bp.post("/account/links/<network>/begin")
 @doctor_view(form=True)
 def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
-    if "pwd" not in sso.amr:
+    if not shows_own_authentication(sso, _hub().accounts.get(sso.doctor_id)):
         # A link is a new way to sign in (brokered sign-in), so binding one needs the
         # account's own authentication (NIST SP 800-63B §6.1.2.1). A session from a
         # brokered sign-in (amr "fed") proves only another upstream account: whoever holds
@@ -98,7 +99,8 @@ def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
         # unlinking the first.
         return error_page("Sign in with your password to link a network",
                           "Linking adds a way into your account, so it needs your own "
-                          "Curbside password. Sign out and sign in with it, then link.", 403)
+                          "Curbside password (and your code, if you set one up). Sign out "
+                          "and sign in with them, then link.", 403)
     try:
         started = _links().begin(network, redirect_uri=_callback_uri(), purpose="link",
                                  doctor_id=sso.doctor_id, sid=sso.sid)
