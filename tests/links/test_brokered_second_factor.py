@@ -89,3 +89,23 @@ def test_without_a_second_factor_a_brokered_sign_in_stays_single_factor(
     final = b.through(back, doctor.account.email)
     claims = rp.validate_id_token(rp.exchange(callback_params(final))["id_token"])
     assert claims["amr"] == ["fed"] and claims["acr"] == ACR_PWD
+
+
+def test_a_brokered_session_cannot_set_up_a_first_second_factor(
+        hub: Any, doctor: Doctor, make_net: Any, running_hub: Any) -> None:
+    """Whoever controls the upstream account must not enrol an authenticator of their own
+    on an account that has none: the doctor's password sign-in would then need their code."""
+    net: Net = make_net("oidc", display_name="Artsennet")
+    doctor.link(net)
+    b, _, back = brokered_sign_in(running_hub, net)
+    b.through(back, doctor.account.email)
+    account = b.get(running_hub.issuer + "/account")
+    assert 'action="/login"' not in account.text
+    page = b.get(f"{running_hub.issuer}/account/mfa")
+    assert page.status_code == 403 and 'id="totp-secret"' not in page.text
+    assert "password" in page.text
+    enrol = b.post(f"{running_hub.issuer}/account/mfa",
+                   {"csrf": Browser.hidden(account)["csrf"], "otp": "123456"})
+    assert enrol.status_code == 403
+    assert not hub.accounts.get(doctor.id).mfa_enabled
+    assert enrol_totp(doctor)  # her own password session still can
