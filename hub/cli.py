@@ -23,12 +23,13 @@ class HubGroup(click.Group):
     the command with one line and a non-zero exit, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from hub.domain.crypto import KeyEncryptionKeysError
         from hub.ops.outage import outage_part
         from hub.ops.startup import StartupError, unreachable
 
         try:
             return super().invoke(ctx)
-        except StartupError as e:
+        except (StartupError, KeyEncryptionKeysError) as e:
             raise click.ClickException(str(e)) from None
         except Exception as e:
             if outage_part(e) is None:
@@ -43,6 +44,14 @@ class HubGroup(click.Group):
 def main(ctx: click.Context) -> None:
     """Curbside hub: an OpenID Provider for doctors. Settings come from CURBSIDE_* variables."""
     ctx.obj = Context()
+    ctx.call_on_close(lambda: _release(ctx.obj))
+
+
+def _release(c: Context) -> None:
+    """Close the command's database connections when it ends, failed or not, instead of
+    whenever the garbage collector finds the hub (a PostgreSQL slot held meanwhile)."""
+    if c._hub is not None:
+        c._hub.db.engine.dispose()
 
 
 @main.group()
@@ -183,6 +192,7 @@ def serve(c: Context, host: str, port: int, workers: int) -> None:
     from hub.server import run_gunicorn
 
     check_before_serving(c.hub)  # here as a plain message; each worker checks again
+    c.hub.db.engine.dispose()  # the workers open their own; none is held open across fork
     run_gunicorn(f"{host}:{port}", workers=workers)
 
 

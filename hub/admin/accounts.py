@@ -78,19 +78,15 @@ class AdminAccounts:
         return admin
 
     # -- TOTP (RFC 6238) -------------------------------------------------------------------
-    @staticmethod
-    def begin_totp(admin: AdminAccount, secret: str | None = None) -> TotpEnrolment:
-        """A new secret, or the one being enrolled (a mistyped code must not change it)."""
-        secret = secret or pyotp.random_base32()
+    def issue_totp(self, admin: AdminAccount) -> TotpEnrolment:
+        """A new TOTP secret for ``admin``, stored encrypted at once and shown only to whoever
+        asked for it (``hub admin create`` / ``reset-totp``). The console never enrols one:
+        whoever reached the sign-in page first would otherwise own the account's second
+        factor (trust on first use)."""
+        secret = pyotp.random_base32()
+        self.set_totp(admin.id, secret)
         uri = pyotp.TOTP(secret).provisioning_uri(name=admin.email, issuer_name=ISSUER_NAME)
         return TotpEnrolment(secret, uri)
-
-    def confirm_totp(self, admin_id: str, secret: str, code: str) -> bool:
-        """Store the secret once the admin proves the authenticator works."""
-        if not _totp_ok(secret, code):
-            return False
-        self.set_totp(admin_id, secret)
-        return True
 
     def set_totp(self, admin_id: str, secret: str) -> None:
         with self.db.session() as s:

@@ -32,7 +32,8 @@ def admin() -> None:
 def create(ctx: click.Context, email: str, role: str, password_stdin: bool) -> None:
     """Create an admin; the password is read from stdin or prompted for, never an argument.
 
-    The admin enrols a TOTP authenticator at the first sign-in on /admin/login.
+    Prints the admin's TOTP secret and otpauth URI once: hand them to the admin with the
+    password, over a channel you trust. The console signs in only with codes from it.
     """
     from hub.admin.accounts import AdminAccountError
     from hub.audit import append
@@ -43,12 +44,40 @@ def create(ctx: click.Context, email: str, role: str, password_stdin: bool) -> N
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
             raise click.ClickException("the passwords differ")
+    accounts = _accounts(ctx)
     try:
-        account = _accounts(ctx).create(email=email, password=password, role=role)
+        account = accounts.create(email=email, password=password, role=role)
     except AdminAccountError as e:
         raise click.ClickException(str(e)) from None
     append(ctx.obj.hub.db, "admin:role:grant", actor="cli", detail={"admin": account.id, "role": role})
-    click.echo(json.dumps({"id": account.id, "email": account.email, "role": account.role}))
+    totp = _issue_totp(ctx, accounts, account)
+    click.echo(json.dumps({"id": account.id, "email": account.email, "role": account.role,
+                           "totp_secret": totp.secret, "otpauth_uri": totp.uri}))
+
+
+def _issue_totp(ctx: click.Context, accounts: Any, account: Any) -> Any:
+    from hub.audit import append
+
+    totp = accounts.issue_totp(account)
+    append(ctx.obj.hub.db, "auth:mfa:enrol", actor="cli",
+           detail={"console": "admin", "admin": account.id, "issued_by": "cli"})
+    return totp
+
+
+@admin.command("reset-totp")
+@click.option("--email", required=True)
+@click.pass_context
+def reset_totp(ctx: click.Context, email: str) -> None:
+    """Give an admin a new TOTP secret (a lost authenticator, or an account made before
+    secrets were issued at creation); the old one stops working. Prints the secret and
+    otpauth URI once."""
+    accounts = _accounts(ctx)
+    account = accounts.by_email(email)
+    if account is None:
+        raise click.ClickException("no admin with this email")
+    totp = _issue_totp(ctx, accounts, account)
+    click.echo(json.dumps({"id": account.id, "email": account.email,
+                           "totp_secret": totp.secret, "otpauth_uri": totp.uri}))
 
 
 @admin.command("list")

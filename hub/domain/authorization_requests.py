@@ -24,6 +24,7 @@ class Pending:
     browser: str  # a hash binding the request to the browser that started it
     doctor_id: str | None = None  # set after the password step when a second factor is due
     started: int = 0  # when the doctor was first shown a page for it (whole seconds)
+    first_factor: str = "pwd"  # the RFC 8176 method that set doctor_id: "fed" after a brokered sign-in
 
     def signed_in_since(self, sso: SSOSession) -> bool:
         """Whether ``sso`` began after this request did: a login it asked for (prompt=login,

@@ -105,6 +105,10 @@ def pairwise_salt(given: str, instance_dir: Path) -> bytes:
     return salt
 
 
+class KeyEncryptionKeysError(ValueError):
+    """CURBSIDE_KEY_ENCRYPTION_KEYS is not a list of Fernet keys; the message is one line."""
+
+
 def load_secrets(secret_key: str, key_encryption_keys: str, instance_dir: Path,
                  pairwise_salt_setting: str = "") -> HubSecrets:
     sk = secret_key.encode() if secret_key else _instance_secret(
@@ -118,7 +122,7 @@ def load_secrets(secret_key: str, key_encryption_keys: str, instance_dir: Path,
     try:
         fernet = MultiFernet([Fernet(k) for k in keks])
     except ValueError:
-        raise ValueError(
+        raise KeyEncryptionKeysError(
             "CURBSIDE_KEY_ENCRYPTION_KEYS must be Fernet keys (32 url-safe base64 bytes)"
         ) from None
     return HubSecrets(secret_key=sk, pairwise_salt=salt, fernet=fernet)

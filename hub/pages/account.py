@@ -25,6 +25,7 @@ from werkzeug.wrappers import Response  # Flask's and the protocol app's answers
 
 from hub.domain.accounts import AccountError
 from hub.domain.sessions import SSOSession
+from hub.pages.own_sign_in import shows_own_authentication
 from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
 from hub.protocol.authorize import AuthorizeFlow
@@ -151,14 +152,15 @@ def account_mfa() -> Response:
     cookie, sso = got
     hub = _hub()
     doctor = hub.accounts.get(sso.doctor_id)
-    if doctor.mfa_enabled and "mfa" not in sso.amr:
-        # NIST SP 800-63B §6.1.2.1: replacing an authenticator needs the factors it
-        # replaces. A session that never proved the second factor (a brokered sign-in,
-        # amr "fed"; one made before enrolment) would otherwise swap the doctor's TOTP
-        # secret and recovery codes for its own, and lock her out of her own factor.
-        return error_page("Sign in with your second factor first",
-                          "Your authenticator is already set up. Sign out, sign in with your "
-                          "password and current code, then set up the new one.", 403)
+    if not shows_own_authentication(sso, doctor):
+        # NIST SP 800-63B §6.1.2.1: binding or replacing an authenticator needs the
+        # account's own factors. A session that never proved them (a brokered sign-in,
+        # amr "fed"; one made before enrolment) would otherwise set or swap the doctor's
+        # TOTP secret and recovery codes for its own, and lock her out of her account.
+        return error_page("Sign in with your password first",
+                          "Setting up an authenticator needs your own Curbside password (and "
+                          "your current code, if one is set up). Sign out, sign in with them, "
+                          "then set up the new one.", 403)
     if request.method == "GET":
         return _totp_enrolment_page(hub, doctor, sso, cookie)
     _check_csrf(cookie)

@@ -29,6 +29,7 @@ from hub.links.feed import link_status
 from hub.links.jobs import INGEST, PULL, item_data
 from hub.links.service import LinkError
 from hub.pages.account import _flow, _session, csrf_token, doctor_view, error_page
+from hub.pages.own_sign_in import shows_own_authentication
 from hub.persistence.models.links import AccountLink
 from hub.protocol.authorize import AUTHZ_KIND, Pending
 from hub.protocol.signin import signed_in
@@ -91,7 +92,7 @@ _ERRORS = {"expired": "That linking attempt expired. Start again."}
 @bp.post("/account/links/<network>/begin")
 @doctor_view(form=True)
 def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
-    if "pwd" not in sso.amr:
+    if not shows_own_authentication(sso, _hub().accounts.get(sso.doctor_id)):
         # A link is a new way to sign in (brokered sign-in), so binding one needs the
         # account's own authentication (NIST SP 800-63B §6.1.2.1). A session from a
         # brokered sign-in (amr "fed") proves only another upstream account: whoever holds
@@ -99,7 +100,8 @@ def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
         # unlinking the first.
         return error_page("Sign in with your password to link a network",
                           "Linking adds a way into your account, so it needs your own "
-                          "Curbside password. Sign out and sign in with it, then link.", 403)
+                          "Curbside password (and your code, if you set one up). Sign out "
+                          "and sign in with them, then link.", 403)
     try:
         started = _links().begin(network, redirect_uri=_callback_uri(), purpose="link",
                                  doctor_id=sso.doctor_id, sid=sso.sid)
@@ -162,7 +164,21 @@ def _finish_signin(done: Any) -> Response:
     if doctor is None or doctor.disabled:
         return error_page("Sign-in is not possible", "This account is not active.", 403)
     pending = Pending(**json.loads(raw))
-    resp = signed_in(_flow(), pending, done.doctor_id, ["fed"])
+    flow = _flow()
+    if doctor.mfa_enabled:
+        # The upstream network's sign-in is one factor the hub cannot see; the doctor
+        # enrolled a second one to protect this account, so it is asked for here as after a
+        # password, on the same page with the same throttle (POST /login, step 2), before
+        # any session exists; the session's amr then names both (RFC 8176 §2).
+        pending.doctor_id, pending.first_factor = doctor.id, "fed"
+        flow.save_pending(pending)
+        client = hub.clients.get(pending.params.get("client_id"))
+        html = flow.pages.render("otp.html", pending=pending.id,
+                                 client_name=client.name if client else "", login_hint="",
+                                 error=None)
+        resp = flow.respond(html, None)
+    else:
+        resp = signed_in(flow, pending, done.doctor_id, ["fed"])
     resp.delete_cookie(LINK_COOKIE, path="/links/callback")
     return resp
 

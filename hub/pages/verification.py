@@ -19,7 +19,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response as BaseResponse
 
 from hub.domain.sessions import SSOSession
-from hub.pages.account import _check_csrf, csrf_token, doctor_view
+from hub.pages.account import _check_csrf, csrf_token, doctor_view, error_page
+from hub.pages.own_sign_in import shows_own_authentication
 from hub.persistence.db import utcnow
 from hub.persistence.models.registers import DoctorRegistration, SelfDeclaredProfession
 from hub.verification import documents, events, records, registry, vouches
@@ -260,6 +261,15 @@ def delete_upload(cookie: str, sso: SSOSession, document_id: int) -> BaseRespons
 @doctor_view(form=True)
 def vouch(cookie: str, sso: SSOSession) -> Response:
     hub = _hub()
+    if not shows_own_authentication(sso, hub.accounts.get(sso.doctor_id)):
+        # A vouch is a verification act in the doctor's name: it becomes identity evidence
+        # for a colleague (OIDC4IDA evidence type "vouch"). A session from a linked network's
+        # sign-in proves only that account, whoever holds it; a session without the second
+        # factor the doctor enrolled proves less than her account demands.
+        return error_page("Sign in with your password to vouch",
+                          "Vouching for a colleague speaks for you to every partner network, "
+                          "so it needs your own Curbside password (and your code, if you set "
+                          "one up). Sign out and sign in with them, then vouch.", 403)
     email = _field("email", 254).lower()
     form = {"email": email}
     with hub.db.session() as s:

@@ -104,7 +104,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             "user": user.__dict__,
             "grant_id": new_token(16),
         }
-        entry = (CODE_KIND, sha256_hex(code), json.dumps(payload).encode(),
+        entry = (CODE_KIND, code_key(payload["client_id"], code), json.dumps(payload).encode(),
                  hub.settings.authorization_code_ttl)
         writes = getattr(request, "store_writes", None)
         if writes is not None:
@@ -122,7 +122,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         hub = _hub(self)
         if not code or len(code) > 256:
             return None
-        key = sha256_hex(code)
+        key = code_key(client.get_client_id(), code)
         # consume: of two concurrent redemptions only one can win (RFC 6749 §4.1.2). The
         # winner leaves the code's record behind as a replay marker, in the same step.
         raw = hub.store.consume_and_mark(
@@ -163,6 +163,18 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         # with a challenge, so a token request without a verifier is refused.
         if not self.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'")
+
+
+def code_key(client_id: str, code: str) -> str:
+    """The Store key of a code and of its replay marker: the code under its client.
+
+    RFC 6749 §4.1.3 / §10.5: a code is bound to the client it was issued to. Another
+    client's token request finds nothing under its own key, so it is refused with
+    invalid_grant and neither consumes the code (which would let any client that learns a
+    code destroy it) nor counts as a replay (which would revoke the rightful client's
+    tokens). Authlib's own example looks a code up by code and client together.
+    """
+    return sha256_hex(f"{client_id}\n{code}")
 
 
 def _replayed_grant(marker: bytes) -> str:

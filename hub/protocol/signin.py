@@ -113,6 +113,12 @@ def login(flow: AuthorizeFlow) -> Response:
     if method is None:
         hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address)
         return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
+    if pending.first_factor == "fed":
+        # After a brokered sign-in (hub/pages/links.py): the upstream account and the
+        # doctor's own second factor, two factors (RFC 8176 "mfa"). No password was checked,
+        # so no password counts are forgiven and no device cookie is earned.
+        return signed_in(flow, pending, doctor.id, ["fed", "otp", "mfa"],
+                         forgive=second.cleared_by_success(otp_attempt))
     password_attempt = Attempt(sha256_hex(doctor.email), address, device)
     return signed_in(flow, pending, doctor.id, ["pwd", "otp", "mfa"], device_account=doctor.email,
                      forgive=passwords.cleared_by_success(password_attempt)

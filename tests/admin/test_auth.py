@@ -1,4 +1,4 @@
-"""Console sign-in: TOTP enrolment at the first sign-in, MFA before anything, CSRF, sessions."""
+"""Console sign-in: TOTP secret issued at creation, MFA before anything, CSRF, sessions."""
 
 from __future__ import annotations
 
@@ -12,28 +12,21 @@ from tests.admin.conftest import ADMIN_PASSWORD, Console, audit_records, new_adm
 from tests.flows.conftest import PASSWORD, RunningHub
 
 
-def test_first_sign_in_enrols_totp_then_opens_the_console(admin_hub: RunningHub) -> None:
-    c = new_admin(admin_hub, "auditor", enrolled=False)
+def test_the_secret_issued_at_creation_opens_the_console(admin_hub: RunningHub) -> None:
+    c = new_admin(admin_hub, "auditor")
     r = c.password_step()
     assert r.status_code == 303 and r.headers["Location"] == "/admin/mfa"
     cookie = r.headers["Set-Cookie"]
     assert cookie.startswith("curbside_admin=") and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     page = c.get("/admin/mfa")
-    assert "Set up two-step sign-in" in page.text and 'id="totp-secret"' in page.text
+    assert "Enter your sign-in code" in page.text and 'id="totp-secret"' not in page.text
     assert c.code_step("000000").status_code == 401
-    # The key shown stays the same after a mistyped code, so the app the admin set up still works.
-    shown = page.text.split('id="totp-secret">')[1].split("<")[0]
-    assert f'id="totp-secret">{shown}<' in c.get("/admin/mfa").text
     r = c.code_step()
     assert r.status_code == 303 and r.headers["Location"] == "/admin/"
     home = c.get("/admin/")
     assert home.status_code == 200 and "Dashboard" in home.text
     events = [rec.event for rec in audit_records(admin_hub, actor=c.actor)]
-    assert events == ["auth:mfa:failure", "auth:mfa:enrol", "auth:login:success"]
-    # Enrolled now: the next sign-in asks for a code, not a new key.
-    again = Console(admin_hub, c.email, c.admin_id, c.secret)
-    again.password_step()
-    assert "Enter your sign-in code" in again.get("/admin/mfa").text
+    assert events == ["auth:mfa:failure", "auth:login:success"]
 
 
 def test_password_alone_opens_nothing(admin_hub: RunningHub) -> None:

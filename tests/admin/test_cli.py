@@ -39,14 +39,15 @@ def test_create_list_and_disable_admins(env: dict[str, str]) -> None:
     assert r.exit_code == 0, r.output
     created = json.loads(r.output)
     assert created["email"] == "root@curbside.example" and created["role"] == "admin"
+    assert created["otpauth_uri"].startswith("otpauth://totp/") and created["totp_secret"]
     r = run(env, "admin", "list")
-    line = f"{created['id']}\troot@curbside.example\tadmin\tno-totp-yet\tactive"
+    line = f"{created['id']}\troot@curbside.example\tadmin\ttotp\tactive"
     assert r.exit_code == 0 and line in r.output
     r = run(env, "admin", "disable", "--email", "root@curbside.example")
     assert r.exit_code == 0 and "disabled" in run(env, "admin", "list").output
     r = run(env, "audit", "export")
     events = [json.loads(line)["event"] for line in r.output.splitlines() if line.startswith("{")]
-    assert events[:2] == ["admin:role:grant", "admin:account:disable"]
+    assert events[:3] == ["admin:role:grant", "auth:mfa:enrol", "admin:account:disable"]
 
 
 def test_bad_admin_input_gets_readable_errors(env: dict[str, str]) -> None:

@@ -148,14 +148,18 @@ def test_a_brokered_sign_in_cannot_replace_the_doctors_second_factor(
     url, _ = rp.authorization_url()
     fields = Browser.hidden(b.get(url))
     go = b.post(f"{running_hub.issuer}/links/signin/{net.name}", {"pending": fields["pending"]})
-    b.get(b.get(go.headers["Location"]).headers["Location"])
-    assert b.get(running_hub.issuer + "/account").status_code == 200
-    # ... and is refused the enrolment page and the enrolment itself.
+    back = b.get(b.get(go.headers["Location"]).headers["Location"])
+    # ... is asked for the doctor's code (tests/links/test_brokered_second_factor.py), has
+    # no session, and so never sees the enrolment page.
+    assert 'name="otp"' in back.text
     page = b.get(f"{running_hub.issuer}/account/mfa")
-    assert page.status_code == 403 and 'id="totp-secret"' not in page.text
-    their_csrf = Browser.hidden(b.get(running_hub.issuer + "/account"))["csrf"]
-    swap = b.post(f"{running_hub.issuer}/account/mfa",
-                  {"csrf": their_csrf, "otp": pyotp.TOTP(pyotp.random_base32()).now()})
+    assert 'id="totp-secret"' not in page.text
+    # A session that did not prove the second factor (one opened before enrolment) is
+    # refused the enrolment page and the enrolment itself.
+    old = doctor.page("/account/mfa")
+    assert old.status_code == 403 and 'id="totp-secret"' not in old.text
+    swap = doctor.browser.post(f"{running_hub.issuer}/account/mfa",
+                               {"csrf": doctor.csrf(), "otp": pyotp.TOTP(pyotp.random_base32()).now()})
     assert swap.status_code == 403 and 'id="recovery-codes"' not in swap.text
     # The doctor's own authenticator still signs her in.
     assert hub.accounts.check_second_factor(hub.accounts.get(doctor.id),

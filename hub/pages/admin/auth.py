@@ -1,11 +1,17 @@
-"""Console sign-in: password, then TOTP (enrolled at the first sign-in), then the console."""
+"""Console sign-in: password, then TOTP, then the console.
+
+The TOTP secret is issued with the account (``hub admin create``, ``hub admin reset-totp``)
+and handed over with the password; the console never enrols one. Enrolling at the first
+sign-in was trust on first use: whoever opened the new account's sign-in first (with a
+leaked or default password) bound their own authenticator to it.
+"""
 
 from __future__ import annotations
 
 from flask import make_response, redirect, render_template, request
 from werkzeug.wrappers import Response
 
-from hub.admin.sessions import STAGE_ENROL, STAGE_TOTP, AdminSession
+from hub.admin.sessions import STAGE_TOTP
 from hub.audit import append
 from hub.domain.crypto import sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
@@ -21,9 +27,7 @@ from hub.pages.admin.console import (
     pre_session_cookie,
     set_cookie,
 )
-from hub.persistence.models.admin import AdminAccount
 
-ENROL_KIND = "admin-totp-enrol"
 USED_KIND = "admin-totp-used"
 CONSOLE = {"console": "admin"}
 # Untrusted-client attempts per admin account; hub/domain/throttle.py names the others.
@@ -104,21 +108,19 @@ def login() -> Response:
     # The right password clears the counts it made (who knows it gains nothing by that):
     # an admin is never locked out by their own sign-ins.
     h.store.write_many(deletes=throttle.cleared_by_success(attempt))
+    if not admin.mfa_enrolled:
+        # An account from before secrets were issued at creation: no enrolment here.
+        append(h.db, "auth:login:failure", actor=admin.actor, address=client_address(),
+               detail={**CONSOLE, "reason": "no_totp"})
+        return _login_page("This account has no authenticator yet. Ask whoever runs Curbside to "
+                           "run hub admin reset-totp for it and give you the key.", 403, email)
     console().sessions.end(cookie_value())
-    cookie, _ = console().sessions.create(admin.id, STAGE_TOTP if admin.mfa_enrolled else STAGE_ENROL)
+    cookie, _ = console().sessions.create(admin.id, STAGE_TOTP)
     return set_cookie(redirect("/admin/mfa", 303), cookie)
 
 
-def _mfa_page(cookie: str, session: AdminSession, admin: AdminAccount, error: str | None = None,
-              status: int = 200) -> Response:
-    enrolment = None
-    if session.stage == STAGE_ENROL:
-        pending = hub().store.get(ENROL_KIND, session.sid)
-        enrolment = console().accounts.begin_totp(admin, pending.decode() if pending else None)
-        # The pending secret stays server-side, bound to this half-finished session.
-        hub().store.put(ENROL_KIND, session.sid, enrolment.secret.encode(), ttl=600)
-    html = render_template("admin/mfa.html", csrf=csrf_token(cookie), enrolment=enrolment, error=error,
-                           me=None)
+def _mfa_page(cookie: str, error: str | None = None, status: int = 200) -> Response:
+    html = render_template("admin/mfa.html", csrf=csrf_token(cookie), error=error, me=None)
     resp = make_response(html, status)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -136,7 +138,7 @@ def mfa_form() -> Response:
     if admin is None or admin.disabled:
         console().sessions.end(cookie)
         return redirect("/admin/login", 303)
-    return _mfa_page(cookie, session, admin)
+    return _mfa_page(cookie)
 
 
 @bp.post("/mfa")
@@ -157,23 +159,16 @@ def mfa() -> Response:
     if not throttle.admit(h.store, attempt):
         append(h.db, "auth:mfa:failure", actor=admin.actor, address=client_address(),
                detail={**CONSOLE, "reason": "throttled"})
-        return _mfa_page(cookie, session, admin,
-                         "Too many attempts. Wait a few minutes and try again.", 429)
-    if session.stage == STAGE_ENROL:
-        secret = h.store.get(ENROL_KIND, session.sid)
-        ok = secret is not None and console().accounts.confirm_totp(admin.id, secret.decode(), code)
-    else:
-        ok = console().accounts.check_totp(admin, code)
+        return _mfa_page(cookie, "Too many attempts. Wait a few minutes and try again.", 429)
+    # check_totp refuses an account without a secret; a session of the old enrolment stage
+    # (made before the update) therefore signs in with nothing but a code of an issued secret.
+    ok = console().accounts.check_totp(admin, code)
     # A TOTP code is single-use (RFC 6238 §5.2): refuse one seen in the last 90 seconds.
     if ok and not h.store.add_once(USED_KIND, f"{admin.id}:{code}", ttl=90):
         ok = False
     if not ok:
         append(h.db, "auth:mfa:failure", actor=admin.actor, address=client_address(), detail=CONSOLE)
-        return _mfa_page(cookie, session, admin,
-                         "That code is not valid. Enter the current code from your app.", 401)
-    if session.stage == STAGE_ENROL:
-        h.store.delete(ENROL_KIND, session.sid)
-        append(h.db, "auth:mfa:enrol", actor=admin.actor, address=client_address(), detail=CONSOLE)
+        return _mfa_page(cookie, "That code is not valid. Enter the current code from your app.", 401)
     h.store.write_many(deletes=throttle.cleared_by_success(attempt))  # as the password's counts
     new_cookie, _ = console().sessions.promote(cookie, session)
     console().accounts.signed_in(admin.id)
