@@ -18,14 +18,20 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
-    from werkzeug.wrappers import Response
-
     from hub.domain.crypto import HubSecrets
     from hub.persistence.store import Store
     from hub.settings import Settings
+
+class SetsCookies(Protocol):
+    """What the cookie needs of an HTTP answer (the domain knows no web framework)."""
+
+    def set_cookie(self, key: str, value: str = "", **options: Any) -> None: ...
+
+
+AnswerT = TypeVar("AnswerT", bound=SetsCookies)
 
 # A browser shared by a ward's doctors holds one entry per account that signed in on it;
 # the oldest entries give way first, and the cookie stays far below the 4 KiB browsers keep.
@@ -79,7 +85,7 @@ class DeviceCookies:
         entries = [*kept, f"{nonce}.{self._mac(account, nonce)}"][-MAX_ACCOUNTS_PER_BROWSER:]
         return _SEPARATOR.join(entries)
 
-    def set(self, resp: Response, value: str) -> Response:
+    def set(self, resp: AnswerT, value: str) -> AnswerT:
         # HttpOnly: no script reads it; SameSite=Strict: the sign-in forms post from the
         # hub's own pages, so no other site needs it sent.
         resp.set_cookie(self.name, value, max_age=self.ttl, httponly=True, samesite="Strict",
