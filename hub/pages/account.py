@@ -4,7 +4,6 @@ forms and RP-initiated logout are protocol endpoints, hub/protocol/app.py)."""
 from __future__ import annotations
 
 import functools
-import hmac
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -28,8 +27,10 @@ from hub.domain.sessions import SSOSession
 from hub.pages.own_sign_in import shows_own_authentication
 from hub.persistence.db import utcnow
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
+from hub.protocol import csrf
 from hub.protocol.authorize import AuthorizeFlow
-from hub.protocol.logout import doctor_csrf_token
+from hub.protocol.csrf import csrf_token as _csrf_token
+from hub.protocol.csrf import csrf_valid
 from hub.protocol.signin import ACCOUNT_NEXT
 from hub.relying import backchannel  # Back-Channel Logout 1.0: logouts tell the other networks
 
@@ -61,12 +62,11 @@ def _session() -> tuple[str | None, SSOSession | None]:
 
 
 def csrf_token(cookie: str) -> str:
-    return doctor_csrf_token(_hub(), cookie)
+    return _csrf_token(_hub().secrets, csrf.DOCTOR, cookie)
 
 
 def _check_csrf(cookie: str | None) -> None:
-    sent = request.form.get("csrf", "")
-    if not cookie or not hmac.compare_digest(sent, csrf_token(cookie)):
+    if not csrf_valid(_hub().secrets, csrf.DOCTOR, cookie, request.form.get("csrf", "")):
         abort(400, "This form has expired. Go back, reload the page and try again.")
 
 

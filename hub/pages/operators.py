@@ -8,7 +8,6 @@ registered it (``registration_access_tokens.operator_id``).
 
 from __future__ import annotations
 
-import hmac
 import json
 import uuid
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
 from hub.pages.policy_dry_run import DryRunResult, dry_run
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.relying import OperatorAccount, RegistrationAccessToken
+from hub.protocol.csrf import OPERATOR, csrf_token, csrf_valid
 from hub.relying.backchannel import delivery_status
 from hub.relying.policy import store
 from hub.verification.registry import policy_wording
@@ -118,12 +118,11 @@ def _current() -> tuple[str, str] | None:
 
 
 def _csrf(cookie: str) -> str:
-    return _hub().secrets.keyed_hash("operator-csrf", sha256_hex(cookie))[:32]
+    return csrf_token(_hub().secrets, OPERATOR, cookie)
 
 
 def _check_csrf(cookie: str | None) -> None:
-    # Bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, so a 500).
-    if not cookie or not hmac.compare_digest(request.form.get("csrf", "").encode(), _csrf(cookie).encode()):
+    if not csrf_valid(_hub().secrets, OPERATOR, cookie, request.form.get("csrf", "")):
         abort(400, "This form has expired. Reload the page and try again.")
 
 

@@ -24,6 +24,8 @@ REASON_WORDS: Mapping[Reason, str] = {
                                           "restricted, or the register does not prove it.",
     Reason.MFA_REQUIRED: "They signed in without a second factor, and the policy requires one.",
     Reason.ESSENTIAL_CLAIM_UNAVAILABLE: "A claim the request marks essential is not available for them.",
+    Reason.TRUST_MARK_MISSING: "Your network's trust chain lacks a trust mark the policy requires: "
+                               "nobody enters until the federation grants it.",
 }
 LEVEL_WORDS: Mapping[AssuranceLevel, str] = {
     AssuranceLevel.SELF_DECLARED: "stated by the doctor, not checked",

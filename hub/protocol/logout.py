@@ -3,15 +3,14 @@ EndSessionEndpoint (hub/protocol/server.py), answered by the protocol app."""
 
 from __future__ import annotations
 
-import hmac
 from typing import TYPE_CHECKING, Any
 
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from werkzeug.wrappers import Request, Response
 
-from hub.domain.crypto import sha256_hex
 from hub.protocol.authorize import as_same_site_get
+from hub.protocol.csrf import DOCTOR, csrf_token, csrf_valid
 from hub.relying import backchannel
 
 if TYPE_CHECKING:
@@ -20,12 +19,6 @@ if TYPE_CHECKING:
     from hub.services import Hub
 
 FORM_EXPIRED = "This form has expired. Go back, reload the page and try again."
-
-
-def doctor_csrf_token(hub: Hub, cookie: str) -> str:
-    """The CSRF token of a doctor's forms (this one and the account pages'): bound to the
-    SSO session cookie, so it dies with the session."""
-    return hub.secrets.keyed_hash("csrf", sha256_hex(cookie))[:32]  # type: ignore[no-any-return]
 
 
 def end_session(hub: Hub, provider: OpenIDProvider, pages: Pages, request: Request) -> Response:
@@ -43,13 +36,12 @@ def end_session(hub: Hub, provider: OpenIDProvider, pages: Pages, request: Reque
     sso = hub.sessions.load(cookie)
     hinted_sid = (req.id_token_claims or {}).get("sid")
     confirmed = request.method == "POST" and request.form.get("confirm", "")[:8] == "yes"
-    if confirmed and not (cookie and hmac.compare_digest(
-            request.form.get("csrf", ""), doctor_csrf_token(hub, cookie))):
+    if confirmed and not csrf_valid(hub.secrets, DOCTOR, cookie, request.form.get("csrf", "")):
         return pages.error("This request cannot be completed", FORM_EXPIRED)
     if sso is not None and not confirmed and not (hinted_sid and hinted_sid == sso.sid):
         # Without proof the RP holds this session's ID token, ask before signing out
         # (RP-Initiated Logout §2, so a third party cannot sign the doctor out).
-        return pages.html("logout_confirm.html", csrf=doctor_csrf_token(hub, cookie or ""),
+        return pages.html("logout_confirm.html", csrf=csrf_token(hub.secrets, DOCTOR, cookie or ""),
                           client_name=req.client.name if req.client else None,
                           params=request.values.to_dict())
     if sso is not None:

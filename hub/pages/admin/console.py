@@ -7,7 +7,6 @@ audit log; a genuine attempt beyond the admin's role is refused with 403 and aud
 
 from __future__ import annotations
 
-import hmac
 import json
 import re
 from collections.abc import Callable
@@ -33,8 +32,10 @@ from hub.admin.roles import Permission, allows
 from hub.admin.sessions import AdminSession, AdminSessions
 from hub.audit import append
 from hub.audit.detail import looks_like_token
-from hub.domain.crypto import new_token, sha256_hex
+from hub.domain.crypto import new_token
 from hub.persistence.models.admin import AdminAccount
+from hub.protocol.csrf import ADMIN, csrf_valid
+from hub.protocol.csrf import csrf_token as _csrf_token
 
 bp = Blueprint("admin", __name__, url_prefix="/admin", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -105,12 +106,11 @@ def clear_cookie(resp: Response) -> Response:
 
 # -- CSRF: a keyed hash of the cookie value (pre-session cookie or session cookie) ----------
 def csrf_token(cookie: str) -> str:
-    return str(hub().secrets.keyed_hash("admin-csrf", sha256_hex(cookie))[:32])
+    return _csrf_token(hub().secrets, ADMIN, cookie)
 
 
 def check_csrf(cookie: str | None) -> None:
-    sent = request.form.get("csrf", "")
-    if not cookie or not hmac.compare_digest(sent.encode(), csrf_token(cookie).encode()):
+    if not csrf_valid(hub().secrets, ADMIN, cookie, request.form.get("csrf", "")):
         abort(400, "This form has expired. Go back, reload the page and try again.")
 
 

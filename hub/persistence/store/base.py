@@ -1,7 +1,7 @@
 """The short-lived state interface: codes, sessions, nonces, throttles, locks.
 
 Every piece of short-lived state has a kind, a key and a TTL. Two implementations pass one
-conformance suite (tests/store): SQL (embedded default) and Redis.
+conformance suite (tests/persistence/store): SQL (embedded default) and Redis.
 """
 
 from __future__ import annotations
