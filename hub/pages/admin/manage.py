@@ -8,6 +8,7 @@ from werkzeug.wrappers import Response
 from hub.admin import clients
 from hub.admin.roles import Permission
 from hub.pages.admin.console import bp, client_address, current, hub, page, reason, require, valid_id
+from hub.relying.invitations import issue_initial_token
 
 
 # -- relying parties ------------------------------------------------------------------------------
@@ -39,8 +40,6 @@ def _client_status(client_id: str, to: str) -> Response:
 def client_initial_token() -> Response:
     """Invite a network: an RFC 7591 initial access token, shown once on the page that
     answers. "Approve in advance" makes the networks it registers active at once."""
-    from hub.relying.invitations import issue_initial_token
-
     why = reason()
     label = " ".join(request.form.get("label", "").split())[:200]
     try:
