@@ -78,13 +78,21 @@ def test_a_killed_master_can_be_restarted_on_the_same_port_at_once(tmp_path: Pat
     db = Database(env["CURBSIDE_DATABASE_URL"])
     upgrade(db)
     db.engine.dispose()
-    log = (tmp_path / "gunicorn.log").open("ab")
-    first = subprocess.Popen(GUNICORN, env=env, cwd=ROOT, stdout=log, stderr=log)
+    assert_restarts_at_once_after_master_kill(GUNICORN, env, port, issuer, tmp_path / "gunicorn.log")
+
+
+def assert_restarts_at_once_after_master_kill(command: list[str], env: dict[str, str], port: int,
+                                             issuer: str, log_path: Path) -> None:
+    """Start ``command`` (a gunicorn master with one worker), hold requests in flight, kill
+    -9 the master and start ``command`` again on the same port: it must serve, and the
+    killed master's worker must be gone."""
+    log = log_path.open("ab")
+    first = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
     second = None
     orphans: list[int] = []
     held: list[socket.socket] = []
     try:
-        assert wait_until_serving(issuer, first, time.monotonic() + 60), "gunicorn did not start"
+        assert wait_until_serving(issuer, first, time.monotonic() + 60), "the hub did not start"
         # In-flight requests (headers not finished): what makes a worker drain before exiting.
         for _ in range(4):
             s = socket.create_connection(("127.0.0.1", port))
@@ -96,12 +104,12 @@ def test_a_killed_master_can_be_restarted_on_the_same_port_at_once(tmp_path: Pat
 
         first.send_signal(signal.SIGKILL)
         first.wait()
-        second = subprocess.Popen(GUNICORN, env=env, cwd=ROOT, stdout=log, stderr=log)
+        second = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
 
         # gunicorn retries the bind 5 times a second apart, then exits: serving within that
         # window means the port was free almost at once.
         assert wait_until_serving(issuer, second, time.monotonic() + 30), (
-            "restart failed: " + (tmp_path / "gunicorn.log").read_text()[-600:])
+            "restart failed: " + log_path.read_text()[-600:])
         assert second.poll() is None
         assert not [pid for pid in orphans if alive(pid)], "workers of the killed master live on"
     finally:
