@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
+
+from tests.imports import imported_roots
 
 FORBIDDEN = {"hub", "flask", "sqlalchemy", "redis", "policies", "federation", "werkzeug"}
 ROOT = Path(__file__).resolve().parents[2] / "connectors"
-
-
-def imported_roots(path: Path) -> set[str]:
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
 
 
 def test_no_forbidden_imports() -> None:

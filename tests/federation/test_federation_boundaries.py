@@ -7,24 +7,14 @@ the federation tests alone.
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 import federation
+from tests.imports import imported_roots
 
 ALLOWED_THIRD_PARTY = {"joserfc"}
 PACKAGE_DIR = Path(federation.__file__).parent
-
-
-def imported_roots(path: Path) -> set[str]:
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
 
 
 def test_federation_imports_only_stdlib_joserfc_and_itself() -> None:

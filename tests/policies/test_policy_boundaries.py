@@ -6,24 +6,14 @@ test is stricter (an allow-list) and runs with the policies tests alone.
 
 from __future__ import annotations
 
-import ast
 import sys
 from pathlib import Path
 
 import policies
+from tests.imports import imported_roots
 
 ALLOWED_THIRD_PARTY = {"yaml", "jsonschema"}
 PACKAGE_DIR = Path(policies.__file__).parent
-
-
-def imported_roots(path: Path) -> set[str]:
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
 
 
 def test_policies_imports_only_stdlib_yaml_jsonschema_and_itself() -> None:
