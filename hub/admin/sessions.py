@@ -19,9 +19,8 @@ IDLE_TTL = 3600  # one hour without a request ends the session
 ABSOLUTE_TTL = 8 * 3600  # a working day, then the admin signs in again
 PENDING_TTL = 600  # password given, second factor not yet: ten minutes to finish
 
-# Stages: the password was checked; then "enrol" (first sign-in, no TOTP yet) or "totp";
-# only "ok" (after the second factor) opens the console.
-STAGE_ENROL = "enrol"
+# Stages: "totp" once the password was checked (every admin gets a TOTP secret when
+# created); only "ok" (after the second factor) opens the console.
 STAGE_TOTP = "totp"
 STAGE_OK = "ok"
 

@@ -42,7 +42,6 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 # Seconds; the hub answers most requests in a few milliseconds, a sign-in's password hash
 # takes ~50-100 ms, a register or partner call can take seconds.
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-MAX_LANE_ROUTES = 32
 ROUTE_KEY = "curbside.route"
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -279,7 +278,6 @@ class Observability:
         # Served here only with a token; with a separate address it is served only there.
         self.metrics = (metrics_app(Scrape(engine), settings.metrics_token)
                         if settings.metrics_token and not settings.metrics_bind else None)
-        self._lane_routes: set[str] = set()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         started = time.perf_counter()
@@ -309,20 +307,10 @@ class Observability:
             unbind_request(bound)
 
     def route(self, environ: dict[str, Any]) -> str:
-        route = environ.get(ROUTE_KEY)  # set by Flask when it matched a rule (see observe)
-        if route is not None:
-            return str(route)
-        # The protocol app (hub/protocol/app.py) sets ROUTE_KEY itself; an app in front of
-        # Flask that does not makes its Request only after matching: the path is the route.
-        # Bounded all the same, should a lane ever answer open-ended paths. (Flask removes
-        # its own Request from the environ when it is done.)
-        request = environ.get("werkzeug.request")
-        if request is not None and not hasattr(request, "url_rule"):
-            path = str(environ.get("PATH_INFO", ""))
-            if path in self._lane_routes or len(self._lane_routes) < MAX_LANE_ROUTES:
-                self._lane_routes.add(path)
-                return path
-        return UNMATCHED
+        # Set by the protocol app (hub/protocol/app.py) from its route table, and by Flask
+        # when it matched a rule (see observe); anything else is one bounded label.
+        route = environ.get(ROUTE_KEY)
+        return UNMATCHED if route is None else str(route)
 
 
 def observe(app: Any, *, engine: Engine, settings: Any) -> None:

@@ -13,8 +13,13 @@ from tests.flows.conftest import Browser, RelyingParty, RunningHub
 
 def _issue(admin: object, **form: str) -> str:
     r = admin.act("/admin/clients/initial-token", reason="Partner contract signed", **form)  # type: ignore[attr-defined]
-    assert r.status_code == 200, r.text[:300]
-    return re.search(r'<code id="initial-token">([^<]+)</code>', r.text).group(1)
+    # Post-redirect-get: the token is on the page the POST sends the browser to, once.
+    assert r.status_code == 303, r.text[:300]
+    shown = admin.get(r.headers["Location"])  # type: ignore[attr-defined]
+    assert shown.status_code == 200, shown.text[:300]
+    again = admin.get(r.headers["Location"])  # type: ignore[attr-defined]
+    assert 'id="initial-token"' not in again.text
+    return re.search(r'<code id="initial-token">([^<]+)</code>', shown.text).group(1)
 
 
 def _register(hub: RunningHub, token: str, name: str) -> dict[str, object]:
@@ -47,3 +52,18 @@ def test_an_auditor_cannot_issue_tokens(admin_hub: RunningHub, console_for: Cons
     assert 'id="invite-approved"' not in auditor.get("/admin/clients").text
     r = auditor.act("/admin/clients/initial-token", approved="yes")
     assert r.status_code == 403
+
+
+def test_a_reload_after_inviting_mints_no_second_token(admin_hub: RunningHub, console_for: ConsoleFor) -> None:
+    admin = console_for("admin")
+    before = len(audit_records(admin_hub, actor=admin.actor, event="client:initial_token:issue"))
+    r = admin.act("/admin/clients/initial-token", label="Reload Clinic")
+    assert r.status_code == 303 and r.headers["Location"].startswith("/admin/clients?issued=")
+    for _ in range(2):  # the browser reloads the page it was sent to: a GET, nothing minted
+        admin.get(r.headers["Location"])
+    assert len(audit_records(admin_hub, actor=admin.actor, event="client:initial_token:issue")) == before + 1
+    # Another admin holding the same URL sees no token.
+    other = console_for("admin")
+    r2 = admin.act("/admin/clients/initial-token", label="Leaked URL Clinic")
+    assert 'id="initial-token"' not in other.get(r2.headers["Location"]).text
+    assert 'id="initial-token"' in admin.get(r2.headers["Location"]).text

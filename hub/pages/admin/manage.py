@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import secrets
+
 from flask import abort, redirect, request
 from werkzeug.wrappers import Response
 
@@ -16,7 +19,34 @@ from hub.relying.invitations import issue_initial_token
 @require(Permission.VIEW)
 def client_list() -> Response:
     return page("admin/clients.html", clients=clients.list_clients(hub()),
-                done=request.args.get("done", "")[:40], issued=None)
+                done=request.args.get("done", "")[:40], issued=_take_issued(request.args.get("issued", "")))
+
+
+# The token is shown once, on the page the POST redirects to (post-redirect-get: a reload
+# shows the list and mints nothing). It waits in the store for that one read, bound to the
+# console session that minted it, so a copied URL shows nothing to anybody else.
+ISSUED_KIND = "admin-issued-token"
+ISSUED_TTL = 120
+
+
+def _keep_issued(issued: dict[str, object]) -> str:
+    handle = secrets.token_urlsafe(16)
+    hub().store.put(ISSUED_KIND, handle, json.dumps({"sid": current().session.sid, **issued}).encode(),
+                    ttl=ISSUED_TTL)
+    return handle
+
+
+def _take_issued(handle: str) -> dict[str, object] | None:
+    if not handle or len(handle) > 64:
+        return None
+    raw = hub().store.get(ISSUED_KIND, handle)
+    if raw is None:
+        return None
+    issued = json.loads(raw)
+    if issued.pop("sid", None) != current().session.sid:
+        return None
+    hub().store.delete(ISSUED_KIND, handle)
+    return issued
 
 
 def _client_status(client_id: str, to: str) -> Response:
@@ -50,8 +80,8 @@ def client_initial_token() -> Response:
     approved = request.form.get("approved") == "yes"
     token = issue_initial_token(hub(), label=label, ttl=days * 86400, uses=uses, actor=current().actor,
                                 approved=approved, reason=why)
-    return page("admin/clients.html", clients=clients.list_clients(hub()), done="",
-                issued={"token": token, "approved": approved, "uses": uses, "days": days, "label": label})
+    handle = _keep_issued({"token": token, "approved": approved, "uses": uses, "days": days, "label": label})
+    return redirect(f"/admin/clients?issued={handle}", 303)
 
 
 @bp.post("/clients/<path:client_id>/approve")  # path: an entity id (a URL) is a client id
