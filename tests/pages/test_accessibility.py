@@ -31,6 +31,12 @@ from tests.relying.conftest import EXAMPLES, set_policy
 # The pages do not depend on the database: the embedded backend is enough.
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 LANGUAGES = ["en", "nl", "da"]
+# An upstream OpenID Provider a doctor can sign in with (never contacted: the page only lists it).
+BROKER_CONFIG = {"client_id": "curbside", "client_secret": "not-used", "issuer": "https://artsennet.example",
+                 "activity": {"url": "https://artsennet.example/api/posts",
+                              "mapping": {"items_path": "posts", "title": "subject", "summary": "body",
+                                          "url": "link", "published": "created_at",
+                                          "actor": "author", "kind": "type"}}}
 
 
 @pytest.fixture(scope="module")
@@ -106,8 +112,15 @@ def test_sign_in_second_factor_consent_and_home(page: Any, audit: Audit, running
     page.goto(f"{h.issuer}/")
     audit.check(page, "home")
     url, _ = rp.authorization_url(ui_locales=lang)
-    page.goto(url)
-    audit.check(page, "sign-in")
+    # A linked network that can sign doctors in adds its button under the password form.
+    broker = f"a11y-broker-{lang}"
+    links_for(h.hub).networks.add(broker, "oidc", BROKER_CONFIG, display_name="Artsennet")
+    try:
+        page.goto(url)
+        page.locator(f"form[action='/links/signin/{broker}']").wait_for()
+        audit.check(page, "sign-in, with a linked network's button")
+    finally:
+        links_for(h.hub).networks.add(broker, "oidc", BROKER_CONFIG, display_name="Artsennet", enabled=False)
     _sign_in(page, doctor.email, "not the password")
     page.locator("#login-error").wait_for()
     audit.check(page, "sign-in, wrong password")
