@@ -186,6 +186,8 @@ class Passkeys:
                 expected_rp_id=self.rp_id, expected_origin=self.origin)
         except (WebAuthnException, ValueError, TypeError, KeyError, IndexError) as e:
             raise PasskeyError(f"The passkey could not be checked: {_reason(e)}") from e
+        if verified.credential_id != parsed.raw_id:
+            raise PasskeyError("The passkey's id does not match the credential it created.")
         credential_id = bytes_to_base64url(verified.credential_id)
         if len(credential_id) > MAX_CREDENTIAL_ID:
             raise PasskeyError("The passkey's id is too long.")
