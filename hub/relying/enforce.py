@@ -31,7 +31,7 @@ REMEDY_LINKS: dict[str, tuple[str, str]] = {
     Remedy.RENEW_VERIFICATION: ("Renew your verification", "/account/verification"),
     Remedy.DECLARE_PROFESSION: ("State your profession", "/account/verification"),
     Remedy.ENABLE_MFA: ("Set up a second sign-in factor", "/account/mfa"),
-    Remedy.ADD_PASSKEY: ("Add a passkey", "/account#passkeys"),
+    Remedy.ADD_PASSKEY: ("Add a passkey", "/account/passkeys"),
     Remedy.VERIFY_EMAIL: ("Confirm your email address", "/account"),
 }
 AREA_PARAM = "area"  # optional authorization request parameter naming a policy area
