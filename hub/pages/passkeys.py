@@ -31,7 +31,14 @@ from hub.pages.own_sign_in import shows_own_authentication
 from hub.protocol import csrf
 from hub.protocol.csrf import csrf_valid
 from hub.protocol.guards import PAGE_HEADERS
-from hub.protocol.signin import ACCOUNT_NEXT, ACCOUNT_THROTTLE, EXPIRED, OTP_THROTTLE, device_cookies, signed_in
+from hub.protocol.signin import (
+    ACCOUNT_NEXT,
+    ACCOUNT_THROTTLE,
+    EXPIRED,
+    OTP_THROTTLE,
+    device_cookies,
+    signed_in,
+)
 
 bp = Blueprint("passkeys", __name__)
 SCRIPT_CSP = PAGE_HEADERS["Content-Security-Policy"] + "; script-src 'self'; connect-src 'self'"
