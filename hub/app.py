@@ -18,6 +18,7 @@ from hub.ops.outage import outage_json, outage_log, outage_page, outage_part
 from hub.pages import account as web_views
 from hub.pages import links as links_views
 from hub.pages import operators as portal
+from hub.pages import passkeys as passkey_views
 from hub.pages import verification as verification_views
 from hub.pages.admin import init_app as init_admin
 from hub.pages.rendering import Pages, error_title, short_description
@@ -64,6 +65,7 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     app.register_blueprint(web_views.bp)
     app.register_blueprint(links_views.bp)
     app.register_blueprint(verification_views.bp)
+    passkey_views.init_app(app)
     init_admin(app, hub)
     app.register_blueprint(portal.bp)
     _install_input_guard(app)

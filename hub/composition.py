@@ -19,6 +19,7 @@ from hub.domain.events import DoctorSessionsEnded, Events
 from hub.domain.federation import Federation
 from hub.domain.id_tokens import IdTokens
 from hub.domain.keys import KeyRing
+from hub.domain.passkeys import Passkeys
 from hub.domain.passwords import Passwords
 from hub.domain.sessions import Sessions
 from hub.domain.tokens import TokenService
@@ -72,6 +73,7 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
     outbound = Outbound(allow_local=settings.outbound_allow_local)
     audit = AuditTrail(db)
     policies = PolicyStore(db, clients, audit, cache_ttl=settings.client_cache_ttl)
+    passkeys = Passkeys(db, store, issuer=settings.issuer)
     hub = Hub(
         settings=settings,
         db=db,
@@ -90,7 +92,7 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
         id_tokens=IdTokens(issuer=settings.issuer, ttl=settings.id_token_ttl, keys=keys,
                            accounts=accounts, db=db, pairwise_salt=secrets.pairwise_salt),
         policies=policies,
-        access=ClientPolicies(policies, accounts, db, audit),
+        access=ClientPolicies(policies, accounts, db, audit, passkeys),
         verifiers=make_verifiers(db, http=register_session(outbound), settings=settings),
         discovery_metadata=discovery_metadata(settings.issuer),
         readiness=Readiness(db, store, keys),
@@ -99,6 +101,7 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
                               trust_anchors=settings.trust_anchors(),
                               authority_hints=settings.authority_hints(),
                               allow_http_loopback=settings.insecure_transport),
+        passkeys=passkeys,
     )
     # A client id that is a federation entity id is admitted by its trust chain, which
     # expires: the registry asks the federation on a cache miss (hub/domain/federation.py).

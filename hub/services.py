@@ -21,6 +21,7 @@ from hub.domain.events import DoctorSessionsEnded, Events
 from hub.domain.federation import Federation
 from hub.domain.id_tokens import IdTokens
 from hub.domain.keys import KeyRing
+from hub.domain.passkeys import Passkeys
 from hub.domain.sessions import Sessions
 from hub.domain.subjects import subject_for
 from hub.domain.tokens import TokenService
@@ -62,6 +63,8 @@ class Hub:
     # Services that act for the whole hub (they are handed the record itself).
     # OpenID Federation: the hub's entity, its trust anchors and automatic registrations.
     federation: Federation
+    # WebAuthn credentials: passwordless sign-in and a second factor (hub/pages/passkeys.py).
+    passkeys: Passkeys
     links: Links = field(init=False)
     queue: Queue = field(init=False)
 

@@ -21,6 +21,7 @@ from policies.profiles import load_profiles
 from policies.schema import policy_schema
 from policies.vocabulary import (
     ACR_MFA,
+    ACR_PHR,
     ACR_PWD,
     CLAIM_REGISTRATIONS,
     CLAIM_SELF_DECLARED_PROFESSION,
@@ -37,6 +38,7 @@ from policies.vocabulary import (
 
 __all__ = [
     "ACR_MFA",
+    "ACR_PHR",
     "ACR_PWD",
     "CLAIMS",
     "CLAIM_REGISTRATIONS",

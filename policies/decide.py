@@ -25,8 +25,10 @@ from policies.release import claims_to_release
 from policies.vocabulary import (
     ACR_MFA,
     ACR_ORDER,
+    ACR_PHR,
     AMR_MFA,
     AMR_OTP,
+    AMR_PASSKEY,
     AMR_PWD,
     CLAIM_REGISTRATIONS,
     CLAIM_SELF_DECLARED_PROFESSION,
@@ -139,13 +141,18 @@ def _required_acr(rule: AccessRule, requested: tuple[str, ...]) -> str | None:
     return max(demands, key=ACR_ORDER.index) if demands else None
 
 
-def _session_has_mfa(subject: SubjectFacts) -> bool:
-    # The hub's acr is the statement of record; amr (RFC 8176) is read only when the acr
-    # is not one of ours, e.g. a session begun at a linked network.
+def _session_reaches(subject: SubjectFacts, required: str) -> bool:
+    # The hub's acr is the statement of record (ACR_ORDER, weakest first: a stronger one
+    # meets a weaker demand); amr (RFC 8176) is read only when the acr is not one of ours,
+    # e.g. a session begun at a linked network.
     if subject.acr in ACR_ORDER:
-        return subject.acr == ACR_MFA
+        return ACR_ORDER.index(subject.acr) >= ACR_ORDER.index(required)
     methods = set(subject.amr)
-    return AMR_MFA in methods or {AMR_PWD, AMR_OTP} <= methods
+    if required == ACR_PHR:
+        return bool(AMR_PASSKEY & methods)
+    if required == ACR_MFA:
+        return AMR_MFA in methods or {AMR_PWD, AMR_OTP} <= methods
+    return True
 
 
 def _remedy(
@@ -162,6 +169,8 @@ def _remedy(
         return Remedy.RENEW_VERIFICATION
     if Reason.MFA_REQUIRED in found:
         return Remedy.ENABLE_MFA
+    if Reason.PASSKEY_REQUIRED in found:
+        return Remedy.ADD_PASSKEY
     if missing_essential & {CLAIM_VERIFIED_CLAIMS, CLAIM_REGISTRATIONS}:
         return Remedy.START_VERIFICATION
     if CLAIM_SELF_DECLARED_PROFESSION in missing_essential:
@@ -196,8 +205,8 @@ def decide(
 
     standing, reasons = _closest(rule, _standings(subject), request.now)
     required_acr = _required_acr(rule, request.acr_values)
-    if required_acr == ACR_MFA and not _session_has_mfa(subject):
-        reasons.append(Reason.MFA_REQUIRED)
+    if required_acr is not None and not _session_reaches(subject, required_acr):
+        reasons.append(Reason.PASSKEY_REQUIRED if required_acr == ACR_PHR else Reason.MFA_REQUIRED)
     release: frozenset[str] = frozenset()
     missing: frozenset[str] = frozenset()
     if standing is not None and not reasons:

@@ -20,6 +20,7 @@ from typing import Final
 
 from policies.model import AccessRule, ClientPolicy
 from policies.vocabulary import (
+    ACR_PHR,
     CLAIM_REGISTRATIONS,
     CLAIM_SELF_DECLARED_PROFESSION,
     CLAIM_VERIFIED_CLAIMS,
@@ -154,7 +155,8 @@ def describe_rule(
         core += f", with a specialty in {join_words(s.replace('_', ' ') for s in rule.specialties)}"
     if mention_mfa:
         # The comma keeps "... or psychiatry, and asks" from reading as a third specialty.
-        core += f"{',' if rule.specialties else ''} and asks them to sign in with a second factor"
+        how = "a passkey" if rule.min_acr == ACR_PHR else "a second factor"
+        core += f"{',' if rule.specialties else ''} and asks them to sign in with {how}"
     opening = "This network" if area is None else f"The {area} area of this network"
     return f"{opening} accepts {core}."
 
@@ -207,6 +209,6 @@ def refusal_message(
         rule,
         area,
         mention_age=Reason.VERIFICATION_TOO_OLD in found,
-        mention_mfa=Reason.MFA_REQUIRED in found,
+        mention_mfa=bool(found & {Reason.MFA_REQUIRED, Reason.PASSKEY_REQUIRED}),
         wording=wording,
     )

@@ -46,6 +46,7 @@ class Reason(StrEnum):
     # undertakings, measures) or the register does not prove one (self-reported).
     UNRESTRICTED_LICENCE_REQUIRED = "unrestricted_licence_required"
     MFA_REQUIRED = "mfa_required"
+    PASSKEY_REQUIRED = "passkey_required"  # the rule's min_acr is phishing-resistant
     ESSENTIAL_CLAIM_UNAVAILABLE = "essential_claim_unavailable"
     # The network itself lacks a trust mark the policy requires (OpenID Federation 1.0
     # section 7): nothing the doctor does can change that.
@@ -73,6 +74,7 @@ class Remedy(StrEnum):
     START_VERIFICATION = "start_verification"
     RENEW_VERIFICATION = "renew_verification"
     ENABLE_MFA = "enable_mfa"  # step up if a second factor is enrolled, else enrol one
+    ADD_PASSKEY = "add_passkey"  # sign in with a passkey, or add one from the account page
     VERIFY_EMAIL = "verify_email"
     DECLARE_PROFESSION = "declare_profession"
 
@@ -87,12 +89,16 @@ class SubjectType(StrEnum):
 # The hub's Authentication Context Class References, weakest first.
 ACR_PWD: Final = "urn:curbside:acr:pwd"
 ACR_MFA: Final = "urn:curbside:acr:mfa"
-ACR_ORDER: Final = (ACR_PWD, ACR_MFA)
+# Phishing-resistant: a passkey (WebAuthn) was used, alone or as the second factor; its
+# signature is bound to the hub's origin, so a look-alike site cannot relay it.
+ACR_PHR: Final = "urn:curbside:acr:phr"
+ACR_ORDER: Final = (ACR_PWD, ACR_MFA, ACR_PHR)
 
 # Authentication Method Reference values the hub emits (RFC 8176 section 2).
 AMR_PWD: Final = "pwd"
 AMR_OTP: Final = "otp"
 AMR_MFA: Final = "mfa"
+AMR_PASSKEY: Final = frozenset({"hwk", "swk"})  # proof of possession of a key (passkeys)
 
 class Licence(StrEnum):
     """What a register says of the licence behind a registration."""

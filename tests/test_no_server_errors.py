@@ -30,7 +30,8 @@ INT_IDS = ["1", "0", "2147483647", "2147483648", "9223372036854775808", "9999999
 FIELDS = ["grant_type", "token", "pending", "email", "password", "reason", "otp", "q", "action", "before",
           "body", "client_id", "confirm", "country", "decision", "done", "error", "format", "from", "limit",
           "member", "metadata", "number", "policy", "post_logout_redirect_uri", "profession", "state",
-          "title", "to", "url", "code", "refresh_token", "redirect_uri", "response_type", "id_token_hint"]
+          "title", "to", "url", "code", "refresh_token", "redirect_uri", "response_type", "id_token_hint",
+          "credential", "name"]
 PARAM = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 

@@ -19,6 +19,9 @@ SSO_KIND = "sso"
 CUTOFF_KIND = "sso-cutoff"
 ACR_PWD = "urn:curbside:acr:pwd"
 ACR_MFA = "urn:curbside:acr:mfa"
+# Phishing-resistant: a passkey signed for the hub's origin (policies/vocabulary.py ACR_PHR).
+ACR_PHR = "urn:curbside:acr:phr"
+PASSKEY_AMR = frozenset({"hwk", "swk"})  # RFC 8176 §2: proof of possession of a key
 
 
 def host_cookie_name(name: str, secure: bool) -> str:
@@ -40,6 +43,8 @@ class SSOSession:
 
     @property
     def acr(self) -> str:
+        if PASSKEY_AMR.intersection(self.amr):
+            return ACR_PHR
         return ACR_MFA if "mfa" in self.amr else ACR_PWD
 
 

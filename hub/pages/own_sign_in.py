@@ -12,12 +12,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.domain.sessions import SSOSession
+from hub.domain.sessions import PASSKEY_AMR, SSOSession
 
 
 def shows_own_authentication(sso: SSOSession, doctor: Any) -> bool:
     """The session began with the account's password and, when the doctor has a second
-    factor enrolled, that factor too (RFC 8176 amr "pwd", and "mfa")."""
+    factor enrolled, that factor too (RFC 8176 amr "pwd", and "mfa"); or with one of the
+    account's passkeys alone, user-verified ("hwk"/"swk" and "user": both factors in one
+    authenticator, hub/pages/passkeys.py)."""
+    if PASSKEY_AMR.intersection(sso.amr) and "user" in sso.amr and "fed" not in sso.amr:
+        return True
     if "pwd" not in sso.amr:
         return False
     return not getattr(doctor, "mfa_enabled", False) or "mfa" in sso.amr

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import policies
-from policies import ACR_MFA, AssuranceLevel, Licence, Reason, SubjectFacts, Wording
+from policies import ACR_MFA, ACR_PHR, AssuranceLevel, Licence, Reason, SubjectFacts, Wording
 
 REASON_WORDS: Mapping[Reason, str] = {
     Reason.UNKNOWN_AREA: "The request names an area the policy does not define.",
@@ -23,6 +23,7 @@ REASON_WORDS: Mapping[Reason, str] = {
     Reason.UNRESTRICTED_LICENCE_REQUIRED: "The policy needs an unrestricted licence; theirs is "
                                           "restricted, or the register does not prove it.",
     Reason.MFA_REQUIRED: "They signed in without a second factor, and the policy requires one.",
+    Reason.PASSKEY_REQUIRED: "They signed in without a passkey, and the policy requires one.",
     Reason.ESSENTIAL_CLAIM_UNAVAILABLE: "A claim the request marks essential is not available for them.",
     Reason.TRUST_MARK_MISSING: "Your network's trust chain lacks a trust mark the policy requires: "
                                "nobody enters until the federation grants it.",
@@ -69,7 +70,8 @@ def facts_in_words(facts: SubjectFacts, now: datetime, wording: Wording) -> list
         out.append(f"Says they are a {_words(facts.self_declared_profession)} (no register checked it)")
     if not facts.registrations and not facts.self_declared_profession:
         out.append("No profession known")
-    out.append("Signed in with two-step sign-in" if facts.acr == ACR_MFA
+    out.append("Signed in with a passkey" if facts.acr == ACR_PHR
+               else "Signed in with two-step sign-in" if facts.acr == ACR_MFA
                else "Signed in with a password only")
     out.append("Email address verified" if facts.email_verified else "Email address not verified")
     return out

@@ -22,7 +22,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, Unsup
 
 from hub.domain import claims as claimset
 from hub.domain.consent import ConsentReceipt, latest_consent
-from hub.domain.sessions import ACR_MFA, SSOSession
+from hub.domain.sessions import ACR_MFA, ACR_PHR, SSOSession
 from hub.protocol.grants import EndUser
 from hub.protocol.server import StoredAuthorizationRequest
 
@@ -210,14 +210,14 @@ class PromptCheck:
 
 def _wants_mfa(ctx: AuthorizationContext) -> bool:
     """acr_values or an essential acr (OIDC Core §5.5.1.1) ask for the second factor, this
-    session lacks it, and the doctor has one to give."""
+    session lacks it, and the doctor has one to give (a TOTP code, or a passkey)."""
     assert ctx.sso is not None
     wanted = ACR_MFA in (claimset.essential_acr_values(ctx.claims_request) or []) or (
         ACR_MFA in ctx.params.get("acr_values", "").split())
-    if not wanted or ctx.sso.acr == ACR_MFA:
+    if not wanted or ctx.sso.acr in (ACR_MFA, ACR_PHR):  # a passkey session has both factors
         return False
     doctor = ctx.hub.accounts.get(ctx.sso.doctor_id)
-    return bool(doctor and doctor.mfa_enabled)
+    return bool(doctor and (doctor.mfa_enabled or ctx.hub.passkeys.count_for(doctor.id)))
 
 
 def _names_another_doctor(ctx: AuthorizationContext) -> bool:

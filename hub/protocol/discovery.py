@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 from hub.domain.claims import AUTH_CLAIMS, EXTENSION_CLAIMS, STANDARD_CLAIMS
 from hub.domain.clients import SUPPORTED_SCOPES
 from hub.domain.keys import SUPPORTED_ALGS
-from hub.domain.sessions import ACR_MFA, ACR_PWD
+from hub.domain.sessions import ACR_MFA, ACR_PHR, ACR_PWD
 from hub.protocol.grants import AUTH_METHODS, SECRET_METHODS
 from hub.verification.claims import DISCOVERY_METADATA
 
@@ -42,7 +42,7 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "require_request_uri_registration": False,
-        "acr_values_supported": [ACR_PWD, ACR_MFA],
+        "acr_values_supported": [ACR_PWD, ACR_MFA, ACR_PHR],
         "prompt_values_supported": ["none", "login", "consent"],
         "claim_types_supported": ["normal"],
         "ui_locales_supported": ["en"],

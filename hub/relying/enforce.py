@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from hub.audit.trail import AuditTrail
 from hub.domain.accounts import Accounts
+from hub.domain.passkeys import Passkeys
 from hub.persistence.db import Database
 from hub.persistence.models.grants import Grant
 from hub.relying.policy import PolicyStore, decide_for
@@ -30,6 +31,7 @@ REMEDY_LINKS: dict[str, tuple[str, str]] = {
     Remedy.RENEW_VERIFICATION: ("Renew your verification", "/account/verification"),
     Remedy.DECLARE_PROFESSION: ("State your profession", "/account/verification"),
     Remedy.ENABLE_MFA: ("Set up a second sign-in factor", "/account/mfa"),
+    Remedy.ADD_PASSKEY: ("Add a passkey", "/account/passkeys"),
     Remedy.VERIFY_EMAIL: ("Confirm your email address", "/account"),
 }
 AREA_PARAM = "area"  # optional authorization request parameter naming a policy area
@@ -50,7 +52,8 @@ class ClientPolicies:
     a client without one is admitted as before, at the cost of one cached lookup."""
 
     def __init__(self, policies: PolicyStore, accounts: Accounts, db: Database,
-                 audit: AuditTrail) -> None:
+                 audit: AuditTrail, passkeys: Passkeys | None = None) -> None:
+        self.passkeys = passkeys
         self.policies = policies
         self.accounts = accounts
         self.db = db
@@ -78,7 +81,10 @@ class ClientPolicies:
         return decision  # type: ignore[no-any-return]
 
     def can_step_up(self, sso: SSOSession, decision: Decision) -> bool:
-        """Only a missing second factor that the doctor has enrolled: sign in again with it."""
+        """Only a missing second factor or passkey that the doctor has enrolled: sign in
+        again with it."""
+        if decision.reasons == (Reason.PASSKEY_REQUIRED,):
+            return self.passkeys is not None and self.passkeys.count_for(sso.doctor_id) > 0
         if decision.reasons != (Reason.MFA_REQUIRED,):
             return False
         doctor = self.accounts.get(sso.doctor_id)

@@ -10,6 +10,7 @@ from policy_makers import NOW, make_policy, make_registration, make_request, mak
 
 from policies import (
     ACR_MFA,
+    ACR_PHR,
     ACR_PWD,
     CLAIM_REGISTRATIONS,
     CLAIM_SELF_DECLARED_PROFESSION,
@@ -222,6 +223,35 @@ def test_a_rule_may_require_a_second_factor(
         assert decision.reasons == (Reason.MFA_REQUIRED,)
         assert decision.remedy is Remedy.ENABLE_MFA
         assert "second factor" in (decision.message or "")
+
+
+PASSKEY_RULE = PHYSICIANS | {"min_acr": ACR_PHR}
+
+
+@pytest.mark.parametrize(
+    ("acr", "amr", "allowed"),
+    [
+        (ACR_PHR, ("hwk", "user", "mfa"), True),
+        (ACR_PHR, ("pwd", "swk", "mfa"), True),
+        (ACR_MFA, ("pwd", "otp", "mfa"), False),  # a code can be phished; a passkey cannot
+        (ACR_PWD, ("pwd",), False),
+        (None, ("hwk", "user"), True),  # amr speaks only when the acr is not the hub's
+        (None, ("pwd", "otp", "mfa"), False),
+    ],
+)
+def test_a_rule_may_require_a_passkey(acr: str | None, amr: tuple[str, ...], allowed: bool) -> None:
+    decision = decide(make_policy(PASSKEY_RULE), make_subject(make_registration(), acr=acr, amr=amr),
+                      make_request())
+    assert decision.allowed is allowed
+    if not allowed:
+        assert decision.reasons == (Reason.PASSKEY_REQUIRED,)
+        assert decision.remedy is Remedy.ADD_PASSKEY
+        assert "sign in with a passkey" in (decision.message or "")
+
+
+def test_a_passkey_session_meets_a_second_factor_rule() -> None:
+    subject = make_subject(make_registration(), acr=ACR_PHR, amr=("hwk", "user", "mfa"))
+    assert decide(make_policy(MFA_RULE), subject, make_request()).allowed
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from hub.persistence.models.federation import (
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
 from hub.persistence.models.keys import SigningKey
 from hub.persistence.models.links import AccountLink, FeedItem, LinkNetwork, LinkToken, RelayState
+from hub.persistence.models.passkeys import Passkey
 from hub.persistence.models.registers import (
     DoctorRegistration,
     IdentityEvidence,
@@ -38,7 +39,7 @@ __all__ = [
     "ClientPolicyVersion", "ClientRecord", "Consent", "Doctor", "DoctorRegistration",
     "FederationKey", "FederationRegistration", "FederationSubordinate", "FederationTrustMark", "FeedItem",
     "Grant", "IdentityEvidence", "InitialAccessToken", "LinkNetwork", "LinkToken", "LogoutDelivery",
-    "OperatorAccount", "RefreshToken", "RegisterImport", "RegisterRecord", "RegisterSnapshotKey",
+    "OperatorAccount", "Passkey", "RefreshToken", "RegisterImport", "RegisterRecord", "RegisterSnapshotKey",
     "RegistrationAccessToken", "RelayState", "ReviewDocument", "SelfDeclaredProfession",
     "SigningKey", "StoreEntry", "VerificationCheck", "Vouch",
 ]
