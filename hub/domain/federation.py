@@ -109,6 +109,23 @@ class FederationKeys:
         return ECKey.import_key(private_jwk)
 
 
+def discovery_metadata(issuer: str, base: Mapping[str, Any]) -> dict[str, Any]:
+    """What a hub that admits federation members adds to its plain discovery document
+    ``base`` (OIDC Discovery 1.0 §3): members authenticate with private_key_jwt (section
+    12.1.3) and send signed request objects (section 12.1.1.1), so a relying-party library
+    reading only ``/.well-known/openid-configuration`` finds both."""
+    return {
+        "token_endpoint_auth_methods_supported": [
+            *(m for m in base.get("token_endpoint_auth_methods_supported", [])
+              if m != "private_key_jwt"), "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
+        "request_parameter_supported": True,
+        "request_object_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
+        "client_registration_types_supported": ["automatic", "explicit"],
+        "federation_registration_endpoint": f"{issuer}/federation/register",
+    }
+
+
 def _as_datetime(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
@@ -126,22 +143,14 @@ class Federation:
         self.authority_hints = list(authority_hints)
         self.allow_http_loopback = allow_http_loopback
         self.clock = clock
+        self.fetch_deadline = FETCH_DEADLINE
         self.keys = FederationKeys(db, secrets)
 
     # -- the hub's own entity configuration (section 3, 5.1.3) ---------------------------
     def op_metadata(self, discovery: Mapping[str, Any]) -> dict[str, Any]:
         """``metadata.openid_provider``: the discovery metadata plus the federation
         registration members of section 5.1.3."""
-        return {**discovery,
-                "client_registration_types_supported": ["automatic", "explicit"],
-                "federation_registration_endpoint": f"{self.issuer}/federation/register",
-                "request_parameter_supported": True,
-                "request_object_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
-                "token_endpoint_auth_methods_supported": sorted(
-                    {*discovery.get("token_endpoint_auth_methods_supported", []),
-                     "private_key_jwt"}),
-                "token_endpoint_auth_signing_alg_values_supported":
-                    list(federation.DEFAULT_ALGORITHMS)}
+        return {**discovery, **discovery_metadata(self.issuer, discovery)}
 
     def entity_configuration(self, discovery: Mapping[str, Any], *,
                              trust_mark_issuers: Mapping[str, list[str]] | None = None) -> str:
@@ -166,7 +175,7 @@ class Federation:
                                   allow_http_loopback=self.allow_http_loopback)
 
     def _fetch(self, url: str) -> bytes:
-        with self.session_factory(deadline=FETCH_DEADLINE, max_bytes=FETCH_MAX_BYTES) as http:
+        with self.session_factory(deadline=self.fetch_deadline, max_bytes=FETCH_MAX_BYTES) as http:
             try:
                 resp = http.get(url, allow_redirects=False)
             except requests.RequestException as e:  # OutboundError included: a reason, no trace
@@ -176,7 +185,7 @@ class Federation:
         return bytes(resp.content)
 
     def _post(self, url: str, form: Mapping[str, str]) -> bytes:
-        with self.session_factory(deadline=FETCH_DEADLINE, max_bytes=FETCH_MAX_BYTES) as http:
+        with self.session_factory(deadline=self.fetch_deadline, max_bytes=FETCH_MAX_BYTES) as http:
             try:
                 resp = http.post(url, data=dict(form), allow_redirects=False)
             except requests.RequestException as e:
