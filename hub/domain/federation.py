@@ -28,7 +28,7 @@ from sqlalchemy import select
 import federation
 from federation import FederationError, FetchFailed, InvalidMetadata, TrustChain, TrustChainResolver
 from hub.domain.client_metadata import ClientMetadataError, validate_metadata
-from hub.domain.clients import Client, ClientRegistry
+from hub.domain.clients import MAX_CLIENT_ID_LENGTH, Client, ClientRegistry
 from hub.domain.crypto import HubSecrets, new_token
 from hub.persistence.db import Database, utcnow
 from hub.persistence.models.clients import ClientRecord
@@ -44,8 +44,6 @@ CONFIGURATION_LIFETIME = 24 * 3600
 # any real statement (the library adds its own 64 KiB cap per statement).
 FETCH_DEADLINE = 5.0
 FETCH_MAX_BYTES = 256 * 1024
-# The longest client_id the clients table holds.
-MAX_CLIENT_ID = 64
 # The grants a federation client may use: it authenticates with private_key_jwt, which the
 # client_credentials grant does not take here.
 FEDERATION_GRANTS = ("authorization_code", "refresh_token")
@@ -209,9 +207,9 @@ class Federation:
         store the client (active, no admin step). Raises :class:`RegistrationRefused`."""
         if not self.trust_anchors:
             raise RegistrationRefused("invalid_client", "This hub accepts no federation members.")
-        if len(entity_id) > MAX_CLIENT_ID:
+        if len(entity_id) > MAX_CLIENT_ID_LENGTH:
             raise RegistrationRefused(
-                "invalid_client", f"Entity identifiers longer than {MAX_CLIENT_ID} characters "
+                "invalid_client", f"Entity identifiers longer than {MAX_CLIENT_ID_LENGTH} characters "
                 "cannot be registered here.")
         resolver = self.resolver()
         try:
