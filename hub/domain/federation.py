@@ -29,10 +29,10 @@ import federation
 from federation import FederationError, FetchFailed, InvalidMetadata, TrustChain, TrustChainResolver
 from hub.domain.client_metadata import ClientMetadataError, validate_metadata
 from hub.domain.clients import MAX_CLIENT_ID_LENGTH, Client, ClientRegistry
-from hub.domain.crypto import HubSecrets, new_token
+from hub.domain.crypto import HubSecrets, new_token, sha256_hex
 from hub.persistence.db import Database, utcnow
 from hub.persistence.models.clients import ClientRecord
-from hub.persistence.models.federation import FederationKey, FederationRegistration
+from hub.persistence.models.federation import FederationKey, FederationRegistration, FederationTrustMark
 
 log = logging.getLogger(__name__)
 RP_TYPE = "openid_relying_party"
@@ -44,6 +44,11 @@ CONFIGURATION_LIFETIME = 24 * 3600
 # any real statement (the library adds its own 64 KiB cap per statement).
 FETCH_DEADLINE = 5.0
 FETCH_MAX_BYTES = 256 * 1024
+# How long a member's verified trust marks (their issuers' status answers above all) are
+# trusted before they are checked again: the longest a foreign issuer's revocation waits.
+TRUST_MARK_STATUS_TTL = 300
+# Trust marks looked at per member: each may cost a resolution of its issuer's chain.
+MAX_TRUST_MARKS = 16
 # The grants a federation client may use: it authenticates with private_key_jwt, which the
 # client_credentials grant does not take here.
 FEDERATION_GRANTS = ("authorization_code", "refresh_token")
@@ -227,9 +232,52 @@ class Federation:
             raise RegistrationRefused("invalid_client",
                                       "The relying party does not use automatic registration.")
         client_metadata = self._client_metadata(metadata)
-        trust_marks = [m.trust_mark_type for m in resolver.verified_trust_marks(chain)]
+        trust_marks = self._verified_trust_marks(resolver, chain)
         client = self._upsert(entity_id, kind, chain, client_metadata, trust_marks)
         return Admission(client, chain, trust_marks)
+
+    def _verified_trust_marks(self, resolver: TrustChainResolver, chain: TrustChain) -> list[str]:
+        """The types of the subject's trust marks that hold (section 7.3), revocation
+        included: the hub's own marks by its own records, the others by their issuer's
+        status endpoint when it publishes one (section 8.4). A mark that cannot be checked
+        does not count; only a policy that requires it notices."""
+        types = []
+        for entry in chain.subject_configuration.trust_marks[:MAX_TRUST_MARKS]:
+            token = entry["trust_mark"]
+            try:
+                own = federation.parse_trust_mark(token).iss == self.issuer
+                mark = resolver.verify_trust_mark(token, chain=chain,
+                                                  check_status=False if own else "published")
+            except FederationError:
+                continue
+            if own and self.own_trust_mark_status(token) != "active":
+                continue
+            types.append(mark.trust_mark_type)
+        return list(dict.fromkeys(types))
+
+    def own_trust_mark_status(self, token: str) -> str:
+        """Section 8.4 for a mark this hub issued: active, expired, revoked, or invalid (not
+        one of its own)."""
+        with self.db.session() as s:
+            row = s.get(FederationTrustMark, sha256_hex(token))
+            if row is None or row.token != token:
+                return "invalid"
+            if row.revoked_at is not None:
+                return "revoked"
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                return "expired"
+            return "active"
+
+    def trust_mark_revoked(self, subject: str, trust_mark_type: str) -> None:
+        """The hub revoked its own ``trust_mark_type`` mark of ``subject``: the member stops
+        counting it at once (policies read the registration), and its chain is resolved
+        again at its next request, which keeps any other valid mark of the type."""
+        with self.db.session() as s:
+            reg = s.get(FederationRegistration, subject)
+            if reg is not None:
+                reg.trust_marks = [t for t in reg.trust_marks if t != trust_mark_type]
+                reg.chain_expires_at = utcnow()
+        self.clients.forget(subject)
 
     def _client_metadata(self, resolved: Mapping[str, Any]) -> dict[str, Any]:
         """The resolved RP metadata as the hub's client metadata: validated like every
@@ -333,7 +381,11 @@ class Federation:
         reg = self.registration(client.client_id)
         if reg is None:
             return client
-        if reg.chain_expires_at.timestamp() > self.clock():
+        now = self.clock()
+        if reg.chain_expires_at.timestamp() > now and not (
+                reg.trust_marks and reg.resolved_at.timestamp() + TRUST_MARK_STATUS_TTL <= now):
+            # Current; trust marks are checked again (their status above all) more often
+            # than the chain expires, so a revocation takes effect within the TTL.
             return client
         try:
             return self.admit(client.client_id, kind=reg.kind).client
