@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -207,9 +207,13 @@ class Federation:
 
     # -- admission (sections 12.1 and 12.2) ------------------------------------------------
     def admit(self, entity_id: str, *, kind: str = "automatic",
-              entity_configuration: str | bytes | None = None) -> Admission:
+              entity_configuration: str | bytes | None = None,
+              trust_chain: Sequence[str] | None = None) -> Admission:
         """Resolve ``entity_id``'s chain to a configured anchor, apply its metadata policy and
-        store the client (active, no admin step). Raises :class:`RegistrationRefused`."""
+        store the client (active, no admin step). ``trust_chain`` is a chain the relying
+        party offered (a request object's ``trust_chain``, section 12.1.1.1, or an explicit
+        registration's trust chain, section 12.2.1): validated as it is, nothing fetched.
+        Raises :class:`RegistrationRefused`."""
         if not self.trust_anchors:
             raise RegistrationRefused("invalid_client", "This hub accepts no federation members.")
         if len(entity_id) > MAX_CLIENT_ID_LENGTH:
@@ -218,7 +222,10 @@ class Federation:
                 "cannot be registered here.")
         resolver = self.resolver()
         try:
-            chain = resolver.resolve(entity_id, entity_configuration=entity_configuration)
+            if trust_chain is not None:
+                chain = self._offered_chain(entity_id, trust_chain)
+            else:
+                chain = resolver.resolve(entity_id, entity_configuration=entity_configuration)
         except FederationError as e:
             self._record_failure(entity_id, f"{e.error}: {e.description}")
             raise RegistrationRefused(e.error, e.description, e.status_code) from None
@@ -235,6 +242,16 @@ class Federation:
         trust_marks = self._verified_trust_marks(resolver, chain)
         client = self._upsert(entity_id, kind, chain, client_metadata, trust_marks)
         return Admission(client, chain, trust_marks)
+
+    def _offered_chain(self, entity_id: str, statements: Sequence[str]) -> TrustChain:
+        # Section 10.2, with the configured anchors' keys: an offered chain proves itself,
+        # so it may save the fetches; it must be about the client that offers it.
+        chain = federation.validate_trust_chain(list(statements), trust_anchors=self.trust_anchors,
+                                                now=int(self.clock()))
+        if chain.subject != entity_id:
+            raise federation.InvalidTrustChain(
+                f"the trust chain offered is about {chain.subject}, not {entity_id}")
+        return chain
 
     def _verified_trust_marks(self, resolver: TrustChainResolver, chain: TrustChain) -> list[str]:
         """The types of the subject's trust marks that hold (section 7.3), revocation
@@ -357,7 +374,8 @@ class Federation:
             raise RegistrationRefused("invalid_metadata",
                                       "The relying party does not use explicit registration.")
         admission = self.admit(configuration.sub, kind="explicit",
-                               entity_configuration=configuration.token)
+                               entity_configuration=configuration.token,
+                               trust_chain=request.trust_chain)
         chain = admission.chain
         registered = {**admission.client.metadata, "client_id": admission.client.client_id}
         return federation.build_explicit_registration_response(

@@ -20,7 +20,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from werkzeug.wrappers import Request, Response
@@ -35,8 +35,11 @@ JTI_KIND = "fed-jti"  # Store kind of used request-object and client-assertion i
 # Request objects (RFC 9101 §10.8) and client assertions are short-lived; one that claims
 # to live longer than this is refused rather than remembered that long.
 MAX_ASSERTION_LIFETIME = 3600
-# Claims of a request object that are about the JWT itself, not authorization parameters.
-_JWT_CLAIMS = {"iss", "aud", "exp", "iat", "nbf", "jti", "sub"}
+# Claims of a request object that are about the JWT itself or the relying party's trust
+# chain (section 12.1.1.1), not authorization parameters.
+_JWT_CLAIMS = {"iss", "aud", "exp", "iat", "nbf", "jti", "sub", "trust_chain"}
+# A request object may carry the relying party's trust chain: a few statements of a few KiB.
+MAX_REQUEST_OBJECT = 64 * 1024
 
 
 def service(hub: Any) -> Federation:
@@ -70,7 +73,7 @@ def authorization_params(hub: Any, params: dict[str, str]) -> dict[str, str]:
         return params
     client = hub.clients.get(client_id)
     if client is None or not client.active:
-        client = fed.admit(client_id).client
+        client = fed.admit(client_id, trust_chain=_offered_trust_chain(params.get("request"))).client
     if "request" not in params:
         registration = fed.registration(client_id)
         if registration is not None and registration.kind == "explicit":
@@ -85,6 +88,25 @@ def authorization_params(hub: Any, params: dict[str, str]) -> dict[str, str]:
     return merged
 
 
+def _offered_trust_chain(token: str | None) -> list[str] | None:
+    """The ``trust_chain`` claim of a request object (section 12.1.1.1), read before the
+    signature is checked: the chain proves itself against the configured trust anchors,
+    and only then do its resolved keys verify the request object."""
+    if not token or len(token) > MAX_REQUEST_OBJECT:
+        return None
+    try:
+        claims = json.loads(jws.extract_compact(token.encode()).payload)
+    except (JoseError, ValueError, TypeError):
+        return None  # the signature check that follows says what is wrong
+    chain = claims.get("trust_chain") if isinstance(claims, dict) else None
+    if chain is None:
+        return None
+    if not isinstance(chain, list) or not chain or not all(isinstance(t, str) for t in chain):
+        raise RegistrationRefused("invalid_trust_chain",
+                                  "'trust_chain' must be a non-empty array of entity statements.")
+    return chain
+
+
 def _verified_request_object(hub: Any, client: Any, token: str) -> dict[str, Any]:
     """RFC 9101 §6 and OpenID Federation 1.0 section 12.1.1.1: signed with a key of the
     RP's resolved metadata, ``iss`` and ``client_id`` the RP, ``aud`` this OP, ``exp`` in
@@ -92,7 +114,7 @@ def _verified_request_object(hub: Any, client: Any, token: str) -> dict[str, Any
     def refuse(reason: str) -> RegistrationRefused:
         return RegistrationRefused("invalid_request_object", reason)
 
-    if len(token) > 16 * 1024:
+    if len(token) > MAX_REQUEST_OBJECT:
         raise refuse("The request object is too large.")
     try:
         keys = KeySet.import_key_set(client.metadata.get("jwks") or {"keys": []})

@@ -16,44 +16,20 @@ from collections.abc import Iterator
 import pytest
 import requests
 from joserfc.jwk import ECKey
-from werkzeug.wrappers import Request, Response
 
 from federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
     build_subordinate_statement,
     build_trust_mark,
-    fetch_request_url,
 )
 from hub.persistence.models.registers import SelfDeclaredProfession
 from hub.relying.policy import store
+from tests.federation.unruly_net import UnrulyNetwork
 from tests.flows.conftest import Browser, RunningHub, callback_params
-from tests.flows.federation_net import Member, Network, PartnerBackEnd, fed_hub, new_network
+from tests.flows.federation_net import Member, PartnerBackEnd, fed_hub, new_network
 
 __all__ = ["fed_hub"]  # the fixture
 MARK = "https://curbside.example/trust-marks/verified-physicians-only"
-
-
-class UnrulyNetwork(Network):
-    """A federation whose endpoints can be told to answer a given URL with raw bytes, or
-    only after a delay."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.raw: dict[str, bytes] = {}
-        self.delay: dict[str, float] = {}
-
-    def _answer(self, request: Request) -> Response:
-        url = self.base + request.path
-        if request.query_string:
-            url += "?" + request.query_string.decode()
-        if url in self.delay:
-            time.sleep(self.delay[url])
-        if url in self.raw:
-            return Response(self.raw[url], mimetype=ENTITY_STATEMENT_MEDIA_TYPE)
-        return super()._answer(request)
-
-    def fetch_url(self, superior: Member, subject: Member) -> str:
-        return fetch_request_url(superior.id + "/fetch", subject.id)
 
 
 @pytest.fixture(scope="module")
