@@ -29,6 +29,7 @@ from hub.outbound import Outbound
 from hub.persistence.db import Database
 from hub.persistence.store import open_store
 from hub.protocol.discovery import provider_metadata
+from hub.protocol.par import discovery_metadata as par_metadata
 from hub.relying import backchannel
 from hub.relying import discovery_metadata as relying_metadata
 from hub.relying.enforce import ClientPolicies
@@ -41,10 +42,10 @@ from hub.worker import Queue
 
 def discovery_metadata(issuer: str, *, federation: bool = False) -> dict[str, Any]:
     """OIDC Discovery 1.0 §3 / RFC 8414 §2: the provider's own metadata plus what each
-    feature package declares (relying parties' registration and back-channel logout; with
-    trust anchors configured, what federation members use)."""
+    feature package declares (relying parties' registration and back-channel logout, pushed
+    authorization requests; with trust anchors configured, what federation members use)."""
     declared: dict[str, Any] = {}
-    for contribution in (relying_metadata,):
+    for contribution in (relying_metadata, par_metadata):
         declared.update(contribution(issuer))
     meta = provider_metadata(issuer, declared)
     if federation:

@@ -73,22 +73,28 @@ def authorization_params(hub: Any, params: dict[str, str]) -> dict[str, str]:
         return params
     client = hub.clients.get(client_id)
     if client is None or not client.active:
-        client = fed.admit(client_id, trust_chain=_offered_trust_chain(params.get("request"))).client
+        client = fed.admit(client_id, trust_chain=offered_trust_chain(params.get("request"))).client
     if "request" not in params:
         registration = fed.registration(client_id)
         if registration is not None and registration.kind == "explicit":
             return params  # registered beforehand (section 12.2): a plain request will do
-        # Section 12.1.1: without PAR, the request MUST be passed as a request object.
+        # Section 12.1.1: without PAR (hub/protocol/par.py), the request MUST be passed as a
+        # request object.
         raise RegistrationRefused("invalid_request",
                                   "A federation member must send its request as a signed "
                                   "request object ('request').")
-    claims = _verified_request_object(hub, client, params["request"])
+    return verified_request_params(hub, client, params["request"])
+
+
+def verified_request_params(hub: Any, client: Any, token: str) -> dict[str, str]:
+    """The authorization parameters of ``client``'s request object, once it is verified."""
+    claims = _verified_request_object(hub, client, token)
     merged = {k: _as_param(v) for k, v in claims.items() if k not in _JWT_CLAIMS}
-    merged["client_id"] = client_id
+    merged["client_id"] = client.client_id
     return merged
 
 
-def _offered_trust_chain(token: str | None) -> list[str] | None:
+def offered_trust_chain(token: str | None) -> list[str] | None:
     """The ``trust_chain`` claim of a request object (section 12.1.1.1), read before the
     signature is checked: the chain proves itself against the configured trust anchors,
     and only then do its resolved keys verify the request object."""
@@ -165,9 +171,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         self.hub = hub
 
     def get_audiences(self) -> list[str]:
-        # Section 12.1.3: the audience is the OP's entity identifier or its token endpoint.
+        # Section 12.1.3: the audience is the OP's entity identifier or the endpoint; the
+        # pushed authorization endpoint authenticates the same way (RFC 9126 §2).
         issuer = self.hub.settings.issuer
-        return [issuer, f"{issuer}/token"]
+        return [issuer, f"{issuer}/token", f"{issuer}/par"]
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
         return KeySet.import_key_set(client.metadata.get("jwks") or {"keys": []})
