@@ -13,7 +13,7 @@ import ipaddress
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from federation import jose
@@ -40,6 +40,9 @@ Post = Callable[[str, Mapping[str, str]], bytes | str]
 """POST a form to a URL and return the body of a 200 answer; raise ``FetchFailed`` otherwise."""
 
 Clock = Callable[[], float]
+# Whether verify_trust_mark asks the issuer's status endpoint: never, always (an issuer
+# without one fails), or when the issuer publishes one.
+StatusCheck = bool | Literal["published"]
 
 
 class StatementCache(Protocol):
@@ -150,14 +153,16 @@ class TrustChainResolver:
         return self._configuration(entity_id, _Collection(budget=self.max_fetches))
 
     def verify_trust_mark(
-        self, token: str | bytes, *, chain: TrustChain, check_status: bool = False
+        self, token: str | bytes, *, chain: TrustChain, check_status: StatusCheck = False
     ) -> TrustMark:
         """Validate a trust mark of ``chain``'s subject (section 7.3).
 
         Trust in the issuer comes first: its keys are taken from its own trust chain to the
         same trust anchor (or from the anchor itself when the anchor issued the mark). With
         ``check_status`` the issuer's status endpoint is asked too (section 8.4), which is
-        the only way to learn of a revocation; that needs the ``post`` callable.
+        the only way to learn of a revocation; that needs the ``post`` callable. ``True``
+        refuses a mark whose issuer publishes no status endpoint; ``"published"`` asks only
+        issuers that publish one (the endpoint is optional, section 5.1.1).
         """
         anchor = chain.anchor_configuration or self.anchor_configuration(chain.trust_anchor_id)
         parsed = parse_trust_mark(token)
@@ -183,12 +188,15 @@ class TrustChainResolver:
             leeway=self.leeway,
             algorithms=self.algorithms,
         )
-        if check_status:
+        if check_status is True or (
+            check_status == "published"
+            and issuer.federation_endpoint("federation_trust_mark_status_endpoint") is not None
+        ):
             self._check_status(mark, issuer)
         return mark
 
     def verified_trust_marks(
-        self, chain: TrustChain, *, check_status: bool = False, limit: int = 16
+        self, chain: TrustChain, *, check_status: StatusCheck = False, limit: int = 16
     ) -> list[TrustMark]:
         """The subject's trust marks that validate; the others are left out (section 8.3).
 

@@ -119,7 +119,7 @@ def client_subject_map(c: Context, client_id: str) -> None:
 
     from hub.persistence.models.grants import Consent, Grant
 
-    found = c.hub.clients.get(client_id[:64])
+    found = c.hub.clients.get(client_id)
     if found is None:
         raise click.ClickException(f"no client {client_id!r}")
     if found.subject_type != "public":

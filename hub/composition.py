@@ -17,6 +17,7 @@ from hub.domain.clients import ClientRegistry
 from hub.domain.crypto import load_secrets
 from hub.domain.events import DoctorSessionsEnded, Events
 from hub.domain.federation import Federation
+from hub.domain.federation import discovery_metadata as federation_metadata
 from hub.domain.id_tokens import IdTokens
 from hub.domain.keys import KeyRing
 from hub.domain.passkeys import Passkeys
@@ -29,6 +30,7 @@ from hub.outbound import Outbound
 from hub.persistence.db import Database
 from hub.persistence.store import open_store
 from hub.protocol.discovery import provider_metadata
+from hub.protocol.par import discovery_metadata as par_metadata
 from hub.relying import backchannel
 from hub.relying import discovery_metadata as relying_metadata
 from hub.relying.enforce import ClientPolicies
@@ -39,13 +41,17 @@ from hub.verification.registry import make_verifiers, register_session
 from hub.worker import Queue
 
 
-def discovery_metadata(issuer: str) -> dict[str, Any]:
+def discovery_metadata(issuer: str, *, federation: bool = False) -> dict[str, Any]:
     """OIDC Discovery 1.0 §3 / RFC 8414 §2: the provider's own metadata plus what each
-    feature package declares (today: relying parties' registration and back-channel logout)."""
+    feature package declares (relying parties' registration and back-channel logout, pushed
+    authorization requests; with trust anchors configured, what federation members use)."""
     declared: dict[str, Any] = {}
-    for contribution in (relying_metadata,):
+    for contribution in (relying_metadata, par_metadata):
         declared.update(contribution(issuer))
-    return provider_metadata(issuer, declared)
+    meta = provider_metadata(issuer, declared)
+    if federation:
+        meta.update(federation_metadata(issuer, meta))
+    return meta
 
 
 def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: bool = False) -> Hub:
@@ -94,7 +100,8 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
         policies=policies,
         access=ClientPolicies(policies, accounts, db, audit, passkeys),
         verifiers=make_verifiers(db, http=register_session(outbound), settings=settings),
-        discovery_metadata=discovery_metadata(settings.issuer),
+        discovery_metadata=discovery_metadata(settings.issuer,
+                                              federation=bool(settings.trust_anchors())),
         readiness=Readiness(db, store, keys),
         federation=Federation(db=db, secrets=secrets, clients=clients,
                               session_factory=outbound.session, issuer=settings.issuer,

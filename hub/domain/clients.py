@@ -18,9 +18,11 @@ from sqlalchemy import select
 
 from hub.domain.crypto import HubSecrets, new_token
 from hub.persistence.db import Database
-from hub.persistence.models.clients import ClientRecord
+from hub.persistence.models.clients import CLIENT_ID_LENGTH, ClientRecord
 
 SECRET_PURPOSE = "client-secret"
+# The longest client id: a federation member's is its entity id (hub/domain/federation.py).
+MAX_CLIENT_ID_LENGTH = CLIENT_ID_LENGTH
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access", "https://curbside.health/scopes/physician")
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "none")
@@ -143,7 +145,7 @@ class ClientRegistry:
         self.admission: Callable[[Client], Client | None] | None = None
 
     def get(self, client_id: str | None) -> Client | None:
-        if not client_id or len(client_id) > 64:
+        if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH:
             return None
         now = time.monotonic()
         hit = self._cache.get(client_id)

@@ -16,7 +16,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,11 +28,11 @@ from sqlalchemy import select
 import federation
 from federation import FederationError, FetchFailed, InvalidMetadata, TrustChain, TrustChainResolver
 from hub.domain.client_metadata import ClientMetadataError, validate_metadata
-from hub.domain.clients import Client, ClientRegistry
-from hub.domain.crypto import HubSecrets, new_token
+from hub.domain.clients import MAX_CLIENT_ID_LENGTH, Client, ClientRegistry
+from hub.domain.crypto import HubSecrets, new_token, sha256_hex
 from hub.persistence.db import Database, utcnow
 from hub.persistence.models.clients import ClientRecord
-from hub.persistence.models.federation import FederationKey, FederationRegistration
+from hub.persistence.models.federation import FederationKey, FederationRegistration, FederationTrustMark
 
 log = logging.getLogger(__name__)
 RP_TYPE = "openid_relying_party"
@@ -44,8 +44,11 @@ CONFIGURATION_LIFETIME = 24 * 3600
 # any real statement (the library adds its own 64 KiB cap per statement).
 FETCH_DEADLINE = 5.0
 FETCH_MAX_BYTES = 256 * 1024
-# The longest client_id the clients table holds.
-MAX_CLIENT_ID = 64
+# How long a member's verified trust marks (their issuers' status answers above all) are
+# trusted before they are checked again: the longest a foreign issuer's revocation waits.
+TRUST_MARK_STATUS_TTL = 300
+# Trust marks looked at per member: each may cost a resolution of its issuer's chain.
+MAX_TRUST_MARKS = 16
 # The grants a federation client may use: it authenticates with private_key_jwt, which the
 # client_credentials grant does not take here.
 FEDERATION_GRANTS = ("authorization_code", "refresh_token")
@@ -109,6 +112,23 @@ class FederationKeys:
         return ECKey.import_key(private_jwk)
 
 
+def discovery_metadata(issuer: str, base: Mapping[str, Any]) -> dict[str, Any]:
+    """What a hub that admits federation members adds to its plain discovery document
+    ``base`` (OIDC Discovery 1.0 §3): members authenticate with private_key_jwt (section
+    12.1.3) and send signed request objects (section 12.1.1.1), so a relying-party library
+    reading only ``/.well-known/openid-configuration`` finds both."""
+    return {
+        "token_endpoint_auth_methods_supported": [
+            *(m for m in base.get("token_endpoint_auth_methods_supported", [])
+              if m != "private_key_jwt"), "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
+        "request_parameter_supported": True,
+        "request_object_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
+        "client_registration_types_supported": ["automatic", "explicit"],
+        "federation_registration_endpoint": f"{issuer}/federation/register",
+    }
+
+
 def _as_datetime(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, tz=UTC)
 
@@ -126,22 +146,14 @@ class Federation:
         self.authority_hints = list(authority_hints)
         self.allow_http_loopback = allow_http_loopback
         self.clock = clock
+        self.fetch_deadline = FETCH_DEADLINE
         self.keys = FederationKeys(db, secrets)
 
     # -- the hub's own entity configuration (section 3, 5.1.3) ---------------------------
     def op_metadata(self, discovery: Mapping[str, Any]) -> dict[str, Any]:
         """``metadata.openid_provider``: the discovery metadata plus the federation
         registration members of section 5.1.3."""
-        return {**discovery,
-                "client_registration_types_supported": ["automatic", "explicit"],
-                "federation_registration_endpoint": f"{self.issuer}/federation/register",
-                "request_parameter_supported": True,
-                "request_object_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
-                "token_endpoint_auth_methods_supported": sorted(
-                    {*discovery.get("token_endpoint_auth_methods_supported", []),
-                     "private_key_jwt"}),
-                "token_endpoint_auth_signing_alg_values_supported":
-                    list(federation.DEFAULT_ALGORITHMS)}
+        return {**discovery, **discovery_metadata(self.issuer, discovery)}
 
     def entity_configuration(self, discovery: Mapping[str, Any], *,
                              trust_mark_issuers: Mapping[str, list[str]] | None = None) -> str:
@@ -166,7 +178,7 @@ class Federation:
                                   allow_http_loopback=self.allow_http_loopback)
 
     def _fetch(self, url: str) -> bytes:
-        with self.session_factory(deadline=FETCH_DEADLINE, max_bytes=FETCH_MAX_BYTES) as http:
+        with self.session_factory(deadline=self.fetch_deadline, max_bytes=FETCH_MAX_BYTES) as http:
             try:
                 resp = http.get(url, allow_redirects=False)
             except requests.RequestException as e:  # OutboundError included: a reason, no trace
@@ -176,7 +188,7 @@ class Federation:
         return bytes(resp.content)
 
     def _post(self, url: str, form: Mapping[str, str]) -> bytes:
-        with self.session_factory(deadline=FETCH_DEADLINE, max_bytes=FETCH_MAX_BYTES) as http:
+        with self.session_factory(deadline=self.fetch_deadline, max_bytes=FETCH_MAX_BYTES) as http:
             try:
                 resp = http.post(url, data=dict(form), allow_redirects=False)
             except requests.RequestException as e:
@@ -195,18 +207,25 @@ class Federation:
 
     # -- admission (sections 12.1 and 12.2) ------------------------------------------------
     def admit(self, entity_id: str, *, kind: str = "automatic",
-              entity_configuration: str | bytes | None = None) -> Admission:
+              entity_configuration: str | bytes | None = None,
+              trust_chain: Sequence[str] | None = None) -> Admission:
         """Resolve ``entity_id``'s chain to a configured anchor, apply its metadata policy and
-        store the client (active, no admin step). Raises :class:`RegistrationRefused`."""
+        store the client (active, no admin step). ``trust_chain`` is a chain the relying
+        party offered (a request object's ``trust_chain``, section 12.1.1.1, or an explicit
+        registration's trust chain, section 12.2.1): validated as it is, nothing fetched.
+        Raises :class:`RegistrationRefused`."""
         if not self.trust_anchors:
             raise RegistrationRefused("invalid_client", "This hub accepts no federation members.")
-        if len(entity_id) > MAX_CLIENT_ID:
+        if len(entity_id) > MAX_CLIENT_ID_LENGTH:
             raise RegistrationRefused(
-                "invalid_client", f"Entity identifiers longer than {MAX_CLIENT_ID} characters "
+                "invalid_client", f"Entity identifiers longer than {MAX_CLIENT_ID_LENGTH} characters "
                 "cannot be registered here.")
         resolver = self.resolver()
         try:
-            chain = resolver.resolve(entity_id, entity_configuration=entity_configuration)
+            if trust_chain is not None:
+                chain = self._offered_chain(entity_id, trust_chain)
+            else:
+                chain = resolver.resolve(entity_id, entity_configuration=entity_configuration)
         except FederationError as e:
             self._record_failure(entity_id, f"{e.error}: {e.description}")
             raise RegistrationRefused(e.error, e.description, e.status_code) from None
@@ -220,9 +239,62 @@ class Federation:
             raise RegistrationRefused("invalid_client",
                                       "The relying party does not use automatic registration.")
         client_metadata = self._client_metadata(metadata)
-        trust_marks = [m.trust_mark_type for m in resolver.verified_trust_marks(chain)]
+        trust_marks = self._verified_trust_marks(resolver, chain)
         client = self._upsert(entity_id, kind, chain, client_metadata, trust_marks)
         return Admission(client, chain, trust_marks)
+
+    def _offered_chain(self, entity_id: str, statements: Sequence[str]) -> TrustChain:
+        # Section 10.2, with the configured anchors' keys: an offered chain proves itself,
+        # so it may save the fetches; it must be about the client that offers it.
+        chain = federation.validate_trust_chain(list(statements), trust_anchors=self.trust_anchors,
+                                                now=int(self.clock()))
+        if chain.subject != entity_id:
+            raise federation.InvalidTrustChain(
+                f"the trust chain offered is about {chain.subject}, not {entity_id}")
+        return chain
+
+    def _verified_trust_marks(self, resolver: TrustChainResolver, chain: TrustChain) -> list[str]:
+        """The types of the subject's trust marks that hold (section 7.3), revocation
+        included: the hub's own marks by its own records, the others by their issuer's
+        status endpoint when it publishes one (section 8.4). A mark that cannot be checked
+        does not count; only a policy that requires it notices."""
+        types = []
+        for entry in chain.subject_configuration.trust_marks[:MAX_TRUST_MARKS]:
+            token = entry["trust_mark"]
+            try:
+                own = federation.parse_trust_mark(token).iss == self.issuer
+                mark = resolver.verify_trust_mark(token, chain=chain,
+                                                  check_status=False if own else "published")
+            except FederationError:
+                continue
+            if own and self.own_trust_mark_status(token) != "active":
+                continue
+            types.append(mark.trust_mark_type)
+        return list(dict.fromkeys(types))
+
+    def own_trust_mark_status(self, token: str) -> str:
+        """Section 8.4 for a mark this hub issued: active, expired, revoked, or invalid (not
+        one of its own)."""
+        with self.db.session() as s:
+            row = s.get(FederationTrustMark, sha256_hex(token))
+            if row is None or row.token != token:
+                return "invalid"
+            if row.revoked_at is not None:
+                return "revoked"
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                return "expired"
+            return "active"
+
+    def trust_mark_revoked(self, subject: str, trust_mark_type: str) -> None:
+        """The hub revoked its own ``trust_mark_type`` mark of ``subject``: the member stops
+        counting it at once (policies read the registration), and its chain is resolved
+        again at its next request, which keeps any other valid mark of the type."""
+        with self.db.session() as s:
+            reg = s.get(FederationRegistration, subject)
+            if reg is not None:
+                reg.trust_marks = [t for t in reg.trust_marks if t != trust_mark_type]
+                reg.chain_expires_at = utcnow()
+        self.clients.forget(subject)
 
     def _client_metadata(self, resolved: Mapping[str, Any]) -> dict[str, Any]:
         """The resolved RP metadata as the hub's client metadata: validated like every
@@ -302,7 +374,8 @@ class Federation:
             raise RegistrationRefused("invalid_metadata",
                                       "The relying party does not use explicit registration.")
         admission = self.admit(configuration.sub, kind="explicit",
-                               entity_configuration=configuration.token)
+                               entity_configuration=configuration.token,
+                               trust_chain=request.trust_chain)
         chain = admission.chain
         registered = {**admission.client.metadata, "client_id": admission.client.client_id}
         return federation.build_explicit_registration_response(
@@ -326,7 +399,11 @@ class Federation:
         reg = self.registration(client.client_id)
         if reg is None:
             return client
-        if reg.chain_expires_at.timestamp() > self.clock():
+        now = self.clock()
+        if reg.chain_expires_at.timestamp() > now and not (
+                reg.trust_marks and reg.resolved_at.timestamp() + TRUST_MARK_STATUS_TTL <= now):
+            # Current; trust marks are checked again (their status above all) more often
+            # than the chain expires, so a revocation takes effect within the TTL.
             return client
         try:
             return self.admit(client.client_id, kind=reg.kind).client

@@ -116,7 +116,9 @@ class FederationAuthority:
                 FederationTrustMark.revoked_at.is_(None))).all()
             for r in rows:
                 r.revoked_at = utcnow()
-            return len(rows)
+        if rows:
+            self.fed.trust_mark_revoked(subject, trust_mark_type)
+        return len(rows)
 
     def trust_marks(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
@@ -134,15 +136,7 @@ class FederationAuthority:
 
     def trust_mark_status(self, token: str) -> str:
         """Section 8.4: active, expired, revoked, or invalid (not one this hub issued)."""
-        with self.db.session() as s:
-            row = s.get(FederationTrustMark, sha256_hex(token))
-            if row is None or row.token != token:
-                return "invalid"
-            if row.revoked_at is not None:
-                return "revoked"
-            if row.expires_at is not None and row.expires_at <= utcnow():
-                return "expired"
-            return "active"
+        return self.fed.own_trust_mark_status(token)
 
     # -- diagnosis ---------------------------------------------------------------------------
     def show_chain(self, entity_id: str, trust_anchor: str | None = None) -> dict[str, Any]:

@@ -115,7 +115,7 @@ def authorization_outage(hub: Any, request: Request) -> Response | None:
     an unchecked URI (RFC 9700 §4.11)."""
     try:
         params = request.values
-        client = hub.clients.get(params.get("client_id", "")[:64])
+        client = hub.clients.get(params.get("client_id", ""))
         uri = params.get("redirect_uri", "")
         if client is None or not client.active or not uri or not client.check_redirect_uri(uri):
             return None

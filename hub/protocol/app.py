@@ -57,6 +57,7 @@ from hub.protocol.guards import (
 )
 from hub.protocol.logout import end_session
 from hub.protocol.openapi import openapi_response
+from hub.protocol.par import pushed_authorization_response
 from hub.protocol.registration import registration_endpoint
 from hub.protocol.server import BASIC_CHALLENGE, OpenIDProvider, resource_protector
 from hub.protocol.userinfo import userinfo_response
@@ -129,6 +130,10 @@ def _token(app: ProtocolApp, request: Request) -> Response:
     return refuse_malformed_auth(request) or app.provider.create_token_response(request)  # type: ignore[no-any-return]
 
 
+def _par(app: ProtocolApp, request: Request) -> Response:
+    return refuse_malformed_auth(request) or pushed_authorization_response(app.hub, app.provider, request)
+
+
 def _introspect(app: ProtocolApp, request: Request) -> Response:
     return refuse_malformed_auth(request) or app.provider.create_endpoint_response(  # type: ignore[no-any-return]
         "introspection", request)
@@ -171,6 +176,7 @@ ROUTES: dict[str, Endpoint] = {
     "/logout": Endpoint(_logout, ("GET", "POST"), browser=True),  # RP-Initiated Logout §2
     "/token": Endpoint(_token, POST, cors=True),
     "/userinfo": Endpoint(_userinfo, ("GET", "POST"), cors=True),  # OIDC Core §5.3.1
+    "/par": Endpoint(_par, POST),  # RFC 9126 §2
     "/introspect": Endpoint(_introspect, POST, cors=True),
     "/revoke": Endpoint(_revoke, POST, cors=True),
     "/register": Endpoint(_register, POST),  # RFC 7591 §3

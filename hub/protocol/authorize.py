@@ -33,6 +33,7 @@ from hub.protocol.authorize_checks import (
     registered_redirect_uri,
 )
 from hub.protocol.federation import authorization_params as federation_params
+from hub.protocol.par import pushed_params
 from hub.protocol.server import OpenIDProvider, StoredAuthorizationRequest
 from hub.relying.enforce import refused_page
 
@@ -91,8 +92,9 @@ class AuthorizeFlow:
         ):
             # RFC 6749 §3.1: parameters MUST NOT be included more than once.
             return self._fail(params, InvalidRequestError("Parameters must not be repeated."))
-        try:  # OpenID Federation automatic registration (hub/protocol/federation.py)
-            params = federation_params(self.hub, params)
+        try:  # a pushed request (hub/protocol/par.py), or OpenID Federation automatic
+            # registration (hub/protocol/federation.py)
+            params = pushed_params(self.hub, params) or federation_params(self.hub, params)
         except RegistrationRefused as e:
             return self.pages.error("This sign-in request cannot be completed",
                                     f"{e.description} ({e.error})")

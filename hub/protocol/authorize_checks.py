@@ -270,6 +270,6 @@ def check_essential_acr(ctx: AuthorizationContext) -> None:
 
 def registered_redirect_uri(server: OpenIDProvider, params: dict[str, str]) -> str | None:
     """The request's redirect_uri when it is registered for an active client."""
-    client = server.query_client(params.get("client_id", "")[:64])
+    client = server.query_client(params.get("client_id", ""))
     uri = params.get("redirect_uri", "")
     return uri if client is not None and uri and client.check_redirect_uri(uri) else None

@@ -20,7 +20,7 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from werkzeug.wrappers import Request, Response
@@ -35,8 +35,11 @@ JTI_KIND = "fed-jti"  # Store kind of used request-object and client-assertion i
 # Request objects (RFC 9101 §10.8) and client assertions are short-lived; one that claims
 # to live longer than this is refused rather than remembered that long.
 MAX_ASSERTION_LIFETIME = 3600
-# Claims of a request object that are about the JWT itself, not authorization parameters.
-_JWT_CLAIMS = {"iss", "aud", "exp", "iat", "nbf", "jti", "sub"}
+# Claims of a request object that are about the JWT itself or the relying party's trust
+# chain (section 12.1.1.1), not authorization parameters.
+_JWT_CLAIMS = {"iss", "aud", "exp", "iat", "nbf", "jti", "sub", "trust_chain"}
+# A request object may carry the relying party's trust chain: a few statements of a few KiB.
+MAX_REQUEST_OBJECT = 64 * 1024
 
 
 def service(hub: Any) -> Federation:
@@ -70,19 +73,44 @@ def authorization_params(hub: Any, params: dict[str, str]) -> dict[str, str]:
         return params
     client = hub.clients.get(client_id)
     if client is None or not client.active:
-        client = fed.admit(client_id).client
+        client = fed.admit(client_id, trust_chain=offered_trust_chain(params.get("request"))).client
     if "request" not in params:
         registration = fed.registration(client_id)
         if registration is not None and registration.kind == "explicit":
             return params  # registered beforehand (section 12.2): a plain request will do
-        # Section 12.1.1: without PAR, the request MUST be passed as a request object.
+        # Section 12.1.1: without PAR (hub/protocol/par.py), the request MUST be passed as a
+        # request object.
         raise RegistrationRefused("invalid_request",
                                   "A federation member must send its request as a signed "
                                   "request object ('request').")
-    claims = _verified_request_object(hub, client, params["request"])
+    return verified_request_params(hub, client, params["request"])
+
+
+def verified_request_params(hub: Any, client: Any, token: str) -> dict[str, str]:
+    """The authorization parameters of ``client``'s request object, once it is verified."""
+    claims = _verified_request_object(hub, client, token)
     merged = {k: _as_param(v) for k, v in claims.items() if k not in _JWT_CLAIMS}
-    merged["client_id"] = client_id
+    merged["client_id"] = client.client_id
     return merged
+
+
+def offered_trust_chain(token: str | None) -> list[str] | None:
+    """The ``trust_chain`` claim of a request object (section 12.1.1.1), read before the
+    signature is checked: the chain proves itself against the configured trust anchors,
+    and only then do its resolved keys verify the request object."""
+    if not token or len(token) > MAX_REQUEST_OBJECT:
+        return None
+    try:
+        claims = json.loads(jws.extract_compact(token.encode()).payload)
+    except (JoseError, ValueError, TypeError):
+        return None  # the signature check that follows says what is wrong
+    chain = claims.get("trust_chain") if isinstance(claims, dict) else None
+    if chain is None:
+        return None
+    if not isinstance(chain, list) or not chain or not all(isinstance(t, str) for t in chain):
+        raise RegistrationRefused("invalid_trust_chain",
+                                  "'trust_chain' must be a non-empty array of entity statements.")
+    return chain
 
 
 def _verified_request_object(hub: Any, client: Any, token: str) -> dict[str, Any]:
@@ -92,7 +120,7 @@ def _verified_request_object(hub: Any, client: Any, token: str) -> dict[str, Any
     def refuse(reason: str) -> RegistrationRefused:
         return RegistrationRefused("invalid_request_object", reason)
 
-    if len(token) > 16 * 1024:
+    if len(token) > MAX_REQUEST_OBJECT:
         raise refuse("The request object is too large.")
     try:
         keys = KeySet.import_key_set(client.metadata.get("jwks") or {"keys": []})
@@ -143,9 +171,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         self.hub = hub
 
     def get_audiences(self) -> list[str]:
-        # Section 12.1.3: the audience is the OP's entity identifier or its token endpoint.
+        # Section 12.1.3: the audience is the OP's entity identifier or the endpoint; the
+        # pushed authorization endpoint authenticates the same way (RFC 9126 §2).
         issuer = self.hub.settings.issuer
-        return [issuer, f"{issuer}/token"]
+        return [issuer, f"{issuer}/token", f"{issuer}/par"]
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
         return KeySet.import_key_set(client.metadata.get("jwks") or {"keys": []})

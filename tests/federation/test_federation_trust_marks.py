@@ -228,3 +228,20 @@ def test_marks_from_issuers_the_anchor_does_not_accept_cost_no_fetches() -> None
     before = len(fed.fetched)
     assert resolver.verified_trust_marks(chain) == []
     assert len(fed.fetched) == before
+
+
+def test_published_status_checks_ask_only_issuers_with_a_status_endpoint() -> None:
+    fed = _federation_with_marks()
+    token = fed.entities[LEAF].trust_marks[0]["trust_mark"]
+    fed.statuses[token] = "revoked"
+    resolver = fed.resolver()
+    chain = resolver.resolve(LEAF)
+    with pytest.raises(InvalidTrustMark, match="revoked"):
+        resolver.verify_trust_mark(token, chain=chain, check_status="published")
+    # An issuer that publishes no status endpoint (it is optional, section 5.1.1).
+    fed.entities[TMI].metadata = {"federation_entity": {"organization_name": "marks"}}
+    resolver = fed.resolver()
+    chain = resolver.resolve(LEAF)
+    assert resolver.verify_trust_mark(token, chain=chain, check_status="published").sub == LEAF
+    with pytest.raises(InvalidTrustMark, match="publishes no status endpoint"):
+        resolver.verify_trust_mark(token, chain=chain, check_status=True)

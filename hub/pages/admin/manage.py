@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from hub.admin import clients
 from hub.admin.roles import Permission
+from hub.domain.clients import MAX_CLIENT_ID_LENGTH
 from hub.pages.admin.console import bp, client_address, current, hub, page, reason, require, valid_id
 from hub.relying.invitations import issue_initial_token
 
@@ -51,7 +52,8 @@ def _take_issued(handle: str) -> dict[str, object] | None:
 
 def _client_status(client_id: str, to: str) -> Response:
     # A federation client's id is its entity id, a URL (docs/federation.md).
-    if not (client_id.startswith(("https://", "http://")) and len(client_id) <= 64
+    if not (client_id.startswith(("https://", "http://"))
+            and len(client_id) <= MAX_CLIENT_ID_LENGTH
             and client_id.isprintable() and " " not in client_id):
         valid_id(client_id, "network")
     why = reason()

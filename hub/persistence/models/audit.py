@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.db import Base, UTCDateTime
+from hub.persistence.models.clients import CLIENT_ID_LENGTH
 
 
 class AuditRecord(Base):
@@ -36,7 +37,7 @@ class AuditRecord(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     event: Mapped[str] = mapped_column(String(100))
     actor: Mapped[str | None] = mapped_column(String(255))
-    client_id: Mapped[str | None] = mapped_column(String(255))
+    client_id: Mapped[str | None] = mapped_column(String(CLIENT_ID_LENGTH))
     # Canonical JSON text (sorted keys, compact): hashed as the object it encodes.
     detail: Mapped[str] = mapped_column(Text)
     # HMAC-SHA256(salt, personal data) or NULL: the chain covers this, not the data.

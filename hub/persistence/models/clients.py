@@ -9,11 +9,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.db import Base, UTCDateTime, utcnow
 
+# A client id is a short random token, or a federation member's entity id: a URL
+# (OpenID Federation 1.0 section 12.1), as long as the other entity-id columns allow.
+CLIENT_ID_LENGTH = 2000
+
 
 class ClientRecord(Base):
     __tablename__ = "clients"
 
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
     # HMAC-SHA256 of the secret under the hub's secret key; None for public clients.
     secret_hash: Mapped[str | None] = mapped_column(String(64))
     secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.db import Base, UTCDateTime, utcnow
+from hub.persistence.models.clients import CLIENT_ID_LENGTH
 
 
 class FederationKey(Base):
@@ -32,7 +33,7 @@ class FederationRegistration(Base):
 
     __tablename__ = "federation_registrations"
 
-    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), primary_key=True)
     # automatic (section 12.1) | explicit (section 12.2)
     kind: Mapped[str] = mapped_column(String(16))
     trust_anchor: Mapped[str] = mapped_column(String(2000))

@@ -12,6 +12,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.db import Base, UTCDateTime, utcnow
+from hub.persistence.models.clients import CLIENT_ID_LENGTH
 
 
 class Grant(Base):
@@ -20,7 +21,8 @@ class Grant(Base):
     __tablename__ = "grants"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("clients.client_id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH),
+                                           ForeignKey("clients.client_id", ondelete="CASCADE"))
     doctor_id: Mapped[str] = mapped_column(String(32), ForeignKey("doctors.id", ondelete="CASCADE"))
     scope: Mapped[str] = mapped_column(String(500))
     claims: Mapped[dict[str, object] | None] = mapped_column(JSON)
@@ -64,7 +66,8 @@ class Consent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     doctor_id: Mapped[str] = mapped_column(String(32), ForeignKey("doctors.id", ondelete="CASCADE"))
-    client_id: Mapped[str] = mapped_column(String(64), ForeignKey("clients.client_id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH),
+                                           ForeignKey("clients.client_id", ondelete="CASCADE"))
     scopes: Mapped[list[str]] = mapped_column(JSON)
     claims: Mapped[list[str]] = mapped_column(JSON)
     policy_version: Mapped[str | None] = mapped_column(String(64))

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.persistence.db import Base, UTCDateTime, utcnow
+from hub.persistence.models.clients import CLIENT_ID_LENGTH
 
 
 class ClientPolicyVersion(Base):
@@ -23,7 +24,7 @@ class ClientPolicyVersion(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
+        String(CLIENT_ID_LENGTH), ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
     )
     version: Mapped[int] = mapped_column(Integer)
     digest: Mapped[str] = mapped_column(String(80))
@@ -55,7 +56,7 @@ class RegistrationAccessToken(Base):
     __tablename__ = "registration_access_tokens"
 
     client_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True
+        String(CLIENT_ID_LENGTH), ForeignKey("clients.client_id", ondelete="CASCADE"), primary_key=True
     )
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     operator_id: Mapped[str | None] = mapped_column(String(32), index=True)
@@ -87,7 +88,7 @@ class LogoutDelivery(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     client_id: Mapped[str] = mapped_column(
-        String(64), ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
+        String(CLIENT_ID_LENGTH), ForeignKey("clients.client_id", ondelete="CASCADE"), index=True
     )
     doctor_id: Mapped[str | None] = mapped_column(String(32))
     sub: Mapped[str | None] = mapped_column(String(100))
