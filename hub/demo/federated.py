@@ -102,6 +102,7 @@ at Curbside: it signs in with its entity id <code>{{ entity_id }}</code> as clie
 it because the federation's trust anchor vouches for it.</p>
 {% if claims %}<p>Signed in as <strong>{{ claims.get('name') or claims.get('sub') }}</strong>.</p>
 <h2>ID token claims</h2><pre>{{ claims|tojson(indent=2) }}</pre>
+<h2>Userinfo</h2><pre>{{ userinfo|tojson(indent=2) }}</pre>
 <p><a class="button" href="{{ url_for('home', out=1) }}">Sign out here</a></p>
 {% else %}<p><a class="button" href="{{ url_for('login') }}">Sign in with Curbside</a></p>
 {% if error %}<p role="alert">Curbside answered: {{ error }}</p>{% endif %}{% endif %}</body></html>"""
@@ -135,11 +136,13 @@ def create_federated_network_app(*, name: str, entity_id: str, issuer: str, anch
         if request.args.get("out"):
             session.clear()
         return render_template_string(PAGE, name=name, entity_id=entity_id,
-                                      claims=session.get("claims"), error=session.pop("error", None))
+                                      claims=session.get("claims"),
+                                      userinfo=session.get("userinfo"), error=session.pop("error", None))
 
     @app.get("/login")
     def login() -> Any:
-        state, nonce, verifier = (secrets.token_urlsafe(16) for _ in range(3))
+        state, nonce = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+        verifier = secrets.token_urlsafe(48)  # RFC 7636 section 4.1: 43 to 128 characters
         session["pending"] = {"state": state, "nonce": nonce, "verifier": verifier}
         now = int(time.time())
         # Section 12.1.1.1: the request object is signed with a key of the RP's metadata,
@@ -174,10 +177,14 @@ def create_federated_network_app(*, name: str, entity_id: str, issuer: str, anch
                 iss={"essential": True, "value": issuer}, aud={"essential": True, "value": entity_id},
                 nonce={"essential": True, "value": pending["nonce"]}, exp={"essential": True},
             ).validate(decoded.claims)
+            answer = client.get(meta["userinfo_endpoint"], timeout=5)
+            answer.raise_for_status()
         except (OAuthError, JoseError, KeyError, requests.RequestException) as e:
-            session["error"] = getattr(e, "error", None) or e.__class__.__name__
+            session["error"] = " ".join(filter(None, (getattr(e, "error", None) or e.__class__.__name__,
+                                                      getattr(e, "description", None))))
             return redirect(url_for("home"))
         session["claims"] = dict(decoded.claims)
+        session["userinfo"] = answer.json()
         return redirect(url_for("home"))
 
     return app
