@@ -153,18 +153,26 @@ def _finish_signin(done: Any) -> Response:
     if raw is None:
         return error_page("Your sign-in page expired",
                           "Go back to the network you came from and start the sign-in again.")
+    pending = Pending(**json.loads(raw))
+    flow = _flow()
+    client = hub.clients.get(pending.params.get("client_id"))
     if done.doctor_id is None:
         hub.audit_event("auth:login:failure", address=request.remote_addr,
                         reason="unlinked_upstream_account", network=done.identity.network)
-        return error_page(
-            "No Curbside account is linked to that account",
-            f"Sign in with your password, then link your {done.identity.network} account from "
-            "your account page to use it next time.", 403)
+        # The sign-in page again, for the same request, saying what to do: the button only
+        # works for an account linked from the account page, which the hub cannot know
+        # before the doctor signs in.
+        net = _links().networks.get(done.identity.network)
+        name = net.display_name if net else done.identity.network
+        html = flow.pages.render(
+            "login.html", pending=pending.id, client_name=client.name if client else "",
+            login_hint="", error=f"No Curbside account is linked to that {name} account yet. Sign "
+            f"in with your email address and password; then link {name} under Linked networks "
+            "on your account page to use it next time.")
+        return flow.respond(html, None, 403)
     doctor = hub.accounts.get(done.doctor_id)
     if doctor is None or doctor.disabled:
         return error_page("Sign-in is not possible", "This account is not active.", 403)
-    pending = Pending(**json.loads(raw))
-    flow = _flow()
     if doctor.mfa_enabled:
         # The upstream network's sign-in is one factor the hub cannot see; the doctor
         # enrolled a second one to protect this account, so it is asked for here as after a
@@ -172,7 +180,6 @@ def _finish_signin(done: Any) -> Response:
         # any session exists; the session's amr then names both (RFC 8176 §2).
         pending.doctor_id, pending.first_factor = doctor.id, "fed"
         flow.save_pending(pending)
-        client = hub.clients.get(pending.params.get("client_id"))
         html = flow.pages.render("otp.html", pending=pending.id,
                                  client_name=client.name if client else "", login_hint="",
                                  error=None)

@@ -143,3 +143,25 @@ def test_polling_writes_nothing_on_the_console(linked: Any, demo: Demo) -> None:
     requests.get(demo.url("Artsennet") + "/oidc/authorize", timeout=5)
     time.sleep(0.5)
     assert '"GET /oidc/authorize HTTP/1.1" 400' in demo.stderr(), demo.stderr()[-2000:]
+
+
+def test_sign_in_with_a_community_works_once_linked_and_says_what_to_do_before(
+        page: Any, linked: Any, demo: Demo) -> None:
+    network = demo.url("Partner network (start here)")
+    # Jan's Artsennet account is linked to nobody: the sign-in page comes back and says why.
+    page.goto(network + "/")
+    page.get_by_role("link", name="Sign in with Curbside").click()
+    page.get_by_role("button", name="Sign in with Artsennet").click()
+    page.get_by_role("button", name="Continue as Dr. Jan Jansen").click()
+    alert = page.get_by_role("alert")
+    assert "No Curbside account is linked to that Artsennet account yet" in alert.inner_text()
+    assert "link Artsennet under Linked networks" in alert.inner_text()
+    page.context.clear_cookies()
+    # Ada's is linked to the demo doctor (the `linked` fixture): one click signs her in.
+    page.goto(network + "/")
+    page.get_by_role("link", name="Sign in with Curbside").click()
+    page.get_by_role("button", name="Sign in with Artsennet").click()
+    page.get_by_role("button", name="Continue as Dr. Ada Lovelace").click()
+    _continue_if_asked(page)
+    page.get_by_text("Signed in as").wait_for()
+    assert "Anna de Vries" in page.locator("p", has_text="Signed in as").inner_text()
