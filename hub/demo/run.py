@@ -42,9 +42,10 @@ from hub.demo.federated import (
 from hub.demo.network import create_network_app
 from hub.demo.register import create_register_app, import_copy, verify_doctor
 from hub.domain.client_metadata import validate_metadata
+from hub.domain.crypto import new_token, sha256_hex
 from hub.links import links_for
 from hub.pages.operators import create_operator, operator_id_for
-from hub.persistence.models.relying import OperatorAccount
+from hub.persistence.models.relying import OperatorAccount, RegistrationAccessToken
 from hub.persistence.schema import upgrade
 from hub.settings import Settings
 from hub.worker import queue_for
@@ -165,6 +166,15 @@ def ensure_admin(app: Any, kept: DemoAccounts) -> str:
     return secret
 
 
+def give_to_operator(hub: Any, client_id: str) -> None:
+    """The demo operator runs the demo partner network: the portal lists it, with its
+    policy to edit and dry-run (ownership is the registration access token's operator)."""
+    with hub.db.session() as s:
+        if s.get(RegistrationAccessToken, client_id) is None:
+            s.add(RegistrationAccessToken(client_id=client_id, token_hash=sha256_hex(new_token(32)),
+                                          operator_id=operator_id_for(hub, OPERATOR_EMAIL)))
+
+
 def ensure_operator(hub: Any, kept: DemoAccounts) -> str:
     if operator_id_for(hub, OPERATOR_EMAIL) is None:
         _, uri = create_operator(hub, OPERATOR_EMAIL, OPERATOR_PASSWORD)
@@ -252,6 +262,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
             "redirect_uris": [f"{network_url}/callback"],
             "post_logout_redirect_uris": [f"{network_url}/"],
         }), client_id=client_id)
+    give_to_operator(hub, client_id)
     secret = hub.clients.rotate_secret(client_id)
     network = create_network_app(name="Demo Doctors Forum", issuer=issuer, client_id=client_id,
                                  client_secret=secret, base_url=network_url,
