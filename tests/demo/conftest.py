@@ -8,11 +8,13 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +60,7 @@ class Demo:
     output: str
     stderr_path: Path
     process: subprocess.Popen[str]
-    values: dict[str, str] = field(default_factory=dict)
+    instance: Path
 
     def value(self, label: str, nth: int = 0) -> str:
         found = re.findall(rf"^\s*{re.escape(label)}:\s+(\S+)", self.output, re.M)
@@ -67,6 +69,11 @@ class Demo:
 
     def url(self, label: str) -> str:
         return self.value(label).rstrip("/")
+
+    def query(self, sql: str, *args: str) -> list[tuple[Any, ...]]:
+        """Read the demo hub's own database (SQLite in its instance folder)."""
+        with closing(sqlite3.connect(self.instance / "hub.db")) as db:
+            return db.execute(sql, args).fetchall()
 
     def stderr(self) -> str:
         """What the demo wrote on its console's stderr, without werkzeug's colours."""
@@ -101,7 +108,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     if not output.rstrip().endswith("Press Ctrl+C to stop."):
         process.kill()
         pytest.fail(f"hub demo did not start:\n{output}\n{err.read_text()}")
-    yield Demo(output, err, process)
+    yield Demo(output, err, process, folder / "instance")
     os.killpg(process.pid, signal.SIGINT)
     try:
         process.wait(10)

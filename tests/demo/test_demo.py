@@ -48,6 +48,10 @@ def test_the_partner_network_shows_the_verified_doctor(page: Any, demo: Demo) ->
     assert evidence["record"]["source"]["name"] == "BIG-register"
     registration = vc["claims"][REGISTRATIONS_CLAIM]
     assert [(r["register"], r["status"]) for r in registration] == [("nl-big", "active")]
+    # The demo loaded its register copy as an operator loads one (three invented rows).
+    assert demo.query("SELECT file_name, status FROM register_imports WHERE register = 'nl-big'") == [
+        ("big-register-demo.xml", "done")]
+    assert demo.query("SELECT count(*) FROM register_records WHERE register = 'nl-big'") == [(3,)]
 
 
 def test_the_printed_admin_credentials_open_the_console(page: Any, demo: Demo) -> None:
@@ -113,6 +117,8 @@ def test_a_network_joins_by_federation_and_signs_the_doctor_in(page: Any, demo: 
     config = requests.get(f"{federated}/.well-known/openid-federation", timeout=5)
     assert config.headers["Content-Type"].startswith("application/entity-statement+jwt")
     hub = demo.url("Hub (OpenID Provider)")
+    clients = "SELECT status FROM clients WHERE client_id = ?"
+    assert demo.query(clients, federated) == []  # nobody registered it
     page.goto(federated + "/")
     page.get_by_role("link", name="Sign in with Curbside").click()
     sign_in_at_hub(page, demo)
@@ -122,7 +128,10 @@ def test_a_network_joins_by_federation_and_signs_the_doctor_in(page: Any, demo: 
     assert claims["aud"] in (federated, [federated]) and claims["iss"] == hub
     vc = _pre(page, "Userinfo")["verified_claims"]
     assert vc["verification"]["assurance_level"] == "register_match"
-    # The network was never registered by hand: the hub knows it from its trust chain.
+    # Registered by the sign-in itself, active at once, on the demo anchor (no admin step).
+    assert demo.query(clients, federated) == [("active",)]
+    assert demo.query("SELECT kind, trust_anchor FROM federation_registrations WHERE client_id = ?",
+                      federated) == [("automatic", anchor)]
     resolved = requests.get(f"{hub}/federation/resolve", params={"sub": federated, "trust_anchor": anchor},
                             timeout=10)
     assert resolved.status_code == 200, resolved.text
