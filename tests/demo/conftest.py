@@ -80,18 +80,17 @@ class Demo:
         return re.sub(r"\x1b\[[0-9;]*m", "", self.stderr_path.read_text())
 
 
-@pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def start_demo(folder: Path, instance: Path) -> Demo:
+    """``hub demo`` on a free block of ports, its output read up to "Press Ctrl+C"."""
     first = _free_block(PORTS)
-    folder = tmp_path_factory.mktemp("demo")
     hub = Path(sys.executable).with_name("hub")
     command = [str(hub)] if hub.exists() else [sys.executable, "-m", "hub.cli"]
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")}
-    err = folder / "stderr.txt"
+    err = folder / f"stderr-{first}.txt"
     with err.open("w") as errors:
         process = subprocess.Popen(
             [*command, "demo", "--port", str(first), "--network-port", str(first + 1),
-             "--instance", str(folder / "instance")],
+             "--instance", str(instance)],
             stdout=subprocess.PIPE, stderr=errors, text=True, cwd=folder, env=env,
             start_new_session=True)
     lines: list[str] = []
@@ -106,15 +105,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             break
     output = "".join(lines)
     if not output.rstrip().endswith("Press Ctrl+C to stop."):
-        process.kill()
-        pytest.fail(f"hub demo did not start:\n{output}\n{err.read_text()}")
-    yield Demo(output, err, process, folder / "instance")
-    os.killpg(process.pid, signal.SIGINT)
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(5)
+        pytest.fail(f"hub demo did not start:\n{output}\n{err.read_text()}")
+    return Demo(output, err, process, instance)
+
+
+def stop_demo(demo: Demo) -> None:
+    """Ctrl+C, as the newcomer stops it."""
+    os.killpg(demo.process.pid, signal.SIGINT)
+    try:
+        demo.process.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(demo.process.pid, signal.SIGKILL)
+        demo.process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    folder = tmp_path_factory.mktemp("demo")
+    running = start_demo(folder, folder / "instance")
+    yield running
+    stop_demo(running)
 
 
 @pytest.fixture(scope="session")

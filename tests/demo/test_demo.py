@@ -12,10 +12,11 @@ import time
 from typing import Any
 
 import pyotp
+import pytest
 import requests
 
 from hub.verification.vocabulary import REGISTRATIONS_CLAIM
-from tests.demo.conftest import Demo, sign_in_at_hub
+from tests.demo.conftest import Demo, sign_in_at_hub, start_demo, stop_demo
 
 
 def _continue_if_asked(page: Any) -> None:
@@ -175,3 +176,42 @@ def test_sign_in_with_a_community_works_once_linked_and_says_what_to_do_before(
     _continue_if_asked(page)
     page.get_by_text("Signed in as").wait_for()
     assert "Anna de Vries" in page.locator("p", has_text="Signed in as").inner_text()
+
+
+def _federated_sign_in(demo: Demo) -> str:
+    """The federated network's sign-in with a plain HTTP client; returns its page."""
+    federated = demo.url("Regional Care Network")
+    hub = demo.url("Hub (OpenID Provider)")
+    b = requests.Session()
+    login = b.get(b.get(f"{federated}/login", allow_redirects=False).headers["Location"], timeout=10)
+    assert login.status_code == 200 and 'action="/login"' in login.text, login.text[:500]
+    pending = re.search(r'name="pending" value="([^"]+)"', login.text).group(1)  # type: ignore[union-attr]
+    answer = b.post(f"{hub}/login", data={"pending": pending, "email": demo.value("Demo doctor"),
+                                          "password": demo.value("Password")}, allow_redirects=False)
+    if 'action="/consent"' in answer.text:
+        fields = dict(re.findall(r'<input[^>]*type="hidden"[^>]*name="([^"]+)"[^>]*value="([^"]*)"',
+                                 answer.text))
+        answer = b.post(f"{hub}/consent", data={**fields, "decision": "allow"}, allow_redirects=False)
+    assert answer.status_code in (302, 303), answer.text[:500]
+    return b.get(answer.headers["Location"], timeout=10).text
+
+
+def test_a_restarted_demo_keeps_its_sign_ins_and_its_federation(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("restart")
+    first = start_demo(folder, folder / "instance")
+    try:
+        assert "Signed in as" in _federated_sign_in(first)
+    finally:
+        stop_demo(first)
+    again = start_demo(folder, folder / "instance")
+    try:
+        # An authenticator app set up from the first run keeps working.
+        assert [again.value("TOTP secret", i) for i in (0, 1)] == [
+            first.value("TOTP secret", i) for i in (0, 1)]
+        # The network's keys are the ones the hub's cached trust chain holds.
+        page = _federated_sign_in(again)
+        assert "Signed in as" in page and "Anna de Vries" in page
+    finally:
+        stop_demo(again)
+    assert "Traceback" not in again.stderr() + first.stderr()
