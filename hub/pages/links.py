@@ -80,13 +80,19 @@ def links_page(cookie: str, sso: SSOSession) -> Response:
                      "status": link_status(link, state, net.poll_interval if net else 300)})
     linked = {r["link"].network for r in rows}
     available = [n for n in networks.values() if n.enabled and n.name not in linked]
+    error = request.args.get("error") and _ERRORS.get(request.args["error"])
+    if available and not shows_own_authentication(sso, _hub().accounts.get(sso.doctor_id)):
+        # Its "Link" buttons would only lead to begin_link's refusal: say what works instead.
+        available, error = [], error or _ERRORS["own-sign-in"]
     return make_response(render_template("links.html", rows=rows, available=available,
                                          kinds=connector_kinds.labels(), csrf=csrf_token(cookie),
-                                         error=request.args.get("error") and _ERRORS.get(
-                                             request.args["error"])))
+                                         error=error))
 
 
-_ERRORS = {"expired": "That linking attempt expired. Start again."}
+_ERRORS = {"expired": "That linking attempt expired. Start again.",
+           "own-sign-in": "Linking a network needs your own Curbside sign-in: sign out, then sign "
+                          "in with your email address and password (and your code, if you set "
+                          "one up)."}
 
 
 @bp.post("/account/links/<network>/begin")
