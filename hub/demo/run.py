@@ -210,6 +210,20 @@ def create_codes_app(rows: list[tuple[str, str, str]]) -> Flask:
     return app
 
 
+def create_index_app() -> Flask:
+    app = Flask("demo-services")
+
+    @app.get("/")
+    def index() -> str:
+        return ("<!doctype html><html lang='en'><title>Demo services</title><h1>Demo services</h1><ul>"
+                "<li><a href='/codes/'>Sign-in codes of the demo admin and operator</a> (demo only)</li>"
+                "<li><a href='/anchor/.well-known/openid-federation'>The demo trust anchor's entity "
+                "configuration</a></li><li>/big-register/: a stand-in for the BIG-register's "
+                "ListHcpApprox4 webservice (SOAP, POST)</li></ul></html>")
+
+    return app
+
+
 def run_demo(*, port: int, network_port: int, instance: str) -> None:
     Path(instance).mkdir(parents=True, exist_ok=True)
     # localhost, not 127.0.0.1: a WebAuthn relying-party id is a host name (browsers refuse
@@ -237,7 +251,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
     admin_secret = ensure_admin(app, kept)
     operator_secret = ensure_operator(hub, kept)
     fed_key, fed_oauth = keys.ec("federated-network"), keys.rsa("federated-network-oauth")
-    serve("localhost", network_port + 3, DispatcherMiddleware(create_codes_app([]), {
+    serve("localhost", network_port + 3, DispatcherMiddleware(create_index_app(), {
         "/anchor": create_anchor_app(entity_id=anchor_id, key=anchor_key,
                                      subordinates={federated_url: public_jwks(fed_key)}),
         "/big-register": create_register_app(),
