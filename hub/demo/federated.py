@@ -83,7 +83,9 @@ def create_anchor_app(*, entity_id: str, key: ECKey, subordinates: dict[str, dic
     @app.get("/fetch")
     def fetch() -> Any:
         sub = request.args.get("sub", "")
-        if sub not in subordinates:  # section 8.1.2: an unknown subject is not_found
+        if not sub:  # section 8.9: a missing parameter is invalid_request
+            return {"error": "invalid_request", "error_description": "sub is required"}, 400
+        if sub not in subordinates:  # section 8.9: an unknown subject is not_found
             return {"error": "not_found", "error_description": "not a subordinate"}, 404
         return statement(build_subordinate_statement(
             entity_id, sub, key=key, subject_jwks=subordinates[sub], now=int(time.time()),
@@ -155,7 +157,12 @@ def create_federated_network_app(*, name: str, entity_id: str, issuer: str, anch
             "code_challenge_method": "S256"}, oauth_key)
         query = urlencode({"client_id": entity_id, "response_type": "code", "scope": SCOPE,
                            "request": request_object})
-        return redirect(f"{provider()['authorization_endpoint']}?{query}")
+        try:
+            endpoint = provider()["authorization_endpoint"]
+        except (requests.RequestException, ValueError, KeyError):
+            session["error"] = "Curbside's discovery document is not reachable"
+            return redirect(url_for("home"))
+        return redirect(f"{endpoint}?{query}")
 
     @app.get("/callback")
     def callback() -> Any:
@@ -163,12 +170,15 @@ def create_federated_network_app(*, name: str, entity_id: str, issuer: str, anch
         if "error" in request.args or not pending or request.args.get("state") != pending["state"]:
             session["error"] = request.args.get("error", "the sign-in did not start here")
             return redirect(url_for("home"))
-        meta = provider()
+        if request.args.get("iss") != issuer:  # RFC 9207 section 2.4: no mix-up
+            session["error"] = "the answer came from another issuer"
+            return redirect(url_for("home"))
         client = OAuth2Session(entity_id, oauth_key, redirect_uri=redirect_uri,
                                token_endpoint_auth_method="private_key_jwt")
-        client.register_client_auth_method(
-            PrivateKeyJWT(meta["token_endpoint"], headers={"kid": oauth_key.kid}))
         try:
+            meta = provider()
+            client.register_client_auth_method(
+                PrivateKeyJWT(meta["token_endpoint"], headers={"kid": oauth_key.kid}))
             token = client.fetch_token(meta["token_endpoint"], code=request.args.get("code", ""),
                                        code_verifier=pending["verifier"])
             keys = KeySet.import_key_set(requests.get(meta["jwks_uri"], timeout=5).json())
@@ -179,7 +189,7 @@ def create_federated_network_app(*, name: str, entity_id: str, issuer: str, anch
             ).validate(decoded.claims)
             answer = client.get(meta["userinfo_endpoint"], timeout=5)
             answer.raise_for_status()
-        except (OAuthError, JoseError, KeyError, requests.RequestException) as e:
+        except (OAuthError, JoseError, KeyError, ValueError, requests.RequestException) as e:
             session["error"] = " ".join(filter(None, (getattr(e, "error", None) or e.__class__.__name__,
                                                       getattr(e, "description", None))))
             return redirect(url_for("home"))
