@@ -205,11 +205,12 @@ def test_a_restarted_demo_keeps_its_sign_ins_and_its_federation(
         assert "Signed in as" in _federated_sign_in(first)
     finally:
         stop_demo(first)
-    again = start_demo(folder, folder / "instance")
+    again = start_demo(folder, folder / "instance", first.port)  # the same addresses
     try:
         # An authenticator app set up from the first run keeps working.
         assert [again.value("TOTP secret", i) for i in (0, 1)] == [
             first.value("TOTP secret", i) for i in (0, 1)]
+        assert again.url("Regional Care Network") == first.url("Regional Care Network")
         # The network's keys are the ones the hub's cached trust chain holds.
         page = _federated_sign_in(again)
         assert "Signed in as" in page and "Anna de Vries" in page
