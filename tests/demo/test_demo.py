@@ -43,6 +43,7 @@ def test_the_partner_network_shows_the_verified_doctor(page: Any, demo: Demo) ->
     _continue_if_asked(page)
     page.get_by_text("Signed in as").wait_for()
     assert "Anna de Vries" in page.locator("p", has_text="Signed in as").inner_text()
+    assert "Verified physician: BIG-register (register_match)" in page.locator("#verified").inner_text()
     vc = _pre(page, "Userinfo")["verified_claims"]
     assert vc["verification"]["assurance_level"] == "register_match"
     evidence = vc["verification"]["evidence"][0]
