@@ -226,6 +226,8 @@ def create_index_app() -> Flask:
 
 def run_demo(*, port: int, network_port: int, instance: str) -> None:
     Path(instance).mkdir(parents=True, exist_ok=True)
+    # The in-process queue runs a job per link and webhook; only its failures matter here.
+    logging.getLogger("huey").setLevel(logging.WARNING)
     # localhost, not 127.0.0.1: a WebAuthn relying-party id is a host name (browsers refuse
     # an IP address), and passkeys should work in the demo.
     issuer = f"http://localhost:{port}"

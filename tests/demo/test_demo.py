@@ -150,8 +150,7 @@ def test_polling_writes_nothing_on_the_console(linked: Any, demo: Demo) -> None:
     before = demo.stderr()
     time.sleep(10)  # the relay's rounds every 3 s, each community polled every 10 s
     new = demo.stderr()[len(before):]
-    requests_logged = [line for line in new.splitlines() if re.search(r'"(GET|POST) /', line)]
-    assert requests_logged == [], new[-2000:]
+    assert new == ""  # no request lines, no job lines: nothing at all
     # Failures still show: a bad request to a community is logged.
     requests.get(demo.url("Artsennet") + "/oidc/authorize", timeout=5)
     time.sleep(0.5)
