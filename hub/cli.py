@@ -198,10 +198,12 @@ def serve(c: Context, host: str, port: int, workers: int) -> None:
 
 @main.command()
 @click.option("--port", default=5000, type=int)
-@click.option("--network-port", default=5001, type=int)
+@click.option("--network-port", default=5001, type=int,
+              help="The demo partner network's port; the demo also uses the next four.")
 @click.option("--instance", default="instance/demo", help="Where the demo keeps its data.")
 def demo(port: int, network_port: int, instance: str) -> None:
-    """Run the hub with demo data and a demo partner network to click through."""
+    """Run the hub with demo data, partner networks, communities and a small federation to
+    click through; prints every address and demo sign-in."""
     from hub.demo.run import run_demo
 
     run_demo(port=port, network_port=network_port, instance=instance)

@@ -42,6 +42,13 @@ input,textarea{width:100%;padding:.5rem;font-size:1rem}li{margin:.5rem 0}</style
 <body><h1>{{ name }}</h1>{{ body|safe }}</body></html>"""
 
 
+SEED_POSTS = [
+    ("Case: persistent cough after COVID", "Anyone seen this in <b>young</b> adults?"),
+    ("Journal club: SGLT2 inhibitors", "Slides from Tuesday are up."),
+    ("Locum swap on the 14th?", "Looking for a swap, <i>will return the favour</i>."),
+]
+
+
 @dataclass
 class Member:
     id: str
@@ -74,17 +81,17 @@ def _now() -> str:
 def create_community_app(*, name: str, base_url: str, client_id: str, client_secret: str,
                          redirect_uris: list[str], webhook_url: str | None = None,
                          webhook_secret: str | None = None,
-                         members: dict[str, str] | None = None) -> Flask:
-    """``base_url`` is where this app is reachable; it is also the OIDC issuer."""
+                         members: dict[str, str] | None = None,
+                         seed_posts: list[tuple[str, str]] | None = None) -> Flask:
+    """``base_url`` is where this app is reachable; it is also the OIDC issuer.
+    ``seed_posts``: (title, body) written by every member at start; give each community
+    its own, or a doctor linked to two of them reads the same post twice in the feed."""
     app = Flask(f"community-{name}")
     key = RSAKey.generate_key(2048, parameters={"kid": "c1", "use": "sig", "alg": "RS256"})
     state = CommunityState(members={k: Member(k, v) for k, v in (members or {
         "m-ada": "Dr. Ada Lovelace", "m-jan": "Dr. Jan Jansen"}).items()})
     app.extensions["community"] = state
-    for i, (title, body) in enumerate([
-            ("Case: persistent cough after COVID", "Anyone seen this in <b>young</b> adults?"),
-            ("Journal club: SGLT2 inhibitors", "Slides from Tuesday are up."),
-            ("Locum swap on the 14th?", "Looking for a swap, <i>will return the favour</i>.")]):
+    for i, (title, body) in enumerate(seed_posts if seed_posts is not None else SEED_POSTS):
         for member in state.members:
             state.posts.append(Post(f"{member}-seed{i}", member, title, body,
                                     f"2026-01-0{i + 1}T09:00:00Z"))

@@ -22,6 +22,10 @@ a.button,button{display:inline-block;padding:.6rem 1rem;background:#14532d;color
 text-decoration:none;border:0;font-size:1rem}pre{background:#f3f4f6;padding:1rem;overflow:auto;white-space:pre-wrap;word-break:break-word}</style></head>
 <body><h1>{{ name }}</h1><p>A demo partner network that accepts Curbside sign-in.</p>
 {% if user %}<p>Signed in as <strong>{{ user.get('name') or user.get('sub') }}</strong>.</p>
+{% set vc = (userinfo or {}).get('verified_claims') %}
+{% if vc is mapping and vc.verification is mapping %}{% set ev = vc.verification.evidence or [{}] %}
+<p id="verified">Verified physician: {{ ev[0].get('record', {}).get('source', {}).get('name', 'a register') }}
+({{ vc.verification.assurance_level }}), in <code>verified_claims</code> below.</p>{% endif %}
 <h2>ID token claims</h2><pre>{{ claims|tojson(indent=2) }}</pre>
 <h2>Userinfo</h2><pre>{{ userinfo|tojson(indent=2) }}</pre>
 <p><a class="button" href="{{ url_for('logout') }}">Sign out everywhere</a></p>

@@ -80,13 +80,19 @@ def links_page(cookie: str, sso: SSOSession) -> Response:
                      "status": link_status(link, state, net.poll_interval if net else 300)})
     linked = {r["link"].network for r in rows}
     available = [n for n in networks.values() if n.enabled and n.name not in linked]
+    error = request.args.get("error") and _ERRORS.get(request.args["error"])
+    if available and not shows_own_authentication(sso, _hub().accounts.get(sso.doctor_id)):
+        # Its "Link" buttons would only lead to begin_link's refusal: say what works instead.
+        available, error = [], error or _ERRORS["own-sign-in"]
     return make_response(render_template("links.html", rows=rows, available=available,
                                          kinds=connector_kinds.labels(), csrf=csrf_token(cookie),
-                                         error=request.args.get("error") and _ERRORS.get(
-                                             request.args["error"])))
+                                         error=error))
 
 
-_ERRORS = {"expired": "That linking attempt expired. Start again."}
+_ERRORS = {"expired": "That linking attempt expired. Start again.",
+           "own-sign-in": "Linking a network needs your own Curbside sign-in: sign out, then sign "
+                          "in with your email address and password (and your code, if you set "
+                          "one up)."}
 
 
 @bp.post("/account/links/<network>/begin")
@@ -153,18 +159,26 @@ def _finish_signin(done: Any) -> Response:
     if raw is None:
         return error_page("Your sign-in page expired",
                           "Go back to the network you came from and start the sign-in again.")
+    pending = Pending(**json.loads(raw))
+    flow = _flow()
+    client = hub.clients.get(pending.params.get("client_id"))
     if done.doctor_id is None:
         hub.audit_event("auth:login:failure", address=request.remote_addr,
                         reason="unlinked_upstream_account", network=done.identity.network)
-        return error_page(
-            "No Curbside account is linked to that account",
-            f"Sign in with your password, then link your {done.identity.network} account from "
-            "your account page to use it next time.", 403)
+        # The sign-in page again, for the same request, saying what to do: the button only
+        # works for an account linked from the account page, which the hub cannot know
+        # before the doctor signs in.
+        net = _links().networks.get(done.identity.network)
+        name = net.display_name if net else done.identity.network
+        html = flow.pages.render(
+            "login.html", pending=pending.id, client_name=client.name if client else "",
+            login_hint="", error=f"No Curbside account is linked to that {name} account yet. Sign "
+            f"in with your email address and password; then link {name} under Linked networks "
+            "on your account page to use it next time.")
+        return flow.respond(html, None, 403)
     doctor = hub.accounts.get(done.doctor_id)
     if doctor is None or doctor.disabled:
         return error_page("Sign-in is not possible", "This account is not active.", 403)
-    pending = Pending(**json.loads(raw))
-    flow = _flow()
     if doctor.mfa_enabled:
         # The upstream network's sign-in is one factor the hub cannot see; the doctor
         # enrolled a second one to protect this account, so it is asked for here as after a
@@ -172,7 +186,6 @@ def _finish_signin(done: Any) -> Response:
         # any session exists; the session's amr then names both (RFC 8176 §2).
         pending.doctor_id, pending.first_factor = doctor.id, "fed"
         flow.save_pending(pending)
-        client = hub.clients.get(pending.params.get("client_id"))
         html = flow.pages.render("otp.html", pending=pending.id,
                                  client_name=client.name if client else "", login_hint="",
                                  error=None)

@@ -181,6 +181,10 @@ def test_a_brokered_sign_in_cannot_link_another_network(hub: Any, doctor: Doctor
     b.get(b.get(go.headers["Location"]).headers["Location"])
     account = b.get(running_hub.issuer + "/account")
     assert account.status_code == 200
+    # The links page offers no button that would be refused, and says what works instead.
+    links = b.get(running_hub.issuer + "/account/links")
+    assert "Link Other network" not in links.text and "needs your own Curbside sign-in" in links.text
+    assert "Link Other network" in doctor.page("/account/links").text  # her password session
     refused = b.post(f"{running_hub.issuer}/account/links/{second.name}/begin",
                      {"csrf": Browser.hidden(account)["csrf"]})
     assert refused.status_code == 403 and "password" in refused.text
