@@ -1,0 +1,169 @@
+"""The pages' languages: English, Dutch and Danish, through Flask-Babel's gettext catalogues.
+
+One locale per request, chosen in this order (docs/decisions.md, "Languages"):
+1. ``ui_locales`` of the authorization request (OIDC Core §3.1.2.1: space-separated BCP47
+   tags in order of preference; the first one we support wins), kept with the pending
+   request through its sign-in and consent steps;
+2. the signed-in doctor's saved locale (``Doctor.locale``, "nl-NL" counts as nl);
+3. the browser's Accept-Language;
+4. English.
+
+Flask pages get it from Flask-Babel's locale selector (``select_locale``). The protocol app
+(hub/protocol/app.py) answers its pages without a Flask request: it puts its choice in a
+context variable (``choose``, refined by the authorization flow once it knows the pending
+request and the doctor), and the pages' renderer (hub/pages/rendering.py) renders inside an
+app context, which is all Flask-Babel needs to translate. Python-side messages are marked
+with ``lazy_gettext`` (module constants, shown by either app) or ``gettext`` (inside a
+Flask request).
+
+The catalogues are compiled from ``hub/translations/*/LC_MESSAGES/messages.po``: by the
+build (setup.py) for a wheel, and here at start-up (``compile_catalogues``) when a .mo is
+missing or older than its .po, so an editable install or a fresh clone needs no command.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import current_app, has_request_context, request
+from flask_babel import Babel, get_locale, refresh
+from flask_babel import gettext as gettext
+from flask_babel import lazy_gettext as lazy_gettext
+from flask_babel import ngettext as ngettext
+
+if TYPE_CHECKING:
+    from flask import Flask
+    from werkzeug.datastructures import LanguageAccept
+
+log = logging.getLogger("hub")
+LOCALES = ("en", "nl", "da")  # the first is the default
+DEFAULT = LOCALES[0]
+TRANSLATIONS = Path(__file__).parent / "translations"
+DOMAIN = "messages"
+# The protocol app's choice for the request it is answering (None: let Flask decide).
+_chosen: contextvars.ContextVar[str | None] = contextvars.ContextVar("curbside_locale", default=None)
+
+
+# -- choosing -----------------------------------------------------------------------------------
+def supported(tag: str | None) -> str | None:
+    """The supported language of a BCP47 tag ("nl-NL", "da_DK", "EN"), or None."""
+    if not tag:
+        return None
+    language = tag.strip().replace("_", "-").split("-", 1)[0].lower()
+    return language if language in LOCALES else None
+
+
+def first_supported(tags: Iterable[str]) -> str | None:
+    for tag in tags:
+        found = supported(tag)
+        if found:
+            return found
+    return None
+
+
+def negotiate(ui_locales: str | None, doctor_locale: str | None,
+              accept: LanguageAccept | None) -> str:
+    """The request's locale, in the module's order."""
+    return (first_supported((ui_locales or "").split()[:10])
+            or supported(doctor_locale)
+            or (accept.best_match(LOCALES) if accept else None)
+            or DEFAULT)
+
+
+def choose(locale: str) -> contextvars.Token[str | None]:
+    """Use ``locale`` for what the protocol app renders from now on (in this context)."""
+    token = _chosen.set(locale)
+    refresh()  # an app context already open must not keep a locale chosen before
+    return token
+
+
+def reset(token: contextvars.Token[str | None]) -> None:
+    _chosen.reset(token)
+
+
+def current() -> str:
+    """The locale pages are rendered in right now ("en" outside any request)."""
+    loc = get_locale()
+    return str(loc) if loc is not None else (_chosen.get() or DEFAULT)
+
+
+def select_locale() -> str | None:
+    """Flask-Babel's locale selector."""
+    chosen = _chosen.get()
+    if chosen:
+        return chosen
+    if not has_request_context():
+        return DEFAULT
+    return negotiate(None, _signed_in_doctor_locale(), request.accept_languages)
+
+
+def _signed_in_doctor_locale() -> str | None:
+    hub = current_app.extensions.get("curbside")
+    cookie = request.cookies.get(hub.sessions.cookie_name) if hub is not None else None
+    if not cookie:
+        return None
+    try:
+        sso = hub.sessions.load(cookie)
+        doctor = hub.accounts.get(sso.doctor_id) if sso is not None else None
+    except Exception:  # noqa: BLE001 - an outage page must still render, in the browser's language
+        return None
+    return doctor.locale if doctor is not None else None
+
+
+# -- catalogues ---------------------------------------------------------------------------------
+def compile_catalogues(directory: Path = TRANSLATIONS) -> list[Path]:
+    """Compile each .po whose .mo is missing or older (babel's own reader and writer);
+    returns the .mo files written. Written to a temporary file and renamed, so workers
+    starting together never read half a catalogue."""
+    written = []
+    for po in sorted(directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as f:
+            catalog = read_po(f, locale=po.parent.parent.name)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=po.parent, suffix=".mo.tmp")
+            with os.fdopen(fd, "wb") as out:
+                write_mo(out, catalog)  # fuzzy entries stay out, as with pybabel compile
+            os.replace(tmp, mo)
+        except OSError as e:  # a read-only install: the build compiled them (setup.py)
+            log.warning("cannot compile %s: %s", po, e)
+            continue
+        written.append(mo)
+    return written
+
+
+def install(app: Flask) -> Babel:
+    """Flask-Babel on the app, its catalogues compiled, and what the templates use."""
+    compile_catalogues()
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT)
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
+    babel = Babel(app, locale_selector=select_locale)
+
+    @app.before_request
+    def _no_earlier_choice() -> None:
+        # A choice the authorization flow made in an earlier Flask request on this thread
+        # (a brokered sign-in's second step) is not this request's.
+        _chosen.set(None)
+
+    # {% trans %} blocks are extracted trimmed too (babel.cfg), so the ids match.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    app.jinja_env.globals["page_locale"] = current
+    app.jinja_env.globals["locales"] = LOCALES
+    return babel
+
+
+def language_names() -> dict[str, str]:
+    """Each language named in itself, as a language menu shows them."""
+    return {"en": "English", "nl": "Nederlands", "da": "Dansk"}
+
