@@ -66,6 +66,12 @@ DOCUMENT_KINDS = {
     "badge": _l("Your hospital or practice badge"),
     "id_document": _l("An identity document (passport, identity card, driving licence)"),
 }
+# The registers' names for their numbers (hub/verification/*.py ``number_label``).
+NUMBER_LABELS = {
+    "BIG number": _l("BIG number"),
+    "GMC reference number": _l("GMC reference number"),
+    "registration number": _l("registration number"),
+}
 # The document store's refusals (hub/verification/documents.py), translated by their text.
 UPLOAD_MESSAGES = (
     _l("Choose what kind of document this is."),
@@ -207,8 +213,8 @@ def check(cookie: str, sso: SSOSession) -> Response:
     normalize = getattr(verifier, "normalize", None)
     number = normalize(form["number"]) if normalize and _NUMBER.match(form["number"]) else None
     if number is None:
-        return refuse(_("That is not a valid %(label)s for the %(register)s.", label=label,
-                        register=REGISTERS[register].source_name))
+        return refuse(_("That is not a valid %(label)s for the %(register)s.",
+                        label=NUMBER_LABELS.get(label, label), register=REGISTERS[register].source_name))
     state = form["state"] if country == "US" else ""
     if state and not _STATE.match(state):
         return refuse(_("Enter the two-letter code of the US state that licensed you, or leave it empty."))
