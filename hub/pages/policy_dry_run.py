@@ -6,41 +6,39 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import policies
+from hub.i18n import N_, ngettext
 from hub.i18n import gettext as _
-from hub.i18n import lazy_gettext as _l
-from hub.i18n import ngettext
 from policies import ACR_MFA, AssuranceLevel, Licence, Reason, SubjectFacts, Wording
 
-REASON_WORDS: Mapping[Reason, Any] = {
-    Reason.UNKNOWN_AREA: _l("The request names an area the policy does not define."),
-    Reason.PROFESSION_NOT_ACCEPTED: _l("Their profession is not one the policy accepts."),
-    Reason.NOT_VERIFIED: _l("No register has confirmed a registration of theirs, and the policy needs one."),
-    Reason.ASSURANCE_TOO_LOW: _l("Their registration was checked less thoroughly than the policy asks."),
-    Reason.REGISTER_NOT_ACCEPTED: _l("Their registration is on a register the policy does not accept."),
-    Reason.JURISDICTION_NOT_ACCEPTED: _l("They are licensed in a country the policy does not accept."),
-    Reason.SPECIALTY_REQUIRED: _l("They have none of the specialties the policy requires."),
-    Reason.VERIFICATION_TOO_OLD: _l("The register confirmed them longer ago than the policy allows."),
-    Reason.REGISTRATION_INACTIVE: _l("Their registration is not active (withdrawn, suspended or lapsed)."),
-    Reason.UNRESTRICTED_LICENCE_REQUIRED: _l("The policy needs an unrestricted licence; theirs is "
+REASON_WORDS: Mapping[Reason, str] = {
+    Reason.UNKNOWN_AREA: N_("The request names an area the policy does not define."),
+    Reason.PROFESSION_NOT_ACCEPTED: N_("Their profession is not one the policy accepts."),
+    Reason.NOT_VERIFIED: N_("No register has confirmed a registration of theirs, and the policy needs one."),
+    Reason.ASSURANCE_TOO_LOW: N_("Their registration was checked less thoroughly than the policy asks."),
+    Reason.REGISTER_NOT_ACCEPTED: N_("Their registration is on a register the policy does not accept."),
+    Reason.JURISDICTION_NOT_ACCEPTED: N_("They are licensed in a country the policy does not accept."),
+    Reason.SPECIALTY_REQUIRED: N_("They have none of the specialties the policy requires."),
+    Reason.VERIFICATION_TOO_OLD: N_("The register confirmed them longer ago than the policy allows."),
+    Reason.REGISTRATION_INACTIVE: N_("Their registration is not active (withdrawn, suspended or lapsed)."),
+    Reason.UNRESTRICTED_LICENCE_REQUIRED: N_("The policy needs an unrestricted licence; theirs is "
                                              "restricted, or the register does not prove it."),
-    Reason.MFA_REQUIRED: _l("They signed in without a second factor, and the policy requires one."),
-    Reason.ESSENTIAL_CLAIM_UNAVAILABLE: _l("A claim the request marks essential is not available for them."),
-    Reason.TRUST_MARK_MISSING: _l("Your network's trust chain lacks a trust mark the policy requires: "
+    Reason.MFA_REQUIRED: N_("They signed in without a second factor, and the policy requires one."),
+    Reason.ESSENTIAL_CLAIM_UNAVAILABLE: N_("A claim the request marks essential is not available for them."),
+    Reason.TRUST_MARK_MISSING: N_("Your network's trust chain lacks a trust mark the policy requires: "
                                   "nobody enters until the federation grants it."),
 }
-LEVEL_WORDS: Mapping[AssuranceLevel, Any] = {
-    AssuranceLevel.SELF_DECLARED: _l("stated by the doctor, not checked"),
-    AssuranceLevel.REGISTER_MATCH: _l("name and number matched the register"),
-    AssuranceLevel.REGISTER_AND_ID: _l("matched the register and an identity document"),
-    AssuranceLevel.PROFESSIONAL_EID: _l("a professional eID"),
+LEVEL_WORDS: Mapping[AssuranceLevel, str] = {
+    AssuranceLevel.SELF_DECLARED: N_("stated by the doctor, not checked"),
+    AssuranceLevel.REGISTER_MATCH: N_("name and number matched the register"),
+    AssuranceLevel.REGISTER_AND_ID: N_("matched the register and an identity document"),
+    AssuranceLevel.PROFESSIONAL_EID: N_("a professional eID"),
 }
-LICENCE_WORDS: Mapping[Licence, Any] = {
+LICENCE_WORDS: Mapping[Licence, str] = {
     Licence.UNRESTRICTED: "",
-    Licence.RESTRICTED: _l("licence with conditions or measures"),
-    Licence.SELF_REPORTED: _l("licence not proven by the register"),
+    Licence.RESTRICTED: N_("licence with conditions or measures"),
+    Licence.SELF_REPORTED: N_("licence not proven by the register"),
 }
 
 
@@ -69,11 +67,11 @@ def facts_in_words(facts: SubjectFacts, now: datetime, wording: Wording) -> list
                         "%(profession)s on %(register)s (%(country)s): %(level)s, confirmed %(num)s days ago",
                         days, profession=_words(r.profession).capitalize(),
                         register=wording.register(r.register), country=wording.country(r.country),
-                        level=LEVEL_WORDS[r.assurance_level])
+                        level=_(LEVEL_WORDS[r.assurance_level]))
         extra = [_("specialties: %(list)s", list=", ".join(_words(s) for s in r.specialties))
                  if r.specialties else "",
                  _("status: %(status)s", status=r.status) if r.status != "active" else "",
-                 str(LICENCE_WORDS[r.licence])]
+                 _(LICENCE_WORDS[r.licence]) if LICENCE_WORDS[r.licence] else ""]
         out.append("; ".join([line, *[e for e in extra if e]]))
     if facts.self_declared_profession:
         out.append(_("Says they are a %(profession)s (no register checked it)",
@@ -92,7 +90,7 @@ def dry_run(policy: policies.ClientPolicy, profiles: Mapping[str, SubjectFacts],
     request = policies.AccessRequest(now=now, claims=frozenset(policy.allowed_claims))
     return [DryRunResult(name=name, allowed=d.allowed,
                          facts=facts_in_words(profiles[name], now, wording),
-                         reasons=[str(REASON_WORDS.get(r, r)) for r in d.reasons],
+                         reasons=[_(REASON_WORDS[r]) if r in REASON_WORDS else str(r) for r in d.reasons],
                          reason_ids=[str(r) for r in d.reasons], message=d.message,
                          claims=sorted(d.claims_to_release))
             for name, d in policies.dry_run(policy, profiles, request, wording=wording)]
