@@ -23,6 +23,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from hub.i18n import lazy_gettext as _l
+from hub.i18n import template_context
 
 
 class Pages:
@@ -33,9 +34,9 @@ class Pages:
 
     def render(self, template: str, **context: Any) -> str:
         if has_app_context():
-            return self.env.get_template(template).render(context)
+            return self.env.get_template(template).render(template_context(), **context)
         with self.context():
-            return self.env.get_template(template).render(context)
+            return self.env.get_template(template).render(template_context(), **context)
 
     def html(self, template: str, status: int = 200, **context: Any) -> Response:
         return Response(self.render(template, **context), status, mimetype="text/html")

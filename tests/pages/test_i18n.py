@@ -204,3 +204,43 @@ def test_signing_in_through_the_dutch_page_in_chromium(chromium: Any, running_hu
     finally:
         context.close()
 
+
+
+def test_a_refusal_in_danish_says_why_from_the_reason(running_hub: RunningHub) -> None:
+    """The policy library's sentence is English; in Danish the page says the same from the
+    decision's reason ids, and the way forward is Danish too."""
+    from tests.relying.conftest import set_policy
+
+    creds = running_hub.client(client_name="GMC Net")
+    set_policy(running_hub, creds["client_id"], "uk-gmc")
+    rp = RelyingParty(running_hub, creds)
+    browser = Browser(running_hub)
+    url, _ = rp.authorization_url(ui_locales="da")
+    page = browser.through(browser.get(url), running_hub.doctor().email)
+    assert page.status_code == 403 and LANG.search(page.text).group(1) == "da"
+    assert "Du kan ikke komme ind på GMC Net endnu" in page.text
+    assert ("Netværket accepterer kun sundhedspersoner, hvis autorisation Curbside har bekræftet."
+            in page.text)
+    assert ">Start verificering</a>" in page.text
+
+
+def test_the_operator_portal_in_dutch(running_hub: RunningHub) -> None:
+    from tests.relying.conftest import EXAMPLES
+    from tests.relying.test_portal import operator
+
+    s, csrf = operator(running_hub, "ops-nl@example.org")
+    s.headers["Accept-Language"] = "nl-BE,nl;q=0.9"
+    md = '{"client_name": "Zorgnet", "redirect_uris": ["https://zorgnet.example/cb"]}'
+    shown = s.get(f"{running_hub.issuer}/operator", timeout=5)
+    assert LANG.search(shown.text).group(1) == "nl" and "Een netwerk registreren" in shown.text
+    registered = s.post(f"{running_hub.issuer}/operator/clients", data={"csrf": csrf, "metadata": md},
+                        timeout=5)
+    assert "Zorgnet is geregistreerd" in registered.text
+    assert "in behandeling: een beheerder van Curbside beoordeelt het" in registered.text
+    client_id = re.search(r"<dt>client_id</dt><dd><code>([^<]+)</code>", registered.text).group(1)
+    doc = (EXAMPLES / "scandinavian-doctors-only.yaml").read_text()
+    dry = s.post(f"{running_hub.issuer}/operator/clients/{client_id}",
+                 data={"csrf": csrf, "policy": doc, "action": "dry_run"}, timeout=5)
+    assert re.search(r"Proefdraaien: \d+ van \d+ voorbeeldartsen toegelaten", dry.text)
+    assert "Ze zijn bevoegd in een land dat het beleid niet accepteert." in dry.text
+    assert "Alleen ingelogd met een wachtwoord" in dry.text
