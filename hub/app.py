@@ -11,6 +11,7 @@ from flask import Flask, abort, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hub import i18n
 from hub.composition import build_hub
 from hub.ops.logging import configure as configure_logging
 from hub.ops.metrics import observe
@@ -39,6 +40,8 @@ from hub.settings import Settings
 log = logging.getLogger("hub")
 # The JSON paths left to the pages app (the protocol app answers every protocol path).
 API_PREFIXES = ("/api", "/links/webhooks")
+SOMETHING_WENT_WRONG = (i18n.lazy_gettext("Something went wrong"),
+                        i18n.lazy_gettext("Please try again in a moment."))
 
 
 def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
@@ -56,7 +59,8 @@ def build_app(settings: Settings, *, store_prefix: str = "curbside:") -> Flask:
     hub = build_hub(settings, store_prefix=store_prefix, serving=True)
     app.extensions["curbside"] = hub
     app.jinja_env.globals["static_url"] = lambda filename: f"{app.static_url_path}/{filename}"
-    pages = app.extensions["curbside.pages"] = Pages(app.jinja_env)
+    i18n.install(app)  # Flask-Babel; the protocol app's pages render in an app context
+    pages = app.extensions["curbside.pages"] = Pages(app.jinja_env, app.app_context)
     # The pages that begin a sign-in (the account page without a session) use the provider.
     provider = app.extensions["curbside.provider"] = OpenIDProvider(hub)
     # RFC 7523 §2.2 for networks that joined by OpenID Federation (section 12.1.3).
@@ -112,7 +116,7 @@ def _install_errors(app: Flask) -> None:
             err = "invalid_request" if status < 500 else "server_error"
             if status == 404:
                 err = "not_found"
-            resp = jsonify(error=err, error_description=short_description(e))
+            resp = jsonify(error=err, error_description=str(short_description(e)))
             resp.status_code = status
             return resp
         return render_template("error.html", title=error_title(status),
@@ -132,5 +136,5 @@ def _install_errors(app: Flask) -> None:
             resp = jsonify(error="server_error", error_description="The server hit an error.")
             resp.status_code = 500
             return resp
-        return render_template("error.html", title="Something went wrong",
-                               detail="Please try again in a moment."), 500
+        return render_template("error.html", title=SOMETHING_WENT_WRONG[0],
+                               detail=SOMETHING_WENT_WRONG[1]), 500

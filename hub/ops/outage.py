@@ -26,15 +26,16 @@ import redis
 from sqlalchemy import exc as sa_exc
 from werkzeug.wrappers import Request, Response
 
+from hub.i18n import lazy_gettext as _
 from hub.protocol.guards import no_store_json
 
 log = logging.getLogger("hub.outage")
 
 ERROR = "temporarily_unavailable"
 DESCRIPTION = "The service is temporarily unavailable; try again shortly."
-PAGE_TITLE = "Curbside is briefly unavailable"
-PAGE_DETAIL = ("Curbside cannot complete this step right now. Please try again in a few "
-               "minutes; if you came from a partner network, go back there and start again.")
+PAGE_TITLE = _("Curbside is briefly unavailable")
+PAGE_DETAIL = _("Curbside cannot complete this step right now. Please try again in a few "
+                "minutes; if you came from a partner network, go back there and start again.")
 LOG_EVERY = 10.0  # seconds: one log line per failing part, with a count of the answers since
 
 

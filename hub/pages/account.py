@@ -22,10 +22,14 @@ from markupsafe import Markup
 from sqlalchemy import func, or_, select, update
 from werkzeug.wrappers import Response  # Flask's and the protocol app's answers alike
 
+from hub import i18n
 from hub.domain.accounts import AccountError
 from hub.domain.sessions import SSOSession
+from hub.i18n import gettext as _
+from hub.i18n import lazy_gettext as _l
 from hub.pages.own_sign_in import shows_own_authentication
 from hub.persistence.db import utcnow
+from hub.persistence.models.accounts import Doctor
 from hub.persistence.models.grants import Consent, Grant, RefreshToken
 from hub.protocol import csrf
 from hub.protocol.authorize import AuthorizeFlow
@@ -35,6 +39,7 @@ from hub.protocol.signin import ACCOUNT_NEXT
 from hub.relying import backchannel  # Back-Channel Logout 1.0: logouts tell the other networks
 
 bp = Blueprint("web", __name__)
+FORM_EXPIRED = _l("This form has expired. Go back, reload the page and try again.")
 
 
 def _hub() -> Any:
@@ -47,7 +52,7 @@ def _flow() -> AuthorizeFlow:
                          current_app.extensions["curbside.pages"])
 
 
-def error_page(title: str, detail: str, status: int = 400) -> Response:
+def error_page(title: Any, detail: Any, status: int = 400) -> Response:
     return current_app.extensions["curbside.pages"].error(title, detail, status)  # type: ignore[no-any-return]
 
 
@@ -67,7 +72,7 @@ def csrf_token(cookie: str) -> str:
 
 def _check_csrf(cookie: str | None) -> None:
     if not csrf_valid(_hub().secrets, csrf.DOCTOR, cookie, request.form.get("csrf", "")):
-        abort(400, "This form has expired. Go back, reload the page and try again.")
+        abort(400, FORM_EXPIRED)
 
 
 def _form(name: str, limit: int = 1024) -> str:
@@ -125,7 +130,22 @@ def account(cookie: str, sso: SSOSession) -> Response:
     networks = [(c, hub.clients.get(c.client_id), sessions.get(c.client_id, (0, None)))
                 for c in consents]
     return make_response(render_template("account.html", doctor=doctor, sso=sso,
-                                         networks=networks, csrf=csrf_token(cookie)))
+                                         networks=networks, csrf=csrf_token(cookie),
+                                         languages=i18n.language_names()))
+
+
+@bp.post("/account/language")
+@doctor_view(form=True)
+def account_language(cookie: str, sso: SSOSession) -> Response:
+    """The doctor's language, saved as their locale (also the OIDC ``locale`` claim)."""
+    locale = i18n.supported(_form("locale", 16))
+    if locale is None:
+        return error_page(_("This language is not available"),
+                          _("Curbside's pages are in English, Dutch and Danish."))
+    hub = _hub()
+    with hub.db.session() as s:
+        s.execute(update(Doctor).where(Doctor.id == sso.doctor_id).values(locale=locale))
+    return redirect("/account", 303)
 
 
 def _active_sessions(s: Any, doctor_id: str, session_ttl: int) -> dict[str, tuple[int, Any]]:
@@ -157,10 +177,10 @@ def account_mfa() -> Response:
         # account's own factors. A session that never proved them (a brokered sign-in,
         # amr "fed"; one made before enrolment) would otherwise set or swap the doctor's
         # TOTP secret and recovery codes for its own, and lock her out of her account.
-        return error_page("Sign in with your password first",
-                          "Setting up an authenticator needs your own Curbside password (and "
-                          "your current code, if one is set up). Sign out, sign in with them, "
-                          "then set up the new one.", 403)
+        return error_page(_("Sign in with your password first"),
+                          _("Setting up an authenticator needs your own Curbside password (and "
+                            "your current code, if one is set up). Sign out, sign in with them, "
+                            "then set up the new one."), 403)
     if request.method == "GET":
         return _totp_enrolment_page(hub, doctor, sso, cookie)
     _check_csrf(cookie)
@@ -170,7 +190,9 @@ def account_mfa() -> Response:
     try:
         codes = hub.accounts.confirm_totp(doctor.id, secret.decode(), _form("otp", 16))
     except AccountError as e:
-        return _totp_enrolment_page(hub, doctor, sso, cookie, error=str(e).capitalize() + ".")
+        return _totp_enrolment_page(hub, doctor, sso, cookie, error=_(
+            "That code did not match. Check that your phone's clock is right and try the new code.")
+            if "did not match" in str(e) else str(e).capitalize() + ".")
     hub.store.delete("totp-enrol", sso.sid)
     hub.audit_event("auth:mfa:enrol", doctor_id=doctor.id)
     return make_response(render_template("recovery_codes.html", codes=codes))
@@ -194,7 +216,7 @@ def totp_qr_svg(uri: str) -> Markup:
     any background. segno escapes the title; the rest is its own path data."""
     qr = segno.make(uri, error="m", micro=False)
     svg = qr.svg_inline(scale=5, border=4, dark="#000", light="#fff", svgclass="qr",
-                        title="QR code for your authenticator app")
+                        title=_("QR code for your authenticator app"))
     return Markup(svg)  # noqa: S704 (segno's own markup; the URI is encoded in the path data)
 
 

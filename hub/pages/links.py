@@ -24,6 +24,8 @@ from connectors import registry as connector_kinds
 from connectors.errors import ConnectorError
 from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.sessions import SSOSession
+from hub.i18n import gettext as _
+from hub.i18n import lazy_gettext as _l
 from hub.links import links_for
 from hub.links.feed import link_status
 from hub.links.jobs import INGEST, PULL, item_data
@@ -89,10 +91,29 @@ def links_page(cookie: str, sso: SSOSession) -> Response:
                                          error=error))
 
 
-_ERRORS = {"expired": "That linking attempt expired. Start again.",
-           "own-sign-in": "Linking a network needs your own Curbside sign-in: sign out, then sign "
-                          "in with your email address and password (and your code, if you set "
-                          "one up)."}
+_ERRORS = {"expired": _l("That linking attempt expired. Start again."),
+           "own-sign-in": _l("Linking a network needs your own Curbside sign-in: sign out, then sign "
+                             "in with your email address and password (and your code, if you set "
+                             "one up).")}
+# The link service's messages (hub/links/service.py), as the doctor reads them: translated by
+# their text, which the catalogue holds through these marks.
+LINK_MESSAGES = (
+    _l("That network is not available."),
+    _l("Signing in with that network is not possible."),
+    _l("This linking attempt expired or was already used. Start again."),
+    _l("Your Curbside session changed. Sign in and start again."),
+    _l("This sign-in was started in another browser. Start again."),
+    _l("That account is already linked to another Curbside account."),
+    _l("This linking attempt expired. Start again."),
+    _l("That account is already linked to a Curbside account."),
+)
+EXPIRED = (_l("Your sign-in page expired"),
+           _l("Go back to the network you came from and start the sign-in again."))
+
+
+def _said(e: LinkError) -> str:
+    """The service's message in the doctor's language (a connector's own stays as it is)."""
+    return _(str(e))
 
 
 @bp.post("/account/links/<network>/begin")
@@ -104,15 +125,15 @@ def begin_link(cookie: str, sso: SSOSession, network: str) -> Response:
         # brokered sign-in (amr "fed") proves only another upstream account: whoever holds
         # that one could add one of their own, a way back in that outlives the doctor
         # unlinking the first.
-        return error_page("Sign in with your password to link a network",
-                          "Linking adds a way into your account, so it needs your own "
-                          "Curbside password (and your code, if you set one up). Sign out "
-                          "and sign in with them, then link.", 403)
+        return error_page(_("Sign in with your password to link a network"),
+                          _("Linking adds a way into your account, so it needs your own "
+                            "Curbside password (and your code, if you set one up). Sign out "
+                            "and sign in with them, then link."), 403)
     try:
         started = _links().begin(network, redirect_uri=_callback_uri(), purpose="link",
                                  doctor_id=sso.doctor_id, sid=sso.sid)
     except LinkError as e:
-        return error_page("Linking is not possible", str(e))
+        return error_page(_("Linking is not possible"), _said(e))
     if started.start.authorization_url:
         return redirect(started.start.authorization_url, 303)
     return make_response(render_template("links_form.html", network=started.network,
@@ -145,7 +166,7 @@ def _finish(params: dict[str, str], sso: Any) -> Response:
                               sid=sso.sid if sso else None,
                               browser=request.cookies.get(LINK_COOKIE))
     except LinkError as e:
-        return error_page("Linking did not work", str(e))
+        return error_page(_("Linking did not work"), _said(e))
     if done.purpose == "link":
         if done.link_id:
             links.queue.enqueue(PULL, done.link_id)
@@ -157,8 +178,7 @@ def _finish_signin(done: Any) -> Response:
     hub = _hub()
     raw = hub.store.get(AUTHZ_KIND, done.pending_authz or "")
     if raw is None:
-        return error_page("Your sign-in page expired",
-                          "Go back to the network you came from and start the sign-in again.")
+        return error_page(*EXPIRED)
     pending = Pending(**json.loads(raw))
     flow = _flow()
     client = hub.clients.get(pending.params.get("client_id"))
@@ -168,17 +188,20 @@ def _finish_signin(done: Any) -> Response:
         # The sign-in page again, for the same request, saying what to do: the button only
         # works for an account linked from the account page, which the hub cannot know
         # before the doctor signs in.
+        flow.localize(pending.params, doctor_locale=None)
         net = _links().networks.get(done.identity.network)
         name = net.display_name if net else done.identity.network
         html = flow.pages.render(
             "login.html", pending=pending.id, client_name=client.name if client else "",
-            login_hint="", error=f"No Curbside account is linked to that {name} account yet. Sign "
-            f"in with your email address and password; then link {name} under Linked networks "
-            "on your account page to use it next time.")
+            login_hint="", error=_("No Curbside account is linked to that %(network)s account yet. "
+                                   "Sign in with your email address and password; then link "
+                                   "%(network)s under Linked networks on your account page to use "
+                                   "it next time.", network=name))
         return flow.respond(html, None, 403)
     doctor = hub.accounts.get(done.doctor_id)
     if doctor is None or doctor.disabled:
-        return error_page("Sign-in is not possible", "This account is not active.", 403)
+        return error_page(_("Sign-in is not possible"), _("This account is not active."), 403)
+    flow.localize(pending.params, doctor_locale=doctor.locale)
     if doctor.mfa_enabled:
         # The upstream network's sign-in is one factor the hub cannot see; the doctor
         # enrolled a second one to protect this account, so it is asked for here as after a
@@ -201,16 +224,15 @@ def signin(network: str) -> Response:
     """Brokered sign-in from the login page (which posts its authorization request id)."""
     pending = _flow().load_pending(request.form.get("pending", "")[:64])
     if pending is None:
-        return error_page("Your sign-in page expired",
-                          "Go back to the network you came from and start the sign-in again.")
+        return error_page(*EXPIRED)
     browser = new_token(24)
     try:
         started = _links().begin(network, redirect_uri=_callback_uri(), purpose="signin",
                                  pending_authz=pending.id, browser=sha256_hex(browser))
     except LinkError as e:
-        return error_page("Sign-in with that network is not possible", str(e))
+        return error_page(_("Sign-in with that network is not possible"), _said(e))
     if not started.start.authorization_url:
-        return error_page("Sign-in with that network is not possible", "Use your password.")
+        return error_page(_("Sign-in with that network is not possible"), _("Use your password."))
     resp = redirect(started.start.authorization_url, 303)
     # Lax, not Strict: the callback is a cross-site top-level GET from the upstream.
     resp.set_cookie(LINK_COOKIE, browser, httponly=True, samesite="Lax",

@@ -22,6 +22,8 @@ import policies
 from hub.domain.client_metadata import ClientMetadataError, parse_metadata_json, strict_metadata
 from hub.domain.crypto import new_token, sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
+from hub.i18n import gettext as _
+from hub.i18n import lazy_gettext as _l
 from hub.pages.policy_dry_run import DryRunResult, dry_run
 from hub.persistence.models.clients import ClientRecord
 from hub.persistence.models.relying import OperatorAccount, RegistrationAccessToken
@@ -39,6 +41,7 @@ SESSION_KIND = "op-session"
 SESSION_TTL = 8 * 3600
 # Untrusted-client attempts per operator account; hub/domain/throttle.py names the others.
 THROTTLE_KIND = "throttle-op"
+FORM_EXPIRED = _l("This form has expired. Reload the page and try again.")
 
 
 def _hub() -> Hub:
@@ -123,7 +126,7 @@ def _csrf(cookie: str) -> str:
 
 def _check_csrf(cookie: str | None) -> None:
     if not csrf_valid(_hub().secrets, OPERATOR, cookie, request.form.get("csrf", "")):
-        abort(400, "This form has expired. Reload the page and try again.")
+        abort(400, FORM_EXPIRED)
 
 
 def _pre_session_cookie() -> str:
@@ -192,11 +195,11 @@ def login() -> Response:
     throttle = StepThrottle.of(THROTTLE_KIND, hub.settings)
     if not throttle.admit(hub.store, attempt):
         return _login_page(429, email=email[:254],
-                           error="Too many sign-in attempts. Wait a few minutes and try again.")
+                           error=_("Too many sign-in attempts. Wait a few minutes and try again."))
     op = authenticate(hub, email, request.form.get("password", "")[:1024], request.form.get("otp", ""))
     if op is None:
         return _login_page(401, email=email[:254],
-                           error="That email address, password and code do not match.")
+                           error=_("That email address, password and code do not match."))
     # Both factors passed: the counts this attempt made are cleared, and the browser earns
     # (or renews) its device cookie for this account.
     hub.store.write_many(deletes=throttle.cleared_by_success(attempt))
@@ -222,9 +225,9 @@ def logout() -> Response:
 # A registration's credentials, kept for the one page that shows them after the redirect.
 CREATED_KIND = "op-created"
 CREATED_TTL = 600
-STATUS_WORDS = {"pending": "pending: a Curbside administrator reviews it before doctors can sign in",
-                "active": "active: doctors can sign in",
-                "suspended": "suspended: doctors cannot sign in"}
+STATUS_WORDS = {"pending": _l("pending: a Curbside administrator reviews it before doctors can sign in"),
+                "active": _l("active: doctors can sign in"),
+                "suspended": _l("suspended: doctors cannot sign in")}
 
 
 def _home(cookie: str, op_id: str, status: int = 200, *, created: dict[str, Any] | None = None,

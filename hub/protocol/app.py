@@ -34,6 +34,7 @@ from werkzeug.routing import Map, MapAdapter, RequestRedirect, Rule
 from werkzeug.wrappers import Request, Response
 
 import federation
+from hub import i18n
 from hub.ops.health import healthz_response, readyz_response
 from hub.ops.metrics import ROUTE_KEY
 from hub.ops.outage import (
@@ -224,6 +225,8 @@ class RouteMatcher:
             return self.urls.match(path, method, return_rule=True)  # type: ignore[return-value]
         except (NotFound, RequestRedirect):
             return None
+SOMETHING_WENT_WRONG = (i18n.lazy_gettext("Something went wrong"),
+                        i18n.lazy_gettext("Please try again in a moment."))
 CORS_PREFLIGHT = {"Access-Control-Allow-Headers": "Authorization, Content-Type",
                   "Access-Control-Max-Age": "600"}
 
@@ -281,9 +284,13 @@ class ProtocolApp:
 
     def _answer(self, endpoint: Endpoint, request: Request, args: dict[str, Any]) -> Response:
         """The endpoint's answer, or the error layer's."""
+        locale = None
         try:
             if contains_nul(request):
                 raise BadRequest(NUL_REFUSAL)
+            if endpoint.browser:  # the pages' language (hub/i18n.py); the flow refines it
+                locale = i18n.choose(i18n.negotiate(request.values.get("ui_locales"), None,
+                                                    request.accept_languages))
             return endpoint.answer(self, request, **args)
         except HTTPException as e:  # e.g. 413 from the size limits while parsing the form
             return self._http_error(endpoint, e)
@@ -298,8 +305,11 @@ class ProtocolApp:
             # The detail is for operators; the answer names nothing internal.
             log.exception("unhandled error on %s %s", request.method, request.path)
             if endpoint.browser:
-                return self.pages.error("Something went wrong", "Please try again in a moment.", 500)
+                return self.pages.error(*SOMETHING_WENT_WRONG, 500)
             return json_error(500, "server_error", "The server hit an error.")
+        finally:
+            if locale is not None:
+                i18n.reset(locale)
 
     def _http_error(self, endpoint: Endpoint, e: HTTPException) -> Response:
         if endpoint.browser:

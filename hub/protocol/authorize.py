@@ -16,6 +16,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from werkzeug.wrappers import Request, Response
 
+from hub import i18n
 from hub.domain import claims as claimset
 from hub.domain.authorization_requests import AUTHZ_KIND, Pending, pending_keys
 from hub.domain.consent import record_consent
@@ -47,6 +48,11 @@ _TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01
 
 # Below gunicorn's request-line limit (4094 bytes) with room for the path.
 MAX_SAME_SITE_QUERY = 3500
+_ = i18n.lazy_gettext  # the pages' words, translated as they render (hub/i18n.py)
+CANNOT_COMPLETE = _("This sign-in request cannot be completed")
+UNKNOWN_CLIENT = _("The partner network is not known to Curbside, or is not yet approved.")
+UNREGISTERED_RETURN = _("The address to return you to is not registered for this network.")
+NOT_VALID = _("The request was not valid.")
 
 
 def as_same_site_get(request: Request, path: str, cookie_name: str) -> Response | None:
@@ -96,8 +102,7 @@ class AuthorizeFlow:
             # registration (hub/protocol/federation.py)
             params = pushed_params(self.hub, params) or federation_params(self.hub, params)
         except RegistrationRefused as e:
-            return self.pages.error("This sign-in request cannot be completed",
-                                    f"{e.description} ({e.error})")
+            return self.pages.error(CANNOT_COMPLETE, f"{e.description} ({e.error})")
         return self.run(params)
 
     def run(self, params: dict[str, str], *, fresh_login: bool = False,
@@ -130,7 +135,8 @@ class AuthorizeFlow:
             if not consent_given and first_reason(CONSENT_CHECKS, ctx) is not None:
                 if "none" in ctx.prompts:
                     raise ConsentRequiredError()
-                return self._show_consent(params, pending_id, ctx.client, ctx.scopes, ctx.wanted)
+                return self._show_consent(params, pending_id, ctx.client, ctx.scopes, ctx.wanted,
+                                          sso.doctor_id)
             ctx.grant.request.claims_request = claimset.release_record(ctx.claims_request, ctx.wanted)
             resp = self.server.create_authorization_response(request=req, grant_user=ctx.end_user,
                                                              grant=ctx.grant)
@@ -168,9 +174,22 @@ class AuthorizeFlow:
             raise AccessDeniedError(verdict.message or "The network's policy refused access.")
         if pending_id:
             self.hub.store.delete(AUTHZ_KIND, pending_id)
+        self.localize(ctx.params, ctx.sso.doctor_id)
         return refused_page(self.pages, ctx.client, verdict)
 
     # -- pages ----------------------------------------------------------------------------
+    def localize(self, params: dict[str, str], doctor_id: str | None = None, *,
+                 doctor_locale: str | None = None) -> None:
+        """The pages' language from here on (hub/i18n.py): the request's ``ui_locales``
+        (kept with the pending request through its steps), then the doctor's saved locale,
+        then the browser's."""
+        if doctor_id and doctor_locale is None and not i18n.first_supported(
+                params.get("ui_locales", "").split()):
+            doctor = self.hub.accounts.get(doctor_id)
+            doctor_locale = doctor.locale if doctor is not None else None
+        i18n.choose(i18n.negotiate(params.get("ui_locales"), doctor_locale,
+                                   self.request.accept_languages))
+
     def pending(self, params: dict[str, str], pending_id: str | None) -> tuple[Pending, str | None]:
         """The request saved for the doctor's next page, and a browser cookie to set."""
         browser = self.request.cookies.get(self.browser_cookie)
@@ -196,14 +215,16 @@ class AuthorizeFlow:
     def _show_login(self, params: dict[str, str], pending_id: str | None) -> Response:
         p, set_cookie = self.pending(params, pending_id)
         client = self.hub.clients.get(params.get("client_id"))
+        self.localize(params)
         html = self.pages.render("login.html", pending=p.id,
                                  client_name=client.name if client else "",
                                  login_hint=params.get("login_hint", "")[:254], error=None)
         return self.respond(html, set_cookie)
 
     def _show_consent(self, params: dict[str, str], pending_id: str | None, client: Any,
-                      scopes: set[str], wanted: set[str]) -> Response:
+                      scopes: set[str], wanted: set[str], doctor_id: str | None = None) -> Response:
         p, set_cookie = self.pending(params, pending_id)
+        self.localize(params, doctor_id)
         html = self.pages.render("consent.html", pending=p.id, client_name=client.name,
                                  claims=sorted(wanted), offline="offline_access" in scopes,
                                  subject_type=client.subject_type, sector=client.sector_identifier)
@@ -283,8 +304,7 @@ class AuthorizeFlow:
         (RFC 6749 §4.1.2.1), naming the issuer (RFC 9207 §2)."""
         redirect_uri = error.redirect_uri or registered_redirect_uri(self.server, params)
         if not redirect_uri:
-            return self.pages.error("This sign-in request cannot be completed",
-                                    _public_description(error))
+            return self.pages.error(CANNOT_COMPLETE, _public_description(error))
         error.redirect_uri = redirect_uri
         state = params.get("state")
         error.state = state[: self.hub.settings.max_param_length] if state else None
@@ -292,9 +312,9 @@ class AuthorizeFlow:
         return self.server.with_issuer(self.server.handle_error_response(req, error))
 
 
-def _public_description(error: OAuth2Error) -> str:
+def _public_description(error: OAuth2Error) -> Any:
     if error.error == "invalid_client":
-        return "The partner network is not known to Curbside, or is not yet approved."
+        return UNKNOWN_CLIENT
     if error.error == "invalid_request" and "redirect" in (error.description or "").lower():
-        return "The address to return you to is not registered for this network."
-    return error.description or "The request was not valid."
+        return UNREGISTERED_RETURN
+    return error.description or NOT_VALID

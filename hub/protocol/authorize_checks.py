@@ -23,6 +23,7 @@ from authlib.oauth2.rfc6749 import AccessDeniedError, InvalidRequestError, Unsup
 from hub.domain import claims as claimset
 from hub.domain.consent import ConsentReceipt, latest_consent
 from hub.domain.sessions import ACR_MFA, ACR_PHR, SSOSession
+from hub.i18n import lazy_gettext as _
 from hub.protocol.grants import EndUser
 from hub.protocol.server import StoredAuthorizationRequest
 
@@ -45,7 +46,7 @@ UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_n
 class FlowError(Exception):
     """An error shown as a page because redirecting could reach an unverified URI."""
 
-    def __init__(self, title: str, detail: str, status: int = 400) -> None:
+    def __init__(self, title: Any, detail: Any, status: int = 400) -> None:
         super().__init__(detail)
         self.title, self.detail, self.status = title, detail, status
 
@@ -101,8 +102,8 @@ def check_parameter_sizes(ctx: AuthorizationContext) -> None:
 def check_redirect_uri_present(ctx: AuthorizationContext) -> None:
     # OIDC Core §3.1.2.1: redirect_uri is REQUIRED; never guess one.
     if "openid" in ctx.params.get("scope", "").split() and not ctx.params.get("redirect_uri"):
-        raise FlowError("This sign-in link is incomplete",
-                        "The partner network did not say where to return you.")
+        raise FlowError(_("This sign-in link is incomplete"),
+                        _("The partner network did not say where to return you."))
 
 
 def check_quotable(ctx: AuthorizationContext) -> None:
@@ -116,8 +117,8 @@ def check_quotable(ctx: AuthorizationContext) -> None:
     """
     uri = ctx.params.get("redirect_uri", "")
     if UNQUOTABLE.search(uri) and registered_redirect_uri(ctx.server, ctx.params) is None:
-        raise FlowError("This sign-in request cannot be completed",
-                        "The address to return you to is not registered for this network.")
+        raise FlowError(_("This sign-in request cannot be completed"),
+                        _("The address to return you to is not registered for this network."))
     if UNQUOTABLE.search(ctx.params.get("response_type", "")):
         raise UnsupportedResponseTypeError(None, "The response type is not supported.")
 

@@ -12,6 +12,7 @@ from hub.domain.claims import AUTH_CLAIMS, EXTENSION_CLAIMS, STANDARD_CLAIMS
 from hub.domain.clients import SUPPORTED_SCOPES
 from hub.domain.keys import SUPPORTED_ALGS
 from hub.domain.sessions import ACR_MFA, ACR_PHR, ACR_PWD
+from hub.i18n import LOCALES
 from hub.protocol.grants import AUTH_METHODS, SECRET_METHODS
 from hub.verification.claims import DISCOVERY_METADATA
 
@@ -45,7 +46,7 @@ def provider_metadata(issuer: str, extra: dict[str, Any] | None = None) -> dict[
         "acr_values_supported": [ACR_PWD, ACR_MFA, ACR_PHR],
         "prompt_values_supported": ["none", "login", "consent"],
         "claim_types_supported": ["normal"],
-        "ui_locales_supported": ["en"],
+        "ui_locales_supported": list(LOCALES),  # hub/i18n.py
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
         # OIDC4IDA 1.0, "OP Metadata": verified_claims_supported, trust frameworks,

@@ -9,6 +9,8 @@ from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
 from werkzeug.wrappers import Request, Response
 
+from hub import i18n
+from hub.i18n import lazy_gettext as _
 from hub.protocol.authorize import as_same_site_get
 from hub.protocol.csrf import DOCTOR, csrf_token, csrf_valid
 from hub.relying import backchannel
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from hub.protocol.server import OpenIDProvider
     from hub.services import Hub
 
-FORM_EXPIRED = "This form has expired. Go back, reload the page and try again."
+FORM_EXPIRED = _("This form has expired. Go back, reload the page and try again.")
 
 
 def end_session(hub: Hub, provider: OpenIDProvider, pages: Pages, request: Request) -> Response:
@@ -30,17 +32,18 @@ def end_session(hub: Hub, provider: OpenIDProvider, pages: Pages, request: Reque
     try:
         req = provider.validate_endpoint_request("end_session", request)
     except OAuth2Error:
-        return pages.error("This sign-out link is not valid",
-                           "You are still signed in. Sign out from your Curbside account page.")
+        return pages.error(_("This sign-out link is not valid"),
+                           _("You are still signed in. Sign out from your Curbside account page."))
     cookie = request.cookies.get(hub.sessions.cookie_name)
     sso = hub.sessions.load(cookie)
     hinted_sid = (req.id_token_claims or {}).get("sid")
     confirmed = request.method == "POST" and request.form.get("confirm", "")[:8] == "yes"
     if confirmed and not csrf_valid(hub.secrets, DOCTOR, cookie, request.form.get("csrf", "")):
-        return pages.error("This request cannot be completed", FORM_EXPIRED)
+        return pages.error(_("This request cannot be completed"), FORM_EXPIRED)
     if sso is not None and not confirmed and not (hinted_sid and hinted_sid == sso.sid):
         # Without proof the RP holds this session's ID token, ask before signing out
         # (RP-Initiated Logout §2, so a third party cannot sign the doctor out).
+        _speak_to(hub, request, sso.doctor_id)
         return pages.html("logout_confirm.html", csrf=csrf_token(hub.secrets, DOCTOR, cookie or ""),
                           client_name=req.client.name if req.client else None,
                           params=request.values.to_dict())
@@ -71,3 +74,10 @@ def _logged_out_page(pages: Pages, request: Request, client: Any) -> Response:
         back = add_params_to_uri(asked, {"state": state}) if state else asked
     return pages.html("logged_out.html", back=back, client_name=client.name if client else None,
                       unregistered_return=bool(asked) and back is None)
+
+
+def _speak_to(hub: Hub, request: Request, doctor_id: str) -> None:
+    """The confirmation in the request's ui_locales, else the doctor's language (hub/i18n.py)."""
+    doctor = hub.accounts.get(doctor_id)
+    i18n.choose(i18n.negotiate(request.values.get("ui_locales"), doctor.locale if doctor else None,
+                               request.accept_languages))

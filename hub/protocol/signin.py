@@ -4,7 +4,7 @@ the consent decision (POST /consent), answered by the protocol app (hub/protocol
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from authlib.oauth2 import OAuth2Error
 from werkzeug.utils import redirect
@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from hub.domain.authorization_requests import AUTHZ_KIND, Pending
 from hub.domain.crypto import sha256_hex
 from hub.domain.throttle import Attempt, DeviceCookies, StepThrottle
+from hub.i18n import lazy_gettext as _
 from hub.protocol.authorize import AuthorizeFlow
 
 if TYPE_CHECKING:
@@ -23,8 +24,10 @@ ACCOUNT_NEXT = "__account"  # a pending "request" that ends on the account page
 ACCOUNT_THROTTLE = "throttle-acct"  # at the password, keyed by the email's hash
 OTP_THROTTLE = "throttle-otp"  # at the second factor, keyed by the account's id
 ADDRESS_FAILURES = "fails-addr"  # failed password attempts per client address
-EXPIRED = ("Your sign-in page expired",
-           "Go back to the network you came from and start the sign-in again.")
+EXPIRED = (_("Your sign-in page expired"),
+           _("Go back to the network you came from and start the sign-in again."))
+TOO_MANY = _("Too many sign-in attempts. Wait a few minutes and try again.")
+NOT_ACTIVE = (_("Sign-in is not possible"), _("This account is not active."))
 
 
 def _form(request: Request, name: str, limit: int = 1024) -> str:
@@ -61,21 +64,22 @@ def login(flow: AuthorizeFlow) -> Response:
                                                   tallies=address_failures)
     if pending is None:
         return flow.pages.error(*EXPIRED)
+    flow.localize(pending.params)  # ui_locales of the request, kept through its steps
     client = hub.clients.get(pending.params.get("client_id"))
     client_name = client.name if client else ""
 
-    def again(message: str, status: int, template: str = "login.html") -> Response:
+    def again(message: Any, status: int, template: str = "login.html") -> Response:
         html = flow.pages.render(template, pending=pending.id, client_name=client_name,
                                  login_hint=_form(request, "email", 254), error=message)
         return flow.respond(html, None, status)
 
     def throttled() -> Response:
         hub.audit_event("auth:login:failure", address=address, reason="throttled")
-        return again("Too many sign-in attempts. Wait a few minutes and try again.", 429)
+        return again(TOO_MANY, 429)
 
     if pending.doctor_id is None:  # step 1: password
         if attempt is None:
-            return again("Enter your email address and password.", 400)
+            return again(_("Enter your email address and password."), 400)
         if address_failures and counted[-1] >= hub.settings.login_max_per_address:
             return throttled()
         if not passwords.admits(hub.store, attempt, counted):
@@ -85,10 +89,11 @@ def login(flow: AuthorizeFlow) -> Response:
             if not attempt.trusted:
                 hub.store.incr(ADDRESS_FAILURES, address, ttl=hub.settings.login_window)
             hub.audit_event("auth:login:failure", address=address, reason="bad_credentials")
-            return again("That email address and password do not match.", 401)
+            return again(_("That email address and password do not match."), 401)
         if doctor.mfa_enabled:
             pending.doctor_id = doctor.id
             flow.save_pending(pending)
+            flow.localize(pending.params, doctor.id, doctor_locale=doctor.locale)
             return again("", 200, "otp.html")
         return signed_in(flow, pending, doctor.id, ["pwd"], device_account=doctor.email,
                          forgive=passwords.cleared_by_success(attempt))
@@ -98,21 +103,22 @@ def login(flow: AuthorizeFlow) -> Response:
     # of her second factor on her own browser.
     doctor = hub.accounts.get(pending.doctor_id)
     if doctor is None or doctor.disabled:
-        return flow.pages.error("Sign-in is not possible", "This account is not active.", 403)
+        return flow.pages.error(*NOT_ACTIVE, 403)
+    flow.localize(pending.params, doctor.id, doctor_locale=doctor.locale)
     code = _form(request, "otp", 64)
     device = devices.find(request.cookies.get(devices.name), doctor.email)
     second = StepThrottle.of(OTP_THROTTLE, hub.settings)
     otp_attempt = Attempt(doctor.id, address, device)
     if not second.admit(hub.store, otp_attempt):
         hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address, reason="throttled")
-        return again("Too many attempts. Wait a few minutes and try again.", 429, "otp.html")
+        return again(_("Too many attempts. Wait a few minutes and try again."), 429, "otp.html")
     method = hub.accounts.check_second_factor(doctor, code)
     # A TOTP code is single-use (RFC 6238 §5.2): refuse it if seen in the last 90 seconds.
     if method == "otp" and not hub.store.add_once("totp-used", f"{doctor.id}:{code.strip()}", ttl=90):
         method = None
     if method is None:
         hub.audit_event("auth:mfa:failure", doctor_id=doctor.id, address=address)
-        return again("That code is not valid. Try the current code from your app.", 401, "otp.html")
+        return again(_("That code is not valid. Try the current code from your app."), 401, "otp.html")
     if pending.first_factor == "fed":
         # After a brokered sign-in (hub/pages/links.py): the upstream account and the
         # doctor's own second factor, two factors (RFC 8176 "mfa"). No password was checked,
@@ -159,7 +165,8 @@ def consent(flow: AuthorizeFlow) -> Response:
     cookie = request.cookies.get(hub.sessions.cookie_name)
     pending, sso = flow.load_pending_and_session(_form(request, "pending", 64), cookie)
     if pending is None or sso is None or cookie is None:
-        return flow.pages.error("Your consent page expired", EXPIRED[1])
+        return flow.pages.error(_("Your consent page expired"), EXPIRED[1])
+    flow.localize(pending.params)  # the pages that may follow load the doctor's own
     if _form(request, "decision", 16) != "allow":
         hub.store.delete(AUTHZ_KIND, pending.id)
         return flow.deny(pending.params)

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response
 from hub.audit.trail import AuditTrail
 from hub.domain.accounts import Accounts
 from hub.domain.passkeys import Passkeys
+from hub.i18n import lazy_gettext as _
 from hub.persistence.db import Database
 from hub.persistence.models.grants import Grant
 from hub.relying.policy import PolicyStore, decide_for
@@ -26,13 +27,13 @@ if TYPE_CHECKING:
     from hub.pages.rendering import Pages
 
 # Where the refusal page sends the doctor for each remedy (label, link).
-REMEDY_LINKS: dict[str, tuple[str, str]] = {
-    Remedy.START_VERIFICATION: ("Start verification", "/account/verification"),
-    Remedy.RENEW_VERIFICATION: ("Renew your verification", "/account/verification"),
-    Remedy.DECLARE_PROFESSION: ("State your profession", "/account/verification"),
-    Remedy.ENABLE_MFA: ("Set up a second sign-in factor", "/account/mfa"),
-    Remedy.ADD_PASSKEY: ("Add a passkey", "/account/passkeys"),
-    Remedy.VERIFY_EMAIL: ("Confirm your email address", "/account"),
+REMEDY_LINKS: dict[str, tuple[Any, str]] = {
+    Remedy.START_VERIFICATION: (_("Start verification"), "/account/verification"),
+    Remedy.RENEW_VERIFICATION: (_("Renew your verification"), "/account/verification"),
+    Remedy.DECLARE_PROFESSION: (_("State your profession"), "/account/verification"),
+    Remedy.ENABLE_MFA: (_("Set up a second sign-in factor"), "/account/mfa"),
+    Remedy.ADD_PASSKEY: (_("Add a passkey"), "/account/passkeys"),
+    Remedy.VERIFY_EMAIL: (_("Confirm your email address"), "/account"),
 }
 AREA_PARAM = "area"  # optional authorization request parameter naming a policy area
 REFUSED_NOW = "The network's access policy no longer admits this doctor."
@@ -41,7 +42,7 @@ REFUSED_NOW = "The network's access policy no longer admits this doctor."
 def refused_page(pages: Pages, client: Any, decision: Decision) -> Response:
     action = REMEDY_LINKS.get(decision.remedy) if decision.remedy else None
     resp = pages.html("refused.html", 403, client_name=client.name,
-                      message=decision.message or "This network's rules do not admit you yet.",
+                      message=decision.message or _("This network's rules do not admit you yet."),
                       action=action, reasons=[str(r) for r in decision.reasons])
     resp.headers["Cache-Control"] = "no-store"
     return resp
