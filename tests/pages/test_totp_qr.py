@@ -46,7 +46,7 @@ def test_doctor_scans_the_qr_code_and_turns_on_two_step_sign_in(page: Any, runni
     page.goto(f"{running_hub.issuer}/account/mfa")
     page.get_by_label("Email address").fill(doctor.email)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     page.goto(f"{running_hub.issuer}/account/mfa")
 
     qr = page.locator("#totp-qr svg")

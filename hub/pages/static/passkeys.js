@@ -102,7 +102,9 @@
     return true;
   }
 
+  // The buttons come disabled: they work only once this file has loaded and wired them.
   function wire(button, run) {
+    button.disabled = false;
     button.addEventListener("click", function () {
       if (unsupported()) return;
       button.disabled = true;
