@@ -5,7 +5,8 @@ the same statement on a psycopg cursor ~60 µs (docs/benchmarks.md). A sign-in r
 dozen statements, so on PostgreSQL the hot paths (account, token, consent and audit
 statements) skip SQLAlchemy's execution layer: each statement is compiled by SQLAlchemy
 once per dialect and parameter set, its bind and result processors are kept, and it runs on
-a pooled psycopg connection. SQLAlchemy stays the single source of SQL and types; errors
+a psycopg connection drawn from the engine's own pool (one pool, one limit on connections:
+``pool_size + max_overflow``). SQLAlchemy stays the single source of SQL and types; errors
 are raised as SQLAlchemy's own exceptions, so callers handle one family.
 
 SQLite keeps SQLAlchemy's path: its statements are in-process and cheap, and pysqlite needs
@@ -14,17 +15,46 @@ SQLAlchemy's type handling (timezone-aware datetimes).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.expression import SelectBase
 
-MAX_IDLE = 32
+# Set while HotSQL draws a connection: the pool's liveness ping (install_checkout_ping) is
+# skipped, since a hot statement that meets a connection the server closed is retried once
+# on another (pinged) one, and the ping would cost a round trip per statement.
+_UNPINGED: ContextVar[bool] = ContextVar("hotsql_unpinged", default=False)
+_FRESH = "curbside_fresh"  # connection_record.info: connected, not yet checked out
+
+
+def install_checkout_ping(engine: Engine) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` (a connection PostgreSQL dropped, after a restart or a
+    failover, is replaced at checkout instead of failing the request that drew it), as a
+    checkout listener that HotSQL's own checkouts skip. Build the engine without
+    ``pool_pre_ping``."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "connect")
+    def _connected(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_FRESH] = True
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if record.info.pop(_FRESH, False) or _UNPINGED.get():
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as e:
+            if dialect.is_disconnect(e, dbapi_conn, None):
+                # As pool_pre_ping does: every connection older than this one goes too.
+                raise exc.InvalidatePoolError() from e
+            raise
 
 
 class Executor(Protocol):
@@ -40,8 +70,8 @@ class _Compiled:
     sql: str
     defaults: dict[str, Any]
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]
-    names: tuple[str, ...]  # result column names, known from the compiled statement
-    results: tuple[tuple[str, Callable[[Any], Any]], ...]
+    names: tuple[str, ...] | None  # result column names when the statement declares them
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor)
 
 
 class HotSQL:
@@ -52,16 +82,6 @@ class HotSQL:
         self._auto = autocommit
         self.raw = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
-        self._idle: list[Any] = []
-        self._pid = os.getpid()
-        if self.raw:
-            self._psycopg = psycopg
-            # As keywords, not a rendered URL: libpq reads no "+" as a space in a URL's
-            # query, so "options" with two -c settings would reach the server garbled.
-            url = engine.url
-            self._dsn = psycopg.conninfo.make_conninfo(
-                "", **url.translate_connect_args(username="user", database="dbname"),
-                **{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()})
 
     # -- public API ---------------------------------------------------------------------
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None
@@ -91,19 +111,21 @@ class HotSQL:
         return self._single(lambda tx: tx.first_after(prior, prior_params, stmt, params))  # type: ignore[no-any-return]
 
     def _single(self, run: Callable[[_RawTx], Any]) -> Any:
-        conn, reused = self._checkout()
+        pooled = self._checkout()
         try:
-            return run(_RawTx(self, conn))
+            return run(_RawTx(self, pooled.driver_connection))
         except exc.OperationalError:
-            # An idle connection the server closed (a restart, an idle timeout) fails before
-            # the statement runs: retry once on a new connection.
-            if not (reused and conn.broken):
+            # A pooled connection the server closed (a restart, an idle timeout) fails
+            # before the statement runs: retry once on another, pinged at checkout.
+            if not pooled.driver_connection.broken:
                 raise
-            conn.close()
-            conn, _ = self._checkout(fresh=True)
-            return run(_RawTx(self, conn))
         finally:
-            self._checkin(conn)
+            self._checkin(pooled)
+        pooled = self._checkout(ping=True)
+        try:
+            return run(_RawTx(self, pooled.driver_connection))
+        finally:
+            self._checkin(pooled)
 
     @contextmanager
     def transaction(self) -> Iterator[Executor]:
@@ -112,55 +134,60 @@ class HotSQL:
             with self._engine.begin() as conn:
                 yield ConnectionExecutor(conn)
             return
-        conn, reused = self._checkout()
+        pooled, tx = self._begin(ping=False)
+        if tx is None:  # BEGIN is where a connection the server closed shows it
+            pooled, tx = self._begin(ping=True)
         try:
-            try:
-                tx = conn.transaction()
-                tx.__enter__()  # BEGIN: where a connection the server closed shows it
-            except self._psycopg.OperationalError:
-                if not (reused and conn.broken):
-                    raise
-                conn.close()
-                conn, _ = self._checkout(fresh=True)
-                tx = conn.transaction()
-                tx.__enter__()
             with _exit_on_leave(tx):
-                yield _RawTx(self, conn)
-        except self._psycopg.Error as e:
+                yield _RawTx(self, pooled.driver_connection)
+        except psycopg.Error as e:
             raise _translate(e, "transaction", None) from e
         finally:
-            self._checkin(conn)
+            self._checkin(pooled)
 
-    def dispose(self) -> None:
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-    # -- raw connections ----------------------------------------------------------------
-    def _checkout(self, *, fresh: bool = False) -> tuple[Any, bool]:
-        """(connection, whether it was idle in the pool)."""
-        if os.getpid() != self._pid:  # forked (gunicorn): the parent's sockets are not ours
-            self._idle, self._pid = [], os.getpid()
-        if not fresh:
-            try:
-                return self._idle.pop(), True  # list.pop is atomic under the GIL
-            except IndexError:
-                pass
+    def _begin(self, *, ping: bool) -> tuple[Any, Any]:
+        """(pooled connection, entered transaction), or (None, None) when the connection
+        turned out broken and ``ping`` is off (the caller tries once more, pinged)."""
+        pooled = self._checkout(ping=ping)
+        conn = pooled.driver_connection
         try:
-            # Plain tuples: psycopg's dict rows describe every column on every fetch.
-            conn = self._psycopg.connect(self._dsn, autocommit=True)
-        except self._psycopg.Error as e:
-            raise _translate(e, "connect", None) from e
-        return conn, False
+            tx = conn.transaction()
+            tx.__enter__()
+        except psycopg.Error as e:
+            broken = conn.broken
+            self._checkin(pooled)
+            if broken and not ping:
+                return None, None
+            raise _translate(e, "BEGIN", None) from e
+        return pooled, tx
 
-    def _checkin(self, conn: Any) -> None:
-        if conn.broken or conn.closed or len(self._idle) >= MAX_IDLE:
-            conn.close()
-            return
-        if conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
-            conn.close()  # never hand on a connection in an unknown transaction state
-            return
-        self._idle.append(conn)
+    # -- pooled connections -------------------------------------------------------------
+    def _checkout(self, *, ping: bool = False) -> Any:
+        """A connection from the engine's pool, in autocommit (each statement its own
+        transaction: no BEGIN/COMMIT round trips)."""
+        token = None if ping else _UNPINGED.set(True)
+        try:
+            pooled = self._engine.raw_connection()
+        finally:
+            if token is not None:
+                _UNPINGED.reset(token)
+        try:
+            pooled.driver_connection.autocommit = True
+        except psycopg.Error as e:
+            pooled.invalidate(e)
+            pooled.close()
+            raise _translate(e, "connect", None) from e
+        return pooled
+
+    def _checkin(self, pooled: Any) -> None:
+        conn = pooled.driver_connection
+        if (conn.broken or conn.closed
+                or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+            # Never hand on a connection in an unknown transaction state.
+            pooled.invalidate()
+        else:
+            conn.autocommit = False  # as SQLAlchemy's own checkouts expect it
+        pooled.close()
 
     def compiled(self, stmt: ClauseElement, params: Mapping[str, Any]) -> _Compiled | None:
         """The statement as SQL for this parameter set, or None when only SQLAlchemy could
@@ -173,16 +200,24 @@ class HotSQL:
         c = stmt.compile(dialect=dialect, column_keys=list(params))
         if c.insert_prefetch or c.update_prefetch or "POSTCOMPILE" in c.string:
             return None
-        binds = tuple((name, fn) for name, fn in c._bind_processors.items()
-                      if name in c.binds)
-        results = []
-        names = tuple(col.keyname for col in c._result_columns)
-        for col in c._result_columns:
-            proc = col.type._cached_result_processor(dialect, None)
+        binds = []
+        for name, bind in c.binds.items():
+            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
-                results.append((col.keyname, proc))
+                binds.append((name, proc))
+        names = None
+        results = []
+        if isinstance(stmt, SelectBase):
+            columns = list(stmt.selected_columns)
+            names = tuple(col.key for col in columns)
+            if len(set(names)) != len(names):
+                names = None  # the database's own names, as for a textual statement
+            for i, col in enumerate(columns):
+                proc = col.type.dialect_impl(dialect).result_processor(dialect, None)
+                if proc is not None:
+                    results.append((i, proc))
         found = _Compiled(stmt, c.string, {k: v for k, v in c.params.items() if k not in params},
-                          binds, names, tuple(results))
+                          tuple(binds), names, tuple(results))
         self._compiled[key] = found
         return found
 
@@ -213,7 +248,7 @@ class _RawTx:
         cur = self.conn.cursor()
         try:
             cur.execute(sql, values)
-        except self.hot._psycopg.Error as e:
+        except psycopg.Error as e:
             cur.close()
             raise _translate(e, sql, values) from e
         return cur
@@ -237,10 +272,12 @@ class _RawTx:
             values = cur.fetchone() if cur.pgresult and cur.pgresult.nfields else None
             if values is None:
                 return None
-            row = dict(zip(c.names or _names(cur), values, strict=True))
-        for name, fn in c.results:
-            row[name] = fn(row[name])
-        return row
+            names = c.names or _names(cur)
+        if c.results:
+            values = list(values)
+            for i, fn in c.results:
+                values[i] = fn(values[i])
+        return dict(zip(names, values, strict=True))
 
     def execute(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> int:
         _, cur = self._run(stmt, params)
@@ -264,7 +301,7 @@ class ConnectionExecutor:
 
 
 def _names(cur: Any) -> tuple[str, ...]:
-    """Column names of a textual statement (SQLAlchemy knows them only for Core selects)."""
+    """Column names of a textual statement, as the database reports them."""
     return tuple(col.name for col in cur.description)
 
 

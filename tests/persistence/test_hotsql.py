@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.persistence.db import Database, UTCDateTime
+from hub.persistence.hotsql import HotSQL
 
 _META = sa.MetaData()
 PROBE = sa.Table(
@@ -72,9 +73,15 @@ def test_a_transaction_commits_together_or_leaves_nothing(db: Database) -> None:
 
 
 def _kill_idle_hot_connection(db: Database) -> None:
+    """Terminate, from outside the pool, the connection the last hot statement used (the
+    pool hands it out next), as a server restart or an idle timeout would."""
     pid = db.hot.first(PID)["pid"]  # type: ignore[index]
-    with db.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    outside = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with outside.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    finally:
+        outside.dispose()
 
 
 def test_a_write_and_a_read_after_it_commit_together_or_not_at_all(db: Database) -> None:
@@ -105,6 +112,48 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(db: Databas
     with db.hot.transaction() as tx:
         tx.execute(BUMP, {"key": "r"})
     assert db.hot.first(BY_ID, {"id": "r"})["n"] == 2  # type: ignore[index]
+
+
+def test_sqlalchemy_still_replaces_a_connection_the_server_closed(db: Database) -> None:
+    """HotSQL skips the pool's liveness ping; SQLAlchemy's own checkouts keep it."""
+    if db.is_sqlite:
+        return
+    db.hot.execute(INSERT, {"id": "s", "data": None, "at": None, "n": 1})
+    _kill_idle_hot_connection(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(BY_ID, {"id": "s"}).mappings().one()["n"] == 1
+    with db.session() as s:
+        assert s.execute(BY_ID, {"id": "s"}).mappings().one()["n"] == 1
+
+
+def test_hot_statements_draw_from_the_engines_pool_and_its_limit(db: Database) -> None:
+    """One pool: a hot transaction holds one of the engine's connections, gives it back
+    in the state SQLAlchemy expects, and the engine's limit bounds hot work too."""
+    pool = db.engine.pool
+    before = pool.checkedout()
+    with db.hot.transaction() as tx:
+        tx.execute(INSERT, {"id": "p1", "data": None, "at": None, "n": 1})
+        if not db.is_sqlite:
+            assert pool.checkedout() == before + 1
+    assert pool.checkedout() == before
+    with db.engine.begin() as conn:  # a connection the hot path used, in a real transaction
+        conn.execute(BUMP, {"key": "p1"})
+        conn.execute(sa.text("SELECT 1"))
+        conn.rollback()
+    assert db.hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
+    if db.is_sqlite:
+        return
+    engine = sa.create_engine(db.engine.url, pool_size=2, max_overflow=1, pool_timeout=0.5)
+    hot = HotSQL(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
+    held = [engine.raw_connection() for _ in range(3)]
+    try:
+        with pytest.raises(sa.exc.TimeoutError):
+            hot.first(BY_ID, {"id": "p1"})
+    finally:
+        for conn in held:
+            conn.close()
+    assert hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
+    engine.dispose()
 
 
 def test_a_statement_needing_python_defaults_is_refused_by_name(db: Database) -> None:
