@@ -15,7 +15,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from hub.persistence.hotsql import HotSQL, install_checkout_ping
+from hub.persistence.hotsql import HotSQL
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -25,6 +25,12 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# Per process: SQLAlchemy's pool, and HotSQL's beside it, each hold at most
+# POOL_SIZE idle connections and open at most POOL_SIZE + POOL_OVERFLOW.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
 
 
 class Base(DeclarativeBase):
@@ -57,9 +63,8 @@ def utcnow() -> datetime:
 def with_timeouts(url: str, *, connect_timeout: int = 0, statement_timeout: int = 0) -> str:
     """A PostgreSQL URL that gives up on an unreachable server after ``connect_timeout``
     seconds and on a statement after ``statement_timeout`` seconds (0: no limit). In the URL
-    rather than in connect_args, so that every connection made from it has them (tools
-    such as Alembic's env build their own engine from the URL). Values already in the URL
-    are kept."""
+    rather than in connect_args, so HotSQL's raw connections, built from the same URL, get
+    them too. Values already in the URL are kept."""
     if not url.startswith("postgresql"):
         return url
     parsed = make_url(url)
@@ -89,14 +94,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     if url.startswith("postgresql"):
-        # One pool for the ORM, Core and HotSQL's raw statements, so pool_size +
-        # max_overflow bounds the connections a process opens. Pre-ping: a connection
-        # PostgreSQL dropped (a restart, a failover) is replaced at checkout instead of
-        # failing the request that drew it; it costs a round trip per checkout, which
-        # HotSQL skips (it retries a statement that met a closed connection once instead).
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
-        install_checkout_ping(engine)
-        return engine
+        # Pre-ping: a connection PostgreSQL dropped (a restart, a failover) is replaced at
+        # checkout instead of failing the request that drew it. It costs a round trip per
+        # ORM session; the request hot paths use HotSQL, which retries on its own.
+        return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                             pool_recycle=1800, pool_pre_ping=True)
     return create_engine(url, poolclass=NullPool)
 
 
@@ -113,7 +115,8 @@ class Database:
         self.auto = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # The request hot paths' prebuilt statements (raw driver on PostgreSQL).
-        self.hot = HotSQL(self.engine, self.auto)
+        self.hot = HotSQL(self.engine, self.auto, max_open=POOL_SIZE + POOL_OVERFLOW,
+                          max_idle=POOL_SIZE)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -5,9 +5,13 @@ the same statement on a psycopg cursor ~60 µs (docs/benchmarks.md). A sign-in r
 dozen statements, so on PostgreSQL the hot paths (account, token, consent and audit
 statements) skip SQLAlchemy's execution layer: each statement is compiled by SQLAlchemy
 once per dialect and parameter set, its bind and result processors are kept, and it runs on
-a psycopg connection drawn from the engine's own pool (one pool, one limit on connections:
-``pool_size + max_overflow``). SQLAlchemy stays the single source of SQL and types; errors
-are raised as SQLAlchemy's own exceptions, so callers handle one family.
+a psycopg connection of HotSQL's own small pool: at most ``max_open`` connections at once
+(a caller waits up to ``timeout`` seconds for one, then gets SQLAlchemy's pool
+TimeoutError), ``max_idle`` of them kept. It is not the engine's pool because checking a
+connection out of SQLAlchemy's pool and back costs more CPU than the statement itself
+(docs/benchmarks.md, 2026-12-06, and docs/decisions.md). SQLAlchemy stays the single
+source of SQL and types; errors are raised as SQLAlchemy's own exceptions, so callers
+handle one family.
 
 SQLite keeps SQLAlchemy's path: its statements are in-process and cheap, and pysqlite needs
 SQLAlchemy's type handling (timezone-aware datetimes).
@@ -15,9 +19,10 @@ SQLAlchemy's type handling (timezone-aware datetimes).
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -25,37 +30,6 @@ import psycopg
 from sqlalchemy import Engine, event, exc
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.expression import SelectBase
-
-# Set while HotSQL draws a connection: the pool's liveness ping (install_checkout_ping) is
-# skipped, since a hot statement that meets a connection the server closed is retried once
-# on another (pinged) one, and the ping would cost a round trip per statement.
-_UNPINGED: ContextVar[bool] = ContextVar("hotsql_unpinged", default=False)
-_FRESH = "curbside_fresh"  # connection_record.info: connected, not yet checked out
-
-
-def install_checkout_ping(engine: Engine) -> None:
-    """SQLAlchemy's ``pool_pre_ping`` (a connection PostgreSQL dropped, after a restart or a
-    failover, is replaced at checkout instead of failing the request that drew it), as a
-    checkout listener that HotSQL's own checkouts skip. Build the engine without
-    ``pool_pre_ping``."""
-    dialect = engine.dialect
-
-    @event.listens_for(engine, "connect")
-    def _connected(_dbapi_conn: Any, record: Any) -> None:
-        record.info[_FRESH] = True
-
-    @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        if record.info.pop(_FRESH, False) or _UNPINGED.get():
-            return
-        try:
-            dialect.do_ping(dbapi_conn)
-        except dialect.loaded_dbapi.Error as e:
-            if dialect.is_disconnect(e, dbapi_conn, None):
-                # As pool_pre_ping does: every connection older than this one goes too.
-                raise exc.InvalidatePoolError() from e
-            raise
-
 
 class Executor(Protocol):
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None
@@ -77,11 +51,28 @@ class _Compiled:
 class HotSQL:
     """``first``/``execute`` for single statements (autocommit) and ``transaction()``."""
 
-    def __init__(self, engine: Engine, autocommit: Engine) -> None:
+    def __init__(self, engine: Engine, autocommit: Engine, *, max_open: int = 30,
+                 max_idle: int = 10, timeout: float = 30) -> None:
         self._engine = engine
         self._auto = autocommit
         self.raw = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
+        self._max_open, self._max_idle, self._timeout = max_open, max_idle, timeout
+        self._reset_pool()
+        if self.raw:
+            # As keywords, not a rendered URL: libpq reads no "+" as a space in a URL's
+            # query, so "options" with two -c settings would reach the server garbled.
+            url = engine.url
+            self._dsn = psycopg.conninfo.make_conninfo(
+                "", **url.translate_connect_args(username="user", database="dbname"),
+                **{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()})
+            # engine.dispose() (a command's end, before gunicorn forks) closes these too.
+            event.listen(engine, "engine_disposed", lambda _engine: self.dispose())
+
+    def _reset_pool(self) -> None:
+        self._idle: list[Any] = []
+        self._slots = threading.BoundedSemaphore(self._max_open)
+        self._pid = os.getpid()
 
     # -- public API ---------------------------------------------------------------------
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None
@@ -111,21 +102,21 @@ class HotSQL:
         return self._single(lambda tx: tx.first_after(prior, prior_params, stmt, params))  # type: ignore[no-any-return]
 
     def _single(self, run: Callable[[_RawTx], Any]) -> Any:
-        pooled = self._checkout()
+        conn, reused = self._checkout()
         try:
-            return run(_RawTx(self, pooled.driver_connection))
+            return run(_RawTx(self, conn))
         except exc.OperationalError:
-            # A pooled connection the server closed (a restart, an idle timeout) fails
-            # before the statement runs: retry once on another, pinged at checkout.
-            if not pooled.driver_connection.broken:
+            # An idle connection the server closed (a restart, an idle timeout) fails before
+            # the statement runs: retry once on a new connection.
+            if not (reused and conn.broken):
                 raise
         finally:
-            self._checkin(pooled)
-        pooled = self._checkout(ping=True)
+            self._checkin(conn)
+        conn, _ = self._checkout(fresh=True)
         try:
-            return run(_RawTx(self, pooled.driver_connection))
+            return run(_RawTx(self, conn))
         finally:
-            self._checkin(pooled)
+            self._checkin(conn)
 
     @contextmanager
     def transaction(self) -> Iterator[Executor]:
@@ -134,60 +125,68 @@ class HotSQL:
             with self._engine.begin() as conn:
                 yield ConnectionExecutor(conn)
             return
-        pooled, tx = self._begin(ping=False)
+        conn, tx = self._begin(fresh=False)
         if tx is None:  # BEGIN is where a connection the server closed shows it
-            pooled, tx = self._begin(ping=True)
+            conn, tx = self._begin(fresh=True)
         try:
             with _exit_on_leave(tx):
-                yield _RawTx(self, pooled.driver_connection)
+                yield _RawTx(self, conn)
         except psycopg.Error as e:
             raise _translate(e, "transaction", None) from e
         finally:
-            self._checkin(pooled)
+            self._checkin(conn)
 
-    def _begin(self, *, ping: bool) -> tuple[Any, Any]:
-        """(pooled connection, entered transaction), or (None, None) when the connection
-        turned out broken and ``ping`` is off (the caller tries once more, pinged)."""
-        pooled = self._checkout(ping=ping)
-        conn = pooled.driver_connection
+    def _begin(self, *, fresh: bool) -> tuple[Any, Any]:
+        """(connection, entered transaction), or (None, None) when an idle connection
+        turned out closed by the server (the caller tries once more on a fresh one)."""
+        conn, reused = self._checkout(fresh=fresh)
         try:
             tx = conn.transaction()
             tx.__enter__()
         except psycopg.Error as e:
-            broken = conn.broken
-            self._checkin(pooled)
-            if broken and not ping:
+            broken = reused and conn.broken
+            self._checkin(conn)
+            if broken:
                 return None, None
             raise _translate(e, "BEGIN", None) from e
-        return pooled, tx
+        return conn, tx
 
-    # -- pooled connections -------------------------------------------------------------
-    def _checkout(self, *, ping: bool = False) -> Any:
-        """A connection from the engine's pool, in autocommit (each statement its own
-        transaction: no BEGIN/COMMIT round trips)."""
-        token = None if ping else _UNPINGED.set(True)
+    def dispose(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # -- connections --------------------------------------------------------------------
+    def _checkout(self, *, fresh: bool = False) -> tuple[Any, bool]:
+        """(connection, whether it was idle in the pool); it holds one of ``max_open``
+        slots until ``_checkin``."""
+        if os.getpid() != self._pid:  # forked (gunicorn): the parent's sockets are not ours
+            self._reset_pool()
+        if not self._slots.acquire(timeout=self._timeout):
+            raise exc.TimeoutError(f"all {self._max_open} hot-path database connections "
+                                   f"are in use (waited {self._timeout:g} s)")
+        if not fresh:
+            try:
+                return self._idle.pop(), True  # list.pop is atomic under the GIL
+            except IndexError:
+                pass
         try:
-            pooled = self._engine.raw_connection()
-        finally:
-            if token is not None:
-                _UNPINGED.reset(token)
-        try:
-            pooled.driver_connection.autocommit = True
+            # Plain tuples: psycopg's dict rows describe every column on every fetch.
+            return psycopg.connect(self._dsn, autocommit=True), False
         except psycopg.Error as e:
-            pooled.invalidate(e)
-            pooled.close()
+            self._slots.release()
             raise _translate(e, "connect", None) from e
-        return pooled
 
-    def _checkin(self, pooled: Any) -> None:
-        conn = pooled.driver_connection
-        if (conn.broken or conn.closed
-                or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
-            # Never hand on a connection in an unknown transaction state.
-            pooled.invalidate()
-        else:
-            conn.autocommit = False  # as SQLAlchemy's own checkouts expect it
-        pooled.close()
+    def _checkin(self, conn: Any) -> None:
+        try:
+            if (conn.broken or conn.closed or len(self._idle) >= self._max_idle
+                    # never hand on a connection in an unknown transaction state
+                    or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+                conn.close()
+            else:
+                self._idle.append(conn)
+        finally:
+            self._slots.release()
 
     def compiled(self, stmt: ClauseElement, params: Mapping[str, Any]) -> _Compiled | None:
         """The statement as SQL for this parameter set, or None when only SQLAlchemy could

@@ -114,46 +114,33 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(db: Databas
     assert db.hot.first(BY_ID, {"id": "r"})["n"] == 2  # type: ignore[index]
 
 
-def test_sqlalchemy_still_replaces_a_connection_the_server_closed(db: Database) -> None:
-    """HotSQL skips the pool's liveness ping; SQLAlchemy's own checkouts keep it."""
-    if db.is_sqlite:
+def test_hot_connections_are_limited_and_given_back(db: Database) -> None:
+    """At most ``max_open`` hot connections at once: one more waits, then fails with
+    SQLAlchemy's pool timeout; every connection given back serves the next statement."""
+    db.hot.execute(INSERT, {"id": "p1", "data": None, "at": None, "n": 1})
+    if db.is_sqlite:  # SQLAlchemy's own pool serves SQLite
+        assert db.hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
         return
-    db.hot.execute(INSERT, {"id": "s", "data": None, "at": None, "n": 1})
-    _kill_idle_hot_connection(db)
-    with db.engine.connect() as conn:
-        assert conn.execute(BY_ID, {"id": "s"}).mappings().one()["n"] == 1
-    with db.session() as s:
-        assert s.execute(BY_ID, {"id": "s"}).mappings().one()["n"] == 1
-
-
-def test_hot_statements_draw_from_the_engines_pool_and_its_limit(db: Database) -> None:
-    """One pool: a hot transaction holds one of the engine's connections, gives it back
-    in the state SQLAlchemy expects, and the engine's limit bounds hot work too."""
-    pool = db.engine.pool
-    before = pool.checkedout()
-    with db.hot.transaction() as tx:
-        tx.execute(INSERT, {"id": "p1", "data": None, "at": None, "n": 1})
-        if not db.is_sqlite:
-            assert pool.checkedout() == before + 1
-    assert pool.checkedout() == before
-    with db.engine.begin() as conn:  # a connection the hot path used, in a real transaction
-        conn.execute(BUMP, {"key": "p1"})
-        conn.execute(sa.text("SELECT 1"))
-        conn.rollback()
-    assert db.hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
-    if db.is_sqlite:
-        return
-    engine = sa.create_engine(db.engine.url, pool_size=2, max_overflow=1, pool_timeout=0.5)
-    hot = HotSQL(engine, engine.execution_options(isolation_level="AUTOCOMMIT"))
-    held = [engine.raw_connection() for _ in range(3)]
-    try:
+    hot = HotSQL(db.engine, db.auto, max_open=2, max_idle=1, timeout=0.3)
+    with hot.transaction() as a, hot.transaction() as b:
+        assert a.first(BY_ID, {"id": "p1"}) == b.first(BY_ID, {"id": "p1"})
         with pytest.raises(sa.exc.TimeoutError):
             hot.first(BY_ID, {"id": "p1"})
-    finally:
-        for conn in held:
-            conn.close()
-    assert hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
-    engine.dispose()
+    for _ in range(5):  # slots come back, with or without an idle connection to keep
+        assert hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
+    with pytest.raises(sa.exc.IntegrityError):  # a failed statement gives its slot back too
+        hot.execute(INSERT, {"id": "p1", "data": None, "at": None, "n": 1})
+    with hot.transaction() as a, hot.transaction() as b:
+        assert a.first(BY_ID, {"id": "p1"}) is not None
+    hot.dispose()
+
+
+def test_disposing_the_engine_closes_the_hot_connections(db: Database) -> None:
+    if db.is_sqlite:
+        return
+    pid = db.hot.first(PID)["pid"]  # type: ignore[index]
+    db.engine.dispose()  # as a command's end and gunicorn's fork do
+    assert db.hot.first(PID)["pid"] != pid  # type: ignore[index]
 
 
 def test_a_statement_needing_python_defaults_is_refused_by_name(db: Database) -> None:
