@@ -31,6 +31,7 @@ from sqlalchemy import Engine, event, exc
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.expression import SelectBase
 
+
 class Executor(Protocol):
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None
               ) -> dict[str, Any] | None: ...
