@@ -8,7 +8,7 @@ once per dialect and parameter set, its bind and result processors are kept, and
 a psycopg connection of HotSQL's own small pool: at most ``max_open`` connections at once
 (a caller waits up to ``timeout`` seconds for one, then gets SQLAlchemy's pool
 TimeoutError), ``max_idle`` of them kept. It is not the engine's pool because checking a
-connection out of SQLAlchemy's pool and back costs more CPU than the statement itself
+connection out of SQLAlchemy's pool and back adds about half the CPU of a hot statement
 (docs/benchmarks.md, 2026-12-06, and docs/decisions.md). SQLAlchemy stays the single
 source of SQL and types; errors are raised as SQLAlchemy's own exceptions, so callers
 handle one family.
