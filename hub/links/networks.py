@@ -40,9 +40,9 @@ class Network:
 
 class Networks:
     def __init__(self, *, db: Database, store: Any, secrets: Any, outbound: Any,
-                 settings: Any) -> None:
+                 cache_ttl: float) -> None:
         self.db, self.store, self.secrets = db, store, secrets
-        self.outbound, self.settings = outbound, settings
+        self.outbound, self.cache_ttl = outbound, cache_ttl
         self._lock = threading.Lock()
         self._cache: dict[str, Network] = {}
 
@@ -136,5 +136,5 @@ class Networks:
                 select(LinkNetwork.name, LinkNetwork.display_name)
                 .where(LinkNetwork.enabled.is_(True), LinkNetwork.signin.is_(True))
                 .order_by(LinkNetwork.display_name))]
-        self._signin_cache = (now + self.settings.client_cache_ttl, choices)
+        self._signin_cache = (now + self.cache_ttl, choices)
         return list(choices)

@@ -63,16 +63,17 @@ class Links:
     """Everything links-related for one hub (built once, in hub/composition.py)."""
 
     def __init__(self, *, db: Database, store: Any, secrets: Any, outbound: Any,
-                 settings: Any, audit_event: Callable[..., None], queue: Any) -> None:
+                 audit_event: Callable[..., None], queue: Any, login_state_ttl: int,
+                 feed_retention_days: int, cache_ttl: float) -> None:
         self.db, self.store, self.secrets = db, store, secrets
-        self.login_state_ttl = settings.login_state_ttl
+        self.login_state_ttl = login_state_ttl
         self.audit_event = audit_event
         self.queue = queue
         self.networks = Networks(db=db, store=store, secrets=secrets, outbound=outbound,
-                                 settings=settings)
+                                 cache_ttl=cache_ttl)
         self.vault = TokenVault(db=db, store=store, secrets=secrets)
         self.relay = Relay(db=db, store=store, networks=self.networks, vault=self.vault)
-        self.feed = Feed(db=db, networks=self.networks, retention_days=settings.feed_retention_days)
+        self.feed = Feed(db=db, networks=self.networks, retention_days=feed_retention_days)
 
     # -- begin ----------------------------------------------------------------------------
     def begin(self, network: str, *, redirect_uri: str, purpose: str, doctor_id: str | None = None,
@@ -152,7 +153,7 @@ class Links:
         if existing is not None and existing.doctor_id != doctor_id:
             self._drop_pending(link_id)
             self.audit_event("doctor:link:add", doctor_id=doctor_id, network=identity.network,
-                                 outcome="refused", reason="linked_to_another_account")
+                             outcome="refused", reason="linked_to_another_account")
             raise LinkError("That account is already linked to another Curbside account.")
         if existing is not None:  # relinking the same account: refresh evidence and tokens
             self._drop_pending(link_id)
@@ -177,9 +178,9 @@ class Links:
             raise LinkError("That account is already linked to a Curbside account.") from None
         self.vault.save(link_id, creds)
         self.audit_event("doctor:link:add", doctor_id=doctor_id, network=identity.network,
-                             issuer=identity.issuer, upstream_subject=identity.subject,
-                             acr=identity.acr, proves_control=identity.proves_control,
-                             link_id=link_id)
+                         issuer=identity.issuer, upstream_subject=identity.subject,
+                         acr=identity.acr, proves_control=identity.proves_control,
+                         link_id=link_id)
         return link_id
 
     def _drop_pending(self, link_id: str | None) -> None:
@@ -234,8 +235,8 @@ class Links:
             s.execute(delete(FeedItem).where(FeedItem.link_id == link_id))
             s.execute(delete(RelayState).where(RelayState.link_id == link_id))
         self.audit_event("doctor:link:revoke", doctor_id=doctor_id, actor=actor, address=address,
-                             network=network, link_id=link_id, upstream=revoked_upstream,
-                             reason=reason)
+                         network=network, link_id=link_id, upstream=revoked_upstream,
+                         reason=reason)
         return True
 
     def revoke_upstream(self, net: Network, blob: str, attempt: int = 0) -> str:
