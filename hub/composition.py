@@ -113,8 +113,13 @@ def build_hub(settings: Settings, *, store_prefix: str = "curbside:", serving: b
     # A client id that is a federation entity id is admitted by its trust chain, which
     # expires: the registry asks the federation on a cache miss (hub/domain/federation.py).
     clients.admission = hub.federation.current
-    hub.links = Links(hub)
-    hub.queue = Queue(None, hub)
+    hub.queue = Queue(None, hub, store_url=settings.store_url,
+                      instance_path=settings.instance_path)
+    hub.links = Links(db=db, store=store, secrets=secrets, outbound=outbound,
+                      audit_event=audit.event, queue=hub.queue,
+                      login_state_ttl=settings.login_state_ttl,
+                      feed_retention_days=settings.feed_retention_days,
+                      cache_ttl=settings.client_cache_ttl)
     _subscribe(hub)
     return hub
 

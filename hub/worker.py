@@ -70,13 +70,16 @@ def resolve(name: str) -> Callable[..., Any]:
 
 
 class Queue:
-    """One huey instance plus the hub its jobs run against.
+    """One huey instance, and what its jobs are called with (``context``: the hub).
 
-    The huey instance is made at the first job (or the worker's start): a hub process that
-    never queues anything opens no queue file and no Redis connection for it."""
+    The huey instance is made at the first job (or the worker's start) from ``store_url``
+    and ``instance_path`` (``make_huey``): a hub process that never queues anything opens
+    no queue file and no Redis connection for it."""
 
-    def __init__(self, huey: Huey | None, hub: Any, *, immediate: bool = False) -> None:
-        self.hub = hub
+    def __init__(self, huey: Huey | None, context: Any, *, store_url: str = "",
+                 instance_path: Path | None = None, immediate: bool = False) -> None:
+        self._context = context
+        self._store_url, self._instance_path = store_url, instance_path
         self._immediate = immediate
         self._lock = threading.Lock()
         self._huey: Huey | None = None
@@ -86,7 +89,7 @@ class Queue:
 
     def _attach(self, huey: Huey) -> None:
         def run(name: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-            resolve(name)(self.hub, *args, **kwargs)
+            resolve(name)(self._context, *args, **kwargs)
 
         # retries are per enqueue (see enqueue); the default is none.
         self._task = huey.task(name=TASK_NAME, context=False)(run)
@@ -96,10 +99,19 @@ class Queue:
     def huey(self) -> Huey:
         with self._lock:
             if self._huey is None:
-                settings = self.hub.settings
-                self._attach(make_huey(settings.store_url, settings.instance_path,
+                if self._instance_path is None and not self._immediate:
+                    raise RuntimeError("this queue was given neither a huey nor where to keep one")
+                self._attach(make_huey(self._store_url, self._instance_path or Path("."),
                                        immediate=self._immediate))
             return self._huey
+
+    def switch(self, *, immediate: bool) -> None:
+        """Run jobs in the caller's thread from now on, or go back to the real queue; the
+        same Queue object, so whoever holds it (the links service) follows."""
+        with self._lock:
+            if self.immediate != immediate:
+                self._immediate = immediate
+                self._huey = self._task = None
 
     @property
     def immediate(self) -> bool:
@@ -137,8 +149,8 @@ def queue_for(hub: Any, *, immediate: bool | None = None) -> Queue:
     """The hub's queue (``hub.queue``); ``immediate`` switches it to running jobs in the
     caller's thread (tests, the demo, the benchmark) or back to the real queue."""
     queue: Queue = hub.queue
-    if immediate is not None and queue.immediate != immediate:
-        queue = hub.queue = Queue(None, hub, immediate=immediate)
+    if immediate is not None:
+        queue.switch(immediate=immediate)
     return queue
 
 

@@ -73,6 +73,10 @@ def key_words(key: str) -> list[str]:
 
 def looks_like_token(value: str) -> bool:
     """True for JWTs/JWEs and long high-entropy strings (bearer tokens, codes, secrets)."""
+    if len(value) < OPAQUE_MIN_LENGTH and not value.startswith("eyJ"):
+        # What the checks below would answer, at a fraction of the cost: below both
+        # minimum lengths, only a JWT counts. Most detail values are this short.
+        return False
     if _JWT.match(value):
         return True
     if _UUID.match(value) or not _OPAQUE.match(value):
@@ -102,11 +106,25 @@ def _entropy(value: str) -> float:
 def _check_key(key: object, path: str) -> str:
     if not isinstance(key, str) or not key:
         raise AuditDetailError(f"detail keys must be non-empty strings (at {path or 'top'})")
+    if key in _GOOD_KEYS:
+        return key
+    _refuse_key(key)
+    if len(_GOOD_KEYS) < 1024:  # the hub's own key names; bounded against anything else
+        _GOOD_KEYS.add(key)
+    return key
+
+
+# Keys that passed _refuse_key: a key's verdict depends on nothing but the key, and an
+# audit append checks the same few names every time.
+_GOOD_KEYS: set[str] = set()
+
+
+def _refuse_key(key: str) -> None:
     if len(key) > MAX_KEY_LENGTH:
         raise AuditDetailError(f"detail key {key[:20]!r}... is longer than {MAX_KEY_LENGTH}")
     lowered = key.lower()
     if lowered in ALLOWED_KEYS:
-        return key
+        return
     words = key_words(key)
     joined = "".join(words)
     if joined in SECRET_WORDS or any(w in SECRET_WORDS for w in words):
@@ -117,7 +135,6 @@ def _check_key(key: object, path: str) -> str:
         raise AuditDetailError(
             f"detail key {key!r} is personal data; pass it in personal= so it can be erased"
         )
-    return key
 
 
 def _check_value(value: Any, path: str, depth: int, key: str) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 
 from hub.links.networks import Networks
+from hub.persistence.db import Database
 from hub.persistence.models.links import AccountLink, FeedItem, RelayState
 from hub.protocol.guards import MAX_DB_INTEGER
 
@@ -73,14 +74,15 @@ def link_status(link: AccountLink, state: RelayState | None, poll_interval: int,
 
 
 class Feed:
-    def __init__(self, hub: Any, networks: Networks) -> None:
-        self.hub = hub
+    def __init__(self, *, db: Database, networks: Networks, retention_days: int) -> None:
+        self.db = db
+        self.retention_days = retention_days
         self.networks = networks
 
     def page(self, doctor_id: str, *, cursor: str | None = None, limit: int = PAGE_SIZE,
              network: str | None = None) -> Page:
         limit = max(1, min(limit, 100))
-        cutoff = datetime.now(UTC) - timedelta(days=self.hub.settings.feed_retention_days)
+        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
         q = (select(FeedItem)
              .join(AccountLink, AccountLink.id == FeedItem.link_id)
              .where(FeedItem.doctor_id == doctor_id, AccountLink.doctor_id == doctor_id,
@@ -94,7 +96,7 @@ class Feed:
             q = q.where(or_(FeedItem.sort_at < at, and_(FeedItem.sort_at == at,
                                                          FeedItem.id < ident)))
         q = q.order_by(FeedItem.sort_at.desc(), FeedItem.id.desc()).limit(limit + 1)
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             rows = list(s.scalars(q))
         more = len(rows) > limit
         rows = rows[:limit]

@@ -19,7 +19,7 @@ def tick(hub: Any) -> None:
     and drop items past their retention."""
     links = links_for(hub)
     for link_id in links.relay.claim_due():
-        links.queue.enqueue(PULL, link_id)
+        hub.queue.enqueue(PULL, link_id)
     links.relay.purge(hub.settings.feed_retention_days)
     links.purge_pending(timedelta(seconds=hub.settings.login_state_ttl * 2))
 

@@ -18,7 +18,7 @@ from connectors.base import Connector
 from connectors.errors import ConfigError
 from connectors.webhooks import WebhookReceiver
 from hub.domain.crypto import DecryptionError
-from hub.persistence.db import utcnow
+from hub.persistence.db import Database, utcnow
 from hub.persistence.models.links import LinkNetwork
 
 log = logging.getLogger("hub.links")
@@ -39,8 +39,10 @@ class Network:
 
 
 class Networks:
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    def __init__(self, *, db: Database, store: Any, secrets: Any, outbound: Any,
+                 cache_ttl: float) -> None:
+        self.db, self.store, self.secrets = db, store, secrets
+        self.outbound, self.cache_ttl = outbound, cache_ttl
         self._lock = threading.Lock()
         self._cache: dict[str, Network] = {}
 
@@ -53,8 +55,8 @@ class Networks:
             registry.load_config("webhooks", webhook)
         if not 10 <= poll_interval <= 86400 or not 1 <= rate_per_minute <= 6000:
             raise ConfigError("poll_interval 10..86400 s, rate_per_minute 1..6000")
-        enc = self.hub.secrets.encrypt
-        with self.hub.db.session() as s:
+        enc = self.secrets.encrypt
+        with self.db.session() as s:
             row = s.get(LinkNetwork, name) or LinkNetwork(name=name)
             row.display_name = (display_name or name)[:100]
             row.kind = kind
@@ -75,15 +77,15 @@ class Networks:
             return registry.build(name, kind, config)  # raises ConfigError naming the kinds
         typed = registry.load_config(kind, config)
         options = typed.http
-        http = self.hub.outbound.session(deadline=options.timeout, max_bytes=options.max_bytes)
+        http = self.outbound.session(deadline=options.timeout, max_bytes=options.max_bytes)
         return registry.build(name, kind, typed, session=http)
 
     def _build(self, row: LinkNetwork) -> Network:
-        dec = self.hub.secrets.decrypt
+        dec = self.secrets.decrypt
         config = json.loads(dec(row.config_enc))
         receiver = None
         if row.webhook_enc:
-            store = self.hub.store
+            store = self.store
             receiver = registry.build_receiver(
                 row.name, json.loads(dec(row.webhook_enc)),
                 add_once=lambda key, ttl: bool(store.add_once("webhook", key[-128:], ttl=ttl)))
@@ -105,12 +107,12 @@ class Networks:
     def get(self, name: str) -> Network | None:
         if not isinstance(name, str) or len(name) > 63:
             return None
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.get(LinkNetwork, name)
             return self._from_row(row) if row is not None else None
 
     def all(self) -> list[Network]:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             rows = s.scalars(select(LinkNetwork).order_by(LinkNetwork.display_name)).all()
         out = []
         for r in rows:
@@ -129,10 +131,10 @@ class Networks:
         cached = getattr(self, "_signin_cache", None)
         if cached is not None and cached[0] > now:
             return list(cached[1])
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             choices = [(n, d) for n, d in s.execute(
                 select(LinkNetwork.name, LinkNetwork.display_name)
                 .where(LinkNetwork.enabled.is_(True), LinkNetwork.signin.is_(True))
                 .order_by(LinkNetwork.display_name))]
-        self._signin_cache = (now + self.hub.settings.client_cache_ttl, choices)
+        self._signin_cache = (now + self.cache_ttl, choices)
         return list(choices)

@@ -31,7 +31,7 @@ from connectors.errors import (
 from connectors.ratelimit import RateLimiter
 from hub.links.networks import Network, Networks
 from hub.links.vault import RefreshBusy, TokenVault
-from hub.persistence.db import utcnow
+from hub.persistence.db import Database, utcnow
 from hub.persistence.models.links import AccountLink, FeedItem, LinkNetwork, RelayState
 
 log = logging.getLogger("hub.links.relay")
@@ -58,8 +58,8 @@ def _item_key(item: ActivityItem) -> str:
 
 
 class Relay:
-    def __init__(self, hub: Any, networks: Networks, vault: TokenVault) -> None:
-        self.hub = hub
+    def __init__(self, *, db: Database, store: Any, networks: Networks, vault: TokenVault) -> None:
+        self.db, self.store = db, store
         self.networks = networks
         self.vault = vault
         self.breakers = Breakers(failure_threshold=3, reset_timeout=60.0)
@@ -69,7 +69,7 @@ class Relay:
     # -- scheduling -----------------------------------------------------------------------
     def due(self, limit: int = 500) -> list[str]:
         now = _now()
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             return list(s.scalars(
                 select(RelayState.link_id)
                 .join(AccountLink, AccountLink.id == RelayState.link_id)
@@ -81,7 +81,7 @@ class Relay:
     def claim(self, link_id: str) -> bool:
         """Push next_due forward by a lease, atomically: of two schedulers only one wins."""
         now = _now()
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             won = s.execute(update(RelayState).where(
                 RelayState.link_id == link_id, RelayState.next_due <= now)
                 .values(next_due=now + timedelta(seconds=LEASE))).rowcount
@@ -115,7 +115,7 @@ class Relay:
             return known[1]
 
     def pull(self, link_id: str) -> PullResult:
-        store = self.hub.store
+        store = self.store
         if not store.add_once(PULL_LOCK, link_id, ttl=LEASE):
             return PullResult(link_id, "skipped")  # another job is pulling it right now
         try:
@@ -128,7 +128,7 @@ class Relay:
             store.delete(PULL_LOCK, link_id)
 
     def _pull(self, link_id: str) -> PullResult:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             link = s.get(AccountLink, link_id)
             state = s.get(RelayState, link_id)
         if link is None or state is None or link.state != "active" or link.paused:
@@ -169,7 +169,7 @@ class Relay:
         except UpstreamRejected as e:
             if e.reason in ("invalid_grant", "invalid_token", "access_denied"):
                 # The doctor must link again; no point polling until then.
-                with self.hub.db.session() as s:
+                with self.db.session() as s:
                     s.execute(update(AccountLink).where(AccountLink.id == link_id,
                                                         AccountLink.state == "active")
                               .values(state="suspended"))
@@ -187,13 +187,13 @@ class Relay:
 
     # -- state updates --------------------------------------------------------------------
     def _reschedule(self, link_id: str, seconds: float) -> None:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             s.execute(update(RelayState).where(RelayState.link_id == link_id)
                       .values(next_due=_now() + timedelta(seconds=seconds)))
 
     def _failed(self, link_id: str, reason: str, delay: float, state: RelayState | None) -> None:
         now = _now()
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             s.execute(update(RelayState).where(RelayState.link_id == link_id).values(
                 failures=RelayState.failures + 1, last_error=reason[:64], last_attempt_at=now,
                 next_due=now + timedelta(seconds=delay * random.uniform(1.0, 1.2))))  # noqa: S311
@@ -207,7 +207,7 @@ class Relay:
         if not page.not_modified:
             values.update(etag=(page.etag or "")[:512] or None,
                           last_modified=(page.last_modified or "")[:64] or None)
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             s.execute(update(RelayState).where(RelayState.link_id == link_id).values(**values))
 
     # -- items ----------------------------------------------------------------------------
@@ -220,7 +220,7 @@ class Relay:
             by_key.setdefault(_item_key(item), item)
         if not by_key:
             return 0
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             link = s.get(AccountLink, link_id)
             if link is None or link.state != "active":
                 return 0  # unlinked while we were fetching: store nothing
@@ -240,6 +240,6 @@ class Relay:
         """Drop items first seen more than ``days`` ago: the hub links back, it does not
         archive. (By first-seen time, so an old post a doctor just linked still shows.)"""
         cutoff = _now() - timedelta(days=days)
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             return int(s.execute(delete(FeedItem).where(FeedItem.fetched_at < cutoff)).rowcount
                        or 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from hub.links.feed import Feed
 from hub.links.networks import Network, Networks
 from hub.links.relay import Relay
 from hub.links.vault import TokenVault, load
-from hub.persistence.db import utcnow
+from hub.persistence.db import Database, utcnow
 from hub.persistence.models.links import AccountLink, FeedItem, RelayState
 
 log = logging.getLogger("hub.links")
@@ -61,16 +62,18 @@ def active_key(identity: LinkedIdentity) -> str:
 class Links:
     """Everything links-related for one hub (built once, in hub/composition.py)."""
 
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
-        self.networks = Networks(hub)
-        self.vault = TokenVault(hub)
-        self.relay = Relay(hub, self.networks, self.vault)
-        self.feed = Feed(hub, self.networks)
-
-    @property
-    def queue(self) -> Any:
-        return self.hub.queue
+    def __init__(self, *, db: Database, store: Any, secrets: Any, outbound: Any,
+                 audit_event: Callable[..., None], queue: Any, login_state_ttl: int,
+                 feed_retention_days: int, cache_ttl: float) -> None:
+        self.db, self.store, self.secrets = db, store, secrets
+        self.login_state_ttl = login_state_ttl
+        self.audit_event = audit_event
+        self.queue = queue
+        self.networks = Networks(db=db, store=store, secrets=secrets, outbound=outbound,
+                                 cache_ttl=cache_ttl)
+        self.vault = TokenVault(db=db, store=store, secrets=secrets)
+        self.relay = Relay(db=db, store=store, networks=self.networks, vault=self.vault)
+        self.feed = Feed(db=db, networks=self.networks, retention_days=feed_retention_days)
 
     # -- begin ----------------------------------------------------------------------------
     def begin(self, network: str, *, redirect_uri: str, purpose: str, doctor_id: str | None = None,
@@ -85,7 +88,7 @@ class Links:
         link_id = None
         if purpose == "link":
             assert doctor_id is not None and sid is not None
-            with self.hub.db.session() as s:
+            with self.db.session() as s:
                 row = AccountLink(doctor_id=doctor_id, network=net.name, state="pending")
                 s.add(row)
                 s.flush()
@@ -99,14 +102,14 @@ class Links:
         record = {"purpose": purpose, "network": net.name, "doctor_id": doctor_id, "sid": sid,
                   "link_id": link_id, "authz": pending_authz, "browser": browser,
                   "pending": base64.b64encode(start.pending).decode()}
-        ttl = self.hub.settings.login_state_ttl
-        self.hub.store.put(PENDING_KIND, state, json.dumps(record).encode(), ttl=ttl)
+        ttl = self.login_state_ttl
+        self.store.put(PENDING_KIND, state, json.dumps(record).encode(), ttl=ttl)
         return Started(state, start, net)
 
     # -- callback -------------------------------------------------------------------------
     def complete(self, state: str, params: dict[str, str], *, sid: str | None,
                  browser: str | None) -> Completed:
-        raw = self.hub.store.consume(PENDING_KIND, state[:64]) if state else None
+        raw = self.store.consume(PENDING_KIND, state[:64]) if state else None
         if raw is None:
             raise LinkError("This linking attempt expired or was already used. Start again.")
         rec = json.loads(raw)
@@ -137,7 +140,7 @@ class Links:
         An unknown upstream account gets nobody: it never creates or merges an account."""
         if not identity.proves_control:
             return None
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.scalars(select(AccountLink).where(
                 AccountLink.active_key == active_key(identity), AccountLink.state == "active",
                 AccountLink.proves_control.is_(True))).first()
@@ -145,19 +148,19 @@ class Links:
 
     def _activate(self, link_id: str, doctor_id: str, identity: LinkedIdentity) -> str:
         key = active_key(identity)
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             existing = s.scalars(select(AccountLink).where(AccountLink.active_key == key)).first()
         if existing is not None and existing.doctor_id != doctor_id:
             self._drop_pending(link_id)
-            self.hub.audit_event("doctor:link:add", doctor_id=doctor_id, network=identity.network,
-                                 outcome="refused", reason="linked_to_another_account")
+            self.audit_event("doctor:link:add", doctor_id=doctor_id, network=identity.network,
+                             outcome="refused", reason="linked_to_another_account")
             raise LinkError("That account is already linked to another Curbside account.")
         if existing is not None:  # relinking the same account: refresh evidence and tokens
             self._drop_pending(link_id)
             link_id = existing.id
         creds = identity.credentials
         try:
-            with self.hub.db.session() as s:
+            with self.db.session() as s:
                 row = s.get(AccountLink, link_id)
                 if row is None:
                     raise LinkError("This linking attempt expired. Start again.")
@@ -174,22 +177,22 @@ class Links:
             self._drop_pending(link_id)
             raise LinkError("That account is already linked to a Curbside account.") from None
         self.vault.save(link_id, creds)
-        self.hub.audit_event("doctor:link:add", doctor_id=doctor_id, network=identity.network,
-                             issuer=identity.issuer, upstream_subject=identity.subject,
-                             acr=identity.acr, proves_control=identity.proves_control,
-                             link_id=link_id)
+        self.audit_event("doctor:link:add", doctor_id=doctor_id, network=identity.network,
+                         issuer=identity.issuer, upstream_subject=identity.subject,
+                         acr=identity.acr, proves_control=identity.proves_control,
+                         link_id=link_id)
         return link_id
 
     def _drop_pending(self, link_id: str | None) -> None:
         if link_id is None:
             return
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             s.execute(delete(AccountLink).where(AccountLink.id == link_id,
                                                 AccountLink.state == "pending"))
 
     # -- the doctor's links ---------------------------------------------------------------
     def of(self, doctor_id: str) -> list[tuple[AccountLink, RelayState | None]]:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             rows = s.execute(
                 select(AccountLink, RelayState)
                 .outerjoin(RelayState, RelayState.link_id == AccountLink.id)
@@ -202,7 +205,7 @@ class Links:
         if flag not in ("paused", "hidden"):
             return False
         values: dict[str, Any] = {flag: value}
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             done = s.execute(update(AccountLink).where(
                 AccountLink.id == link_id, AccountLink.doctor_id == doctor_id,
                 AccountLink.state.in_(("active", "suspended"))).values(**values)).rowcount
@@ -215,7 +218,7 @@ class Links:
                reason: str | None = None, address: str | None = None) -> bool:
         """Revoke at the network where possible, delete tokens, relay state and cached items.
         ``reason`` and ``address`` (an admin revoking the link) go into the audit record."""
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.get(AccountLink, link_id)
             if row is None or row.doctor_id != doctor_id or row.state == "revoked":
                 return False
@@ -228,19 +231,19 @@ class Links:
         if blob is not None and net is not None:
             revoked_upstream = self.revoke_upstream(net, blob)
         self.vault.delete(link_id)
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             s.execute(delete(FeedItem).where(FeedItem.link_id == link_id))
             s.execute(delete(RelayState).where(RelayState.link_id == link_id))
-        self.hub.audit_event("doctor:link:revoke", doctor_id=doctor_id, actor=actor, address=address,
-                             network=network, link_id=link_id, upstream=revoked_upstream,
-                             reason=reason)
+        self.audit_event("doctor:link:revoke", doctor_id=doctor_id, actor=actor, address=address,
+                         network=network, link_id=link_id, upstream=revoked_upstream,
+                         reason=reason)
         return True
 
     def revoke_upstream(self, net: Network, blob: str, attempt: int = 0) -> str:
         """Best effort (RFC 7009). When the network is down, the still-encrypted credentials
         go to the queue for a later try; the hub's own copy is deleted either way."""
         try:
-            net.connector.revoke(load(self.hub.secrets.decrypt(blob)))
+            net.connector.revoke(load(self.secrets.decrypt(blob)))
             return "revoked"
         except UpstreamUnavailable:
             if attempt < 5:
@@ -253,6 +256,6 @@ class Links:
 
     def purge_pending(self, older_than: timedelta) -> int:
         cutoff = datetime.now(UTC) - older_than
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             return int(s.execute(delete(AccountLink).where(
                 AccountLink.state == "pending", AccountLink.created_at < cutoff)).rowcount or 0)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import Connector, LinkCredentials, Refreshing
-from hub.persistence.db import utcnow
+from hub.persistence.db import Database, utcnow
 from hub.persistence.models.links import LinkToken
 
 LOCK_KIND = "link-refresh"
@@ -41,28 +41,28 @@ def load(raw: bytes) -> LinkCredentials:
 
 
 class TokenVault:
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
+    def __init__(self, *, db: Database, store: Any, secrets: Any) -> None:
+        self.db, self.store, self.secrets = db, store, secrets
 
     def save(self, link_id: str, creds: LinkCredentials) -> None:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.get(LinkToken, link_id) or LinkToken(link_id=link_id)
-            row.ciphertext = self.hub.secrets.encrypt(dump(creds))
+            row.ciphertext = self.secrets.encrypt(dump(creds))
             row.expires_at, row.updated_at = creds.expires_at, utcnow()
             s.add(row)
 
     def get(self, link_id: str) -> LinkCredentials | None:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.get(LinkToken, link_id)
-            return load(self.hub.secrets.decrypt(row.ciphertext)) if row else None
+            return load(self.secrets.decrypt(row.ciphertext)) if row else None
 
     def encrypted(self, link_id: str) -> str | None:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.get(LinkToken, link_id)
             return row.ciphertext if row else None
 
     def delete(self, link_id: str) -> None:
-        with self.hub.db.session() as s:
+        with self.db.session() as s:
             row = s.get(LinkToken, link_id)
             if row is not None:
                 s.delete(row)
@@ -77,7 +77,7 @@ class TokenVault:
             return creds
         if not self._needs_refresh(creds, failed_token):
             return creds
-        store = self.hub.store
+        store = self.store
         deadline = time.monotonic() + WAIT
         while not store.add_once(LOCK_KIND, link_id, ttl=LOCK_TTL):
             if time.monotonic() > deadline:

@@ -27,6 +27,12 @@ NAMING_CONVENTION = {
 }
 
 
+# Per process: SQLAlchemy's pool, and HotSQL's beside it, each hold at most
+# POOL_SIZE idle connections and open at most POOL_SIZE + POOL_OVERFLOW.
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -91,8 +97,8 @@ def make_engine(url: str) -> Engine:
         # Pre-ping: a connection PostgreSQL dropped (a restart, a failover) is replaced at
         # checkout instead of failing the request that drew it. It costs a round trip per
         # ORM session; the request hot paths use HotSQL, which retries on its own.
-        return create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800,
-                             pool_pre_ping=True)
+        return create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
+                             pool_recycle=1800, pool_pre_ping=True)
     return create_engine(url, poolclass=NullPool)
 
 
@@ -109,7 +115,8 @@ class Database:
         self.auto = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # The request hot paths' prebuilt statements (raw driver on PostgreSQL).
-        self.hot = HotSQL(self.engine, self.auto)
+        self.hot = HotSQL(self.engine, self.auto, max_open=POOL_SIZE + POOL_OVERFLOW,
+                          max_idle=POOL_SIZE)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

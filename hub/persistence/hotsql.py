@@ -5,8 +5,13 @@ the same statement on a psycopg cursor ~60 µs (docs/benchmarks.md). A sign-in r
 dozen statements, so on PostgreSQL the hot paths (account, token, consent and audit
 statements) skip SQLAlchemy's execution layer: each statement is compiled by SQLAlchemy
 once per dialect and parameter set, its bind and result processors are kept, and it runs on
-a pooled psycopg connection. SQLAlchemy stays the single source of SQL and types; errors
-are raised as SQLAlchemy's own exceptions, so callers handle one family.
+a psycopg connection of HotSQL's own small pool: at most ``max_open`` connections at once
+(a caller waits up to ``timeout`` seconds for one, then gets SQLAlchemy's pool
+TimeoutError), ``max_idle`` of them kept. It is not the engine's pool because checking a
+connection out of SQLAlchemy's pool and back adds about half the CPU of a hot statement
+(docs/benchmarks.md, 2026-12-06, and docs/decisions.md). SQLAlchemy stays the single
+source of SQL and types; errors are raised as SQLAlchemy's own exceptions, so callers
+handle one family.
 
 SQLite keeps SQLAlchemy's path: its statements are in-process and cheap, and pysqlite needs
 SQLAlchemy's type handling (timezone-aware datetimes).
@@ -15,16 +20,16 @@ SQLAlchemy's type handling (timezone-aware datetimes).
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
-from sqlalchemy import Engine, exc
+from sqlalchemy import Engine, event, exc
 from sqlalchemy.sql import ClauseElement
-
-MAX_IDLE = 32
+from sqlalchemy.sql.expression import SelectBase
 
 
 class Executor(Protocol):
@@ -40,28 +45,35 @@ class _Compiled:
     sql: str
     defaults: dict[str, Any]
     binds: tuple[tuple[str, Callable[[Any], Any]], ...]
-    names: tuple[str, ...]  # result column names, known from the compiled statement
-    results: tuple[tuple[str, Callable[[Any], Any]], ...]
+    names: tuple[str, ...] | None  # result column names when the statement declares them
+    results: tuple[tuple[int, Callable[[Any], Any]], ...]  # (position, processor)
 
 
 class HotSQL:
     """``first``/``execute`` for single statements (autocommit) and ``transaction()``."""
 
-    def __init__(self, engine: Engine, autocommit: Engine) -> None:
+    def __init__(self, engine: Engine, autocommit: Engine, *, max_open: int = 30,
+                 max_idle: int = 10, timeout: float = 30) -> None:
         self._engine = engine
         self._auto = autocommit
         self.raw = engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
         self._compiled: dict[tuple[int, tuple[str, ...]], _Compiled] = {}
-        self._idle: list[Any] = []
-        self._pid = os.getpid()
+        self._max_open, self._max_idle, self._timeout = max_open, max_idle, timeout
+        self._reset_pool()
         if self.raw:
-            self._psycopg = psycopg
             # As keywords, not a rendered URL: libpq reads no "+" as a space in a URL's
             # query, so "options" with two -c settings would reach the server garbled.
             url = engine.url
             self._dsn = psycopg.conninfo.make_conninfo(
                 "", **url.translate_connect_args(username="user", database="dbname"),
                 **{k: v if isinstance(v, str) else v[-1] for k, v in url.query.items()})
+            # engine.dispose() (a command's end, before gunicorn forks) closes these too.
+            event.listen(engine, "engine_disposed", lambda _engine: self.dispose())
+
+    def _reset_pool(self) -> None:
+        self._idle: list[Any] = []
+        self._slots = threading.BoundedSemaphore(self._max_open)
+        self._pid = os.getpid()
 
     # -- public API ---------------------------------------------------------------------
     def first(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None
@@ -99,8 +111,10 @@ class HotSQL:
             # the statement runs: retry once on a new connection.
             if not (reused and conn.broken):
                 raise
-            conn.close()
-            conn, _ = self._checkout(fresh=True)
+        finally:
+            self._checkin(conn)
+        conn, _ = self._checkout(fresh=True)
+        try:
             return run(_RawTx(self, conn))
         finally:
             self._checkin(conn)
@@ -112,35 +126,46 @@ class HotSQL:
             with self._engine.begin() as conn:
                 yield ConnectionExecutor(conn)
             return
-        conn, reused = self._checkout()
+        conn, tx = self._begin(fresh=False)
+        if tx is None:  # BEGIN is where a connection the server closed shows it
+            conn, tx = self._begin(fresh=True)
         try:
-            try:
-                tx = conn.transaction()
-                tx.__enter__()  # BEGIN: where a connection the server closed shows it
-            except self._psycopg.OperationalError:
-                if not (reused and conn.broken):
-                    raise
-                conn.close()
-                conn, _ = self._checkout(fresh=True)
-                tx = conn.transaction()
-                tx.__enter__()
             with _exit_on_leave(tx):
                 yield _RawTx(self, conn)
-        except self._psycopg.Error as e:
+        except psycopg.Error as e:
             raise _translate(e, "transaction", None) from e
         finally:
             self._checkin(conn)
+
+    def _begin(self, *, fresh: bool) -> tuple[Any, Any]:
+        """(connection, entered transaction), or (None, None) when an idle connection
+        turned out closed by the server (the caller tries once more on a fresh one)."""
+        conn, reused = self._checkout(fresh=fresh)
+        try:
+            tx = conn.transaction()
+            tx.__enter__()
+        except psycopg.Error as e:
+            broken = reused and conn.broken
+            self._checkin(conn)
+            if broken:
+                return None, None
+            raise _translate(e, "BEGIN", None) from e
+        return conn, tx
 
     def dispose(self) -> None:
         idle, self._idle = self._idle, []
         for conn in idle:
             conn.close()
 
-    # -- raw connections ----------------------------------------------------------------
+    # -- connections --------------------------------------------------------------------
     def _checkout(self, *, fresh: bool = False) -> tuple[Any, bool]:
-        """(connection, whether it was idle in the pool)."""
+        """(connection, whether it was idle in the pool); it holds one of ``max_open``
+        slots until ``_checkin``."""
         if os.getpid() != self._pid:  # forked (gunicorn): the parent's sockets are not ours
-            self._idle, self._pid = [], os.getpid()
+            self._reset_pool()
+        if not self._slots.acquire(timeout=self._timeout):
+            raise exc.TimeoutError(f"all {self._max_open} hot-path database connections "
+                                   f"are in use (waited {self._timeout:g} s)")
         if not fresh:
             try:
                 return self._idle.pop(), True  # list.pop is atomic under the GIL
@@ -148,19 +173,21 @@ class HotSQL:
                 pass
         try:
             # Plain tuples: psycopg's dict rows describe every column on every fetch.
-            conn = self._psycopg.connect(self._dsn, autocommit=True)
-        except self._psycopg.Error as e:
+            return psycopg.connect(self._dsn, autocommit=True), False
+        except psycopg.Error as e:
+            self._slots.release()
             raise _translate(e, "connect", None) from e
-        return conn, False
 
     def _checkin(self, conn: Any) -> None:
-        if conn.broken or conn.closed or len(self._idle) >= MAX_IDLE:
-            conn.close()
-            return
-        if conn.info.transaction_status != self._psycopg.pq.TransactionStatus.IDLE:
-            conn.close()  # never hand on a connection in an unknown transaction state
-            return
-        self._idle.append(conn)
+        try:
+            if (conn.broken or conn.closed or len(self._idle) >= self._max_idle
+                    # never hand on a connection in an unknown transaction state
+                    or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE):
+                conn.close()
+            else:
+                self._idle.append(conn)
+        finally:
+            self._slots.release()
 
     def compiled(self, stmt: ClauseElement, params: Mapping[str, Any]) -> _Compiled | None:
         """The statement as SQL for this parameter set, or None when only SQLAlchemy could
@@ -173,16 +200,24 @@ class HotSQL:
         c = stmt.compile(dialect=dialect, column_keys=list(params))
         if c.insert_prefetch or c.update_prefetch or "POSTCOMPILE" in c.string:
             return None
-        binds = tuple((name, fn) for name, fn in c._bind_processors.items()
-                      if name in c.binds)
-        results = []
-        names = tuple(col.keyname for col in c._result_columns)
-        for col in c._result_columns:
-            proc = col.type._cached_result_processor(dialect, None)
+        binds = []
+        for name, bind in c.binds.items():
+            proc = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if proc is not None:
-                results.append((col.keyname, proc))
+                binds.append((name, proc))
+        names = None
+        results = []
+        if isinstance(stmt, SelectBase):
+            columns = list(stmt.selected_columns)
+            names = tuple(col.key for col in columns)
+            if len(set(names)) != len(names):
+                names = None  # the database's own names, as for a textual statement
+            for i, col in enumerate(columns):
+                proc = col.type.dialect_impl(dialect).result_processor(dialect, None)
+                if proc is not None:
+                    results.append((i, proc))
         found = _Compiled(stmt, c.string, {k: v for k, v in c.params.items() if k not in params},
-                          binds, names, tuple(results))
+                          tuple(binds), names, tuple(results))
         self._compiled[key] = found
         return found
 
@@ -213,7 +248,7 @@ class _RawTx:
         cur = self.conn.cursor()
         try:
             cur.execute(sql, values)
-        except self.hot._psycopg.Error as e:
+        except psycopg.Error as e:
             cur.close()
             raise _translate(e, sql, values) from e
         return cur
@@ -237,10 +272,12 @@ class _RawTx:
             values = cur.fetchone() if cur.pgresult and cur.pgresult.nfields else None
             if values is None:
                 return None
-            row = dict(zip(c.names or _names(cur), values, strict=True))
-        for name, fn in c.results:
-            row[name] = fn(row[name])
-        return row
+            names = c.names or _names(cur)
+        if c.results:
+            values = list(values)
+            for i, fn in c.results:
+                values[i] = fn(values[i])
+        return dict(zip(names, values, strict=True))
 
     def execute(self, stmt: ClauseElement, params: Mapping[str, Any] | None = None) -> int:
         _, cur = self._run(stmt, params)
@@ -264,7 +301,7 @@ class ConnectionExecutor:
 
 
 def _names(cur: Any) -> tuple[str, ...]:
-    """Column names of a textual statement (SQLAlchemy knows them only for Core selects)."""
+    """Column names of a textual statement, as the database reports them."""
     return tuple(col.name for col in cur.description)
 
 

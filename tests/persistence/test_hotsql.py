@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from hub.persistence.db import Database, UTCDateTime
+from hub.persistence.hotsql import HotSQL
 
 _META = sa.MetaData()
 PROBE = sa.Table(
@@ -72,9 +73,15 @@ def test_a_transaction_commits_together_or_leaves_nothing(db: Database) -> None:
 
 
 def _kill_idle_hot_connection(db: Database) -> None:
+    """Terminate, from outside the pool, the connection the last hot statement used (the
+    pool hands it out next), as a server restart or an idle timeout would."""
     pid = db.hot.first(PID)["pid"]  # type: ignore[index]
-    with db.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    outside = sa.create_engine(db.engine.url, poolclass=sa.pool.NullPool)
+    try:
+        with outside.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar()
+    finally:
+        outside.dispose()
 
 
 def test_a_write_and_a_read_after_it_commit_together_or_not_at_all(db: Database) -> None:
@@ -105,6 +112,35 @@ def test_a_connection_the_server_closed_is_replaced_without_an_error(db: Databas
     with db.hot.transaction() as tx:
         tx.execute(BUMP, {"key": "r"})
     assert db.hot.first(BY_ID, {"id": "r"})["n"] == 2  # type: ignore[index]
+
+
+def test_hot_connections_are_limited_and_given_back(db: Database) -> None:
+    """At most ``max_open`` hot connections at once: one more waits, then fails with
+    SQLAlchemy's pool timeout; every connection given back serves the next statement."""
+    db.hot.execute(INSERT, {"id": "p1", "data": None, "at": None, "n": 1})
+    if db.is_sqlite:  # SQLAlchemy's own pool serves SQLite
+        assert db.hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
+        return
+    hot = HotSQL(db.engine, db.auto, max_open=2, max_idle=1, timeout=0.3)
+    with hot.transaction() as a, hot.transaction() as b:
+        assert a.first(BY_ID, {"id": "p1"}) == b.first(BY_ID, {"id": "p1"})
+        with pytest.raises(sa.exc.TimeoutError):
+            hot.first(BY_ID, {"id": "p1"})
+    for _ in range(5):  # slots come back, with or without an idle connection to keep
+        assert hot.first(BY_ID, {"id": "p1"})["n"] == 1  # type: ignore[index]
+    with pytest.raises(sa.exc.IntegrityError):  # a failed statement gives its slot back too
+        hot.execute(INSERT, {"id": "p1", "data": None, "at": None, "n": 1})
+    with hot.transaction() as a, hot.transaction() as b:
+        assert a.first(BY_ID, {"id": "p1"}) is not None
+    hot.dispose()
+
+
+def test_disposing_the_engine_closes_the_hot_connections(db: Database) -> None:
+    if db.is_sqlite:
+        return
+    pid = db.hot.first(PID)["pid"]  # type: ignore[index]
+    db.engine.dispose()  # as a command's end and gunicorn's fork do
+    assert db.hot.first(PID)["pid"] != pid  # type: ignore[index]
 
 
 def test_a_statement_needing_python_defaults_is_refused_by_name(db: Database) -> None:
