@@ -10,6 +10,11 @@ The sign-in answers are the sign-in flow's own (hub/protocol/signin.py ``signed_
 the authorization request goes on, or the account page opens. The challenge of a sign-in
 is bound to the pending request (itself bound to the browser by its cookie), the
 challenge of an enrolment to the SSO session (hub/domain/passkeys.py).
+
+The pages speak the doctor's language (hub/i18n.py): the sign-in page that of the
+authorization request (its ui_locales, as the login page), the account pages the doctor's.
+hub/domain/passkeys.py has no Flask and refuses in English; its sentences are translated
+here, by their text (``_said``), as hub/pages/links.py does with the link service's.
 """
 
 from __future__ import annotations
@@ -19,13 +24,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, jsonify, make_response, redirect, render_template, request
+from flask_babel import format_date
 from werkzeug.wrappers import Response
 
 from hub.domain.authorization_requests import Pending, pending_keys
 from hub.domain.crypto import sha256_hex
-from hub.domain.passkeys import MAX_NAME, PasskeyError, PasskeyUse
+from hub.domain.passkeys import MAX_NAME, MAX_PASSKEYS, PasskeyError, PasskeyUse, clean_name
 from hub.domain.sessions import SSOSession
 from hub.domain.throttle import Attempt, StepThrottle
+from hub.i18n import N_, ngettext
+from hub.i18n import gettext as _
 from hub.pages.account import _flow, _hub, csrf_token, doctor_view, error_page
 from hub.pages.own_sign_in import shows_own_authentication
 from hub.protocol import csrf
@@ -43,6 +51,33 @@ from hub.protocol.signin import (
 bp = Blueprint("passkeys", __name__)
 SCRIPT_CSP = PAGE_HEADERS["Content-Security-Policy"] + "; script-src 'self'; connect-src 'self'"
 MAX_CREDENTIAL_JSON = 16 * 1024  # a passkey's answer is ~1-2 KiB; the form limit is 64 KiB
+
+# What hub/domain/passkeys.py (and ``_credential_field``) refuse with, as the doctor reads
+# it: translated by its text, which the catalogue holds through these marks.
+PASSKEY_MESSAGES = frozenset((
+    N_("Give the passkey a name."),
+    N_("This passkey request expired. Try again."),
+    N_("The passkey's id does not match the credential it created."),
+    N_("The passkey's id is too long."),
+    N_("This passkey is already registered."),
+    N_("No passkey is set up for this account."),
+    N_("This sign-in page expired. Start again."),
+    N_("This passkey is not registered with Curbside. It may have been removed."),
+    N_("This passkey belongs to another account."),
+    N_("The passkey could not be checked: it was used at the same time elsewhere."),
+    N_("The passkey answer must be a JSON object."),
+    N_("The passkey answer is malformed: its id is missing or too long."),
+    N_("Your browser sent no passkey. Try again."),
+    N_("The passkey answer is too large."),
+    N_("The passkey answer is not valid JSON."),
+))
+TOO_MANY = f"You have {MAX_PASSKEYS} passkeys already. Remove one you no longer use first."
+# The domain's sentences that end with py_webauthn's reason: the reason names the failed
+# check (a technical English sentence), the doctor reads the rest in her language.
+WITH_REASON = (
+    ("The passkey could not be checked: ", N_("The passkey could not be checked: %(reason)s")),
+    ("The passkey answer is malformed: ", N_("The passkey answer is malformed: %(reason)s")),
+)
 
 
 def init_app(app: Flask) -> None:
@@ -88,6 +123,21 @@ def _string(body: dict[str, Any], name: str, limit: int = 100) -> str:
     return value[:limit] if isinstance(value, str) else ""
 
 
+def _said(e: PasskeyError) -> str:
+    """The refusal in the page's language (an unknown sentence stays as it is)."""
+    text = str(e)
+    if text in PASSKEY_MESSAGES:
+        return _(text)
+    if text == TOO_MANY:
+        return ngettext("You have %(num)d passkey already. Remove one you no longer use first.",
+                        "You have %(num)d passkeys already. Remove one you no longer use first.",
+                        MAX_PASSKEYS)
+    for prefix, sentence in WITH_REASON:
+        if text.startswith(prefix):
+            return _(sentence, reason=text[len(prefix):])
+    return text
+
+
 def _credential_field() -> str:
     value = request.form.get("credential", "")
     if not value:
@@ -106,6 +156,12 @@ def _credential_field() -> str:
 # -- sign-in ------------------------------------------------------------------------------------
 def _pending(pending_id: str) -> Pending | None:
     return _flow().load_pending(pending_id[:64])
+
+
+def _localize(pending: Pending) -> None:
+    """The sign-in pages' language, as the login page chose it: the authorization request's
+    ui_locales, then (a second factor) the doctor's saved locale, then the browser's."""
+    _flow().localize(pending.params, pending.doctor_id)
 
 
 def _signin_page(pending: Pending, error: str | None = None, status: int = 200) -> Response:
@@ -131,6 +187,7 @@ def signin_page() -> Response:
     pending = _pending(request.args.get("pending", ""))
     if pending is None:
         return error_page(*EXPIRED)
+    _localize(pending)
     return _signin_page(pending)
 
 
@@ -138,15 +195,17 @@ def signin_page() -> Response:
 def signin_options() -> Response:
     body = _json_body()
     if body is None:
+        # Only a hand-made request gets this (the page's script always sends one): English.
         return _bad_json("Send a JSON object with the sign-in page's \"pending\" id.")
     pending = _pending(_string(body, "pending", 64))
     if pending is None:
-        return _bad_json("This sign-in page expired. Go back to the network you came from and "
-                         "start again.")
+        return _bad_json(_("This sign-in page expired. Go back to the network you came from and "
+                           "start again."))
+    _localize(pending)
     try:
         options = _hub().passkeys.authentication_options(pending.id, doctor_id=pending.doctor_id)
     except PasskeyError as e:
-        return _bad_json(str(e))
+        return _bad_json(_said(e))
     resp = jsonify(options)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -159,6 +218,7 @@ def signin() -> Response:
     pending = _pending(request.form.get("pending", ""))
     if pending is None:
         return error_page(*EXPIRED)
+    _localize(pending)
     address = request.remote_addr or "unknown"
     second_factor = pending.doctor_id is not None
     try:
@@ -169,10 +229,10 @@ def signin() -> Response:
                             reason="passkey")
         else:
             hub.audit_event("auth:login:failure", address=address, reason="passkey")
-        return _signin_page(pending, str(e), 400)
+        return _signin_page(pending, _said(e), 400)
     doctor = hub.accounts.get(use.doctor_id)
     if doctor is None or doctor.disabled:
-        return error_page("Sign-in is not possible", "This account is not active.", 403)
+        return error_page(_("Sign-in is not possible"), _("This account is not active."), 403)
     if not second_factor:
         return signed_in(flow, pending, doctor.id, amr_of(use, first_factor=None))
     amr = amr_of(use, first_factor=pending.first_factor)
@@ -214,10 +274,10 @@ def _may_enrol(sso: SSOSession) -> Response | None:
         return None
     # NIST SP 800-63B §6.1.2.1, as for TOTP (hub/pages/account.py): binding a new
     # authenticator needs the account's own factors, not a brokered sign-in.
-    return error_page("Sign in with your own factors first",
-                      "Adding a passkey needs your own Curbside password (and your current code, "
-                      "if one is set up) or a passkey you already have. Sign out, sign in with "
-                      "them, then add the new one.", 403)
+    return error_page(_("Sign in with your own factors first"),
+                      _("Adding a passkey needs your own Curbside password (and your current code, "
+                        "if one is set up) or a passkey you already have. Sign out, sign in with "
+                        "them, then add the new one."), 403)
 
 
 @bp.get("/account/passkeys")
@@ -242,20 +302,20 @@ def enrol_options() -> Response:
     cookie = request.cookies.get(hub.sessions.cookie_name)
     sso = hub.sessions.load(cookie)
     if cookie is None or sso is None:
-        return _bad_json("You are signed out. Sign in again, then add the passkey.", 401)
+        return _bad_json(_("You are signed out. Sign in again, then add the passkey."), 401)
     body = _json_body()
     if body is None:
         return _bad_json("Send a JSON object with the page's \"csrf\" token.")
     if not csrf_valid(hub.secrets, csrf.DOCTOR, cookie, _string(body, "csrf", 200)):
-        return _bad_json("This page has expired. Reload it and try again.")
+        return _bad_json(_("This page has expired. Reload it and try again."))
     refused = _may_enrol(sso)
     if refused is not None:
-        return _bad_json("Adding a passkey needs your own password or passkey sign-in first.", 403)
+        return _bad_json(_("Adding a passkey needs your own password or passkey sign-in first."), 403)
     doctor = hub.accounts.get(sso.doctor_id)
     try:
         options = hub.passkeys.registration_options(doctor, sso.sid)
     except PasskeyError as e:
-        return _bad_json(str(e))
+        return _bad_json(_said(e))
     resp = jsonify(options)
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -268,11 +328,13 @@ def enrol(cookie: str, sso: SSOSession) -> Response:
     refused = _may_enrol(sso)
     if refused is not None:
         return refused
+    # An unnamed passkey is named in the doctor's language, with the date as she writes it.
+    name = (clean_name(request.form.get("name", "")[:200], "")
+            or _("Passkey added %(date)s", date=format_date(format="medium")))
     try:
-        added = hub.passkeys.register(sso.doctor_id, sso.sid, _credential_field(),
-                                      request.form.get("name", "")[:200])
+        added = hub.passkeys.register(sso.doctor_id, sso.sid, _credential_field(), name)
     except PasskeyError as e:
-        return _manage_page(cookie, sso, str(e), 400)
+        return _manage_page(cookie, sso, _said(e), 400)
     hub.audit_event("auth:mfa:enrol", doctor_id=sso.doctor_id, method="passkey", passkey=added.id)
     return redirect("/account/passkeys", 303)
 
@@ -283,9 +345,9 @@ def rename(cookie: str, sso: SSOSession, passkey_id: int) -> Response:
     try:
         found = _hub().passkeys.rename(sso.doctor_id, passkey_id, request.form.get("name", "")[:200])
     except PasskeyError as e:
-        return _manage_page(cookie, sso, str(e), 400)
+        return _manage_page(cookie, sso, _said(e), 400)
     if not found:
-        return error_page("Passkey not found", "It may have been removed already.", 404)
+        return error_page(_("Passkey not found"), _("It may have been removed already."), 404)
     return redirect("/account/passkeys", 303)
 
 
@@ -294,7 +356,7 @@ def rename(cookie: str, sso: SSOSession, passkey_id: int) -> Response:
 def remove(cookie: str, sso: SSOSession, passkey_id: int) -> Response:
     hub = _hub()
     if not hub.passkeys.remove(sso.doctor_id, passkey_id):
-        return error_page("Passkey not found", "It may have been removed already.", 404)
+        return error_page(_("Passkey not found"), _("It may have been removed already."), 404)
     hub.audit_event("auth:mfa:remove", doctor_id=sso.doctor_id, method="passkey", passkey=passkey_id)
     return redirect("/account/passkeys", 303)
 

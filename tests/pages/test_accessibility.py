@@ -24,6 +24,7 @@ from hub.links import links_for
 from hub.pages.operators import create_operator
 from hub.persistence.models.links import AccountLink, RelayState
 from tests.admin.test_browser import chromium  # noqa: F401  (Debian's chromium, or a skip)
+from tests.domain.test_passkeys import SoftAuthenticator
 from tests.flows.conftest import PASSWORD, RelyingParty, RunningHub
 from tests.pages.a11y import BROWSER_LOCALES, DESKTOP, Audit, axe_source
 from tests.relying.conftest import EXAMPLES, set_policy
@@ -220,6 +221,38 @@ def _linked_with_activity(h: RunningHub, doctor: Any, network: str) -> None:
                  ("Guideline update: antibiotic stewardship in primary care", ""),
                  ("Conference in Aarhus next month", "Who else is going?")])]
     assert links_for(h.hub).relay.store_items(link_id, doctor.id, items) == 3
+
+
+def test_passkey_pages(page: Any, audit: Audit, running_hub: RunningHub, lang: str,
+                       network_site: str) -> None:
+    """The passkey sign-in page (before and after the browser refuses: the hub's address is
+    an IP, which WebAuthn does not take as a relying-party id, so the script shows its
+    failure in the page's words) and the account's passkey page with a passkey listed."""
+    h = running_hub
+    doctor = h.doctor()
+    rp = RelyingParty(h, h.client(client_name="Passkey Network", redirect_uris=[f"{network_site}/cb"]))
+    url, _ = rp.authorization_url(ui_locales=lang)
+    page.goto(url)
+    page.locator("#passkey-start").click()
+    page.locator("#passkey-signin").wait_for()
+    audit.check(page, "passkey sign-in")
+    page.locator("#passkey-signin").click()
+    alert = page.locator("#passkey-error")
+    alert.wait_for()
+    assert alert.inner_text() == alert.get_attribute("data-failed")
+    audit.check(page, "passkey sign-in, the browser refused")
+
+    binding = f"a11y-{lang}"
+    options = h.hub.passkeys.registration_options(doctor, binding)
+    h.hub.passkeys.register(doctor.id, binding, SoftAuthenticator(origin=h.issuer).create(options),
+                            "Ward 5 laptop")
+    page.goto(f"{h.issuer}/account")
+    _sign_in(page, doctor.email)
+    page.locator("#passkeys").wait_for()
+    page.goto(f"{h.issuer}/account/passkeys")
+    page.locator("tr.passkey").wait_for()
+    audit.check(page, "passkeys")
+    audit.assert_clean()
 
 
 def test_refused_and_error_pages(page: Any, audit: Audit, running_hub: RunningHub, lang: str,

@@ -4,6 +4,8 @@ saved locale, then Accept-Language), through the real hub on a real socket."""
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import re
 import shutil
@@ -13,14 +15,17 @@ from typing import Any
 
 import pytest
 import requests
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from hub import i18n
+from hub.domain.passkeys import MAX_PASSKEYS, PasskeyError
+from hub.pages import passkeys as passkey_pages
 from tests.admin.test_browser import chromium  # noqa: F401  (Debian's chromium, or a skip)
+from tests.domain.test_passkeys import SoftAuthenticator
 from tests.flows.conftest import PASSWORD, Browser, RelyingParty, RunningHub, callback_params
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,7 +203,7 @@ def test_signing_in_through_the_dutch_page_in_chromium(chromium: Any, running_hu
         assert page.locator("html").get_attribute("lang") == "nl"
         page.get_by_label("E-mailadres").fill(doctor.email)
         page.get_by_label("Wachtwoord").fill(PASSWORD)
-        page.get_by_role("button", name="Inloggen").click()
+        page.get_by_role("button", name="Inloggen", exact=True).click()
         page.get_by_role("heading", name="Verbonden netwerken").wait_for()
         assert page.title() == "Uw account · Curbside"
     finally:
@@ -244,3 +249,101 @@ def test_the_operator_portal_in_dutch(running_hub: RunningHub) -> None:
     assert re.search(r"Proefdraaien: \d+ van \d+ voorbeeldartsen toegelaten", dry.text)
     assert "Ze zijn bevoegd in een land dat het beleid niet accepteert." in dry.text
     assert "Alleen ingelogd met een wachtwoord" in dry.text
+
+
+# -- passkeys ---------------------------------------------------------------------------------------
+def passkey_refusals() -> list[str]:
+    """Every sentence a PasskeyError is raised with (the passkey library and its pages), as
+    the doctor would get it: a reason from py_webauthn stands in for the library's own."""
+    said = []
+    for path in ("hub/domain/passkeys.py", "hub/pages/passkeys.py"):
+        for node in ast.walk(ast.parse((ROOT / path).read_text())):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "PasskeyError"):
+                continue
+            arg = node.args[0]
+            if isinstance(arg, ast.Constant):
+                said.append(arg.value)
+            else:  # an f-string
+                said.append("".join(
+                    v.value if isinstance(v, ast.Constant)
+                    else str(MAX_PASSKEYS) if ast.unparse(v.value) == "MAX_PASSKEYS"
+                    else "Unexpected client data type." for v in arg.values))  # type: ignore[attr-defined]
+    return said
+
+
+@pytest.mark.parametrize("locale", ["nl", "da"])
+def test_every_passkey_refusal_reads_in_each_language(running_hub: RunningHub, locale: str) -> None:
+    """The passkey library has no Flask and refuses in English; the pages say each of its
+    sentences in the doctor's language, and a new one without a translation fails here."""
+    refusals = passkey_refusals()
+    assert len(refusals) > 15
+    with running_hub.app.test_request_context("/"):
+        token = i18n.choose(locale)
+        try:
+            untranslated = [s for s in refusals if passkey_pages._said(PasskeyError(s)) == s]
+            english = i18n.choose("en")
+            assert [passkey_pages._said(PasskeyError(s)) for s in refusals] == refusals
+            i18n.reset(english)
+        finally:
+            i18n.reset(token)
+    assert untranslated == []
+
+
+def test_the_passkey_sign_in_page_speaks_the_requests_language(running_hub: RunningHub) -> None:
+    """ui_locales reaches the passkey page as it reaches the login page: its words, the words
+    its script shows (data attributes: the CSP allows no inline script) and the library's
+    refusals are Danish for a browser that asks for English."""
+    rp = RelyingParty(running_hub, running_hub.client(client_name="Nordisk Lægenetværk"))
+    browser = Browser(running_hub)
+    browser.s.headers["Accept-Language"] = "en"
+    url, _ = rp.authorization_url(ui_locales="da")
+    login = browser.get(url)
+    assert ">Log ind med en adgangsnøgle</button>" in login.text
+    pending = browser.hidden(login)["pending"]
+    page = browser.get(f"{running_hub.issuer}/login/passkey?pending={pending}")
+    assert page.status_code == 200 and LANG.search(page.text).group(1) == "da"
+    assert "<h1>Log ind med en adgangsnøgle for at fortsætte til Nordisk Lægenetværk</h1>" in page.text
+    assert 'data-cancelled="Anmodningen om adgangsnøglen blev annulleret eller udløb. Prøv igen."' in page.text
+    assert ">Brug min adgangsnøgle</button>" in page.text and "<script>" not in page.text
+    options = browser.s.post(f"{running_hub.issuer}/login/passkey/options", json={"pending": pending},
+                             timeout=10)
+    assert options.status_code == 200
+    malformed = browser.post(f"{running_hub.issuer}/login/passkey", {"pending": pending, "credential": "{}"})
+    assert malformed.status_code == 400 and LANG.search(malformed.text).group(1) == "da"
+    assert "Svaret fra adgangsnøglen er ugyldigt: " in malformed.text
+    not_json = browser.post(f"{running_hub.issuer}/login/passkey", {"pending": pending, "credential": "x"})
+    assert "Svaret fra adgangsnøglen er ikke gyldig JSON." in not_json.text
+    # The script's JSON errors speak the browser's language when no request says otherwise.
+    gone = requests.post(f"{running_hub.issuer}/login/passkey/options", json={"pending": "gone"},
+                         headers={"Accept-Language": "nl"}, timeout=10)
+    assert gone.status_code == 400
+    assert gone.json()["error_description"].startswith("Deze inlogpagina is verlopen.")
+
+
+def test_a_dutch_doctor_manages_her_passkeys_in_dutch(running_hub: RunningHub) -> None:
+    h = running_hub
+    doctor = h.doctor(locale="nl-NL")
+    browser = Browser(h)
+    browser.login(browser.get(f"{h.issuer}/account"), doctor.email)
+    empty = browser.get(f"{h.issuer}/account/passkeys")
+    assert LANG.search(empty.text).group(1) == "nl" and "<h2 id=\"passkeys\">Uw passkeys</h2>" in empty.text
+    assert "<p>Nog geen passkeys.</p>" in empty.text and ">Passkey toevoegen</button>" in empty.text
+    csrf = browser.hidden(empty)["csrf"]
+    options = browser.s.post(f"{h.issuer}/account/passkeys/options", json={"csrf": csrf}, timeout=10).json()
+    credential = json.dumps(SoftAuthenticator(origin=h.issuer).create(options))
+    # Unnamed: named in her language, with the date as she writes it.
+    assert browser.post(f"{h.issuer}/account/passkeys",
+                        {"csrf": csrf, "name": " ", "credential": credential}).status_code == 303
+    now = datetime.now(UTC)
+    listed = browser.get(f"{h.issuer}/account/passkeys")
+    name = f"Passkey toegevoegd op {format_date(now, 'medium', locale='nl')}"
+    assert f'value="{name}"' in listed.text and "Nog niet gebruikt" in listed.text
+    assert format_datetime(now, "short", locale="nl")[:10] in listed.text  # "06-12-2026 09:30"
+    assert f'aria-label="{name} verwijderen"' in listed.text
+    account = browser.get(f"{h.issuer}/account")
+    assert f"1 passkey: {name}." in account.text and ">Passkeys beheren</a>" in account.text
+    passkey_id = re.search(r'id="passkey-(\d+)"', listed.text).group(1)
+    unnamed = browser.post(f"{h.issuer}/account/passkeys/{passkey_id}/rename", {"csrf": csrf, "name": ""})
+    assert unnamed.status_code == 400 and "Geef de passkey een naam." in unnamed.text
+    again = browser.s.post(f"{h.issuer}/account/passkeys/options", json={"csrf": "stale"}, timeout=10)
+    assert again.json()["error_description"] == "Deze pagina is verlopen. Laad de pagina opnieuw en probeer het nog eens."

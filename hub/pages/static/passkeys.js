@@ -1,7 +1,10 @@
 // Passkeys (WebAuthn) on Curbside's passkey pages: sign in (#passkey-signin) and add one
 // (#passkey-add). The server gives the options as JSON and checks the answer; this file
 // only carries them between the server and the browser's authenticator. Loaded as a file
-// so the pages' Content-Security-Policy can keep forbidding inline script.
+// so the pages' Content-Security-Policy can keep forbidding inline script. It has no words
+// of its own: what it says comes from the page, in the page's language (the data-*
+// attributes of #passkey-error, hub/pages/templates/_passkeys_error.html), or from the
+// server's translated error_description.
 (function () {
   "use strict";
 
@@ -65,21 +68,29 @@
     };
   }
 
-  function showError(message) {
-    var el = document.getElementById("passkey-error");
-    el.textContent = message;
-    el.hidden = false;
-    el.focus && el.focus();
+  var alertBox = document.getElementById("passkey-error");
+
+  function said(what) {
+    return alertBox.dataset[what] || alertBox.dataset.failed;
   }
 
+  function showError(message) {
+    alertBox.textContent = message;
+    alertBox.hidden = false;
+  }
+
+  // The server's words (already in the page's language), else the page's for what happened.
   function explain(err) {
-    if (err && err.name === "NotAllowedError") {
-      return "The passkey request was cancelled or timed out. Try again.";
-    }
-    if (err && err.name === "InvalidStateError") {
-      return "This passkey is already registered with your account.";
-    }
-    return (err && err.message) || "Something went wrong with the passkey. Try again.";
+    if (err && err.fromServer) return err.message;
+    if (err && err.name === "NotAllowedError") return said("cancelled");
+    if (err && err.name === "InvalidStateError") return said("registered");
+    return said("failed");
+  }
+
+  function serverSaid(message) {
+    var err = new Error(message);
+    err.fromServer = true;
+    return err;
   }
 
   function postJSON(url, body) {
@@ -88,9 +99,11 @@
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
       body: JSON.stringify(body)
+    }).catch(function () {
+      throw serverSaid(said("unreachable"));
     }).then(function (resp) {
       return resp.json().catch(function () { return {}; }).then(function (data) {
-        if (!resp.ok) throw new Error(data.error_description || "The server refused the request.");
+        if (!resp.ok) throw serverSaid(data.error_description || said("refused"));
         return data;
       });
     });
@@ -98,7 +111,7 @@
 
   function unsupported() {
     if (window.PublicKeyCredential && navigator.credentials) return false;
-    showError("This browser cannot use passkeys.");
+    showError(said("unsupported"));
     return true;
   }
 
