@@ -265,8 +265,11 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
         federation_key=fed_key, oauth_key=fed_oauth))
 
     doctor = hub.accounts.by_email(DEMO_EMAIL) or hub.accounts.create(
+        # No saved locale: a saved one outranks the browser's language (hub/i18n.py), and a
+        # newcomer reading this in English should see the pages in their browser's language;
+        # the account page lets them switch to Dutch or Danish.
         email=DEMO_EMAIL, password=DEMO_PASSWORD, given_name="Anna", family_name="de Vries",
-        locale="nl-NL", email_verified=True)
+        email_verified=True)
     import_copy(hub)
     verified = verify_doctor(hub, doctor)
     if verified.status.value != "match":
