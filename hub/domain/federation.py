@@ -117,11 +117,18 @@ def discovery_metadata(issuer: str, base: Mapping[str, Any]) -> dict[str, Any]:
     ``base`` (OIDC Discovery 1.0 §3): members authenticate with private_key_jwt (section
     12.1.3) and send signed request objects (section 12.1.1.1), so a relying-party library
     reading only ``/.well-known/openid-configuration`` finds both."""
+    def with_private_key_jwt(endpoint: str) -> dict[str, Any]:
+        methods = base.get(f"{endpoint}_endpoint_auth_methods_supported", [])
+        return {f"{endpoint}_endpoint_auth_methods_supported": [
+                    *(m for m in methods if m != "private_key_jwt"), "private_key_jwt"],
+                f"{endpoint}_endpoint_auth_signing_alg_values_supported":
+                    list(federation.DEFAULT_ALGORITHMS)}
+
+    # A member revokes and introspects its own tokens with the key it signs in with.
     return {
-        "token_endpoint_auth_methods_supported": [
-            *(m for m in base.get("token_endpoint_auth_methods_supported", [])
-              if m != "private_key_jwt"), "private_key_jwt"],
-        "token_endpoint_auth_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
+        **with_private_key_jwt("token"),
+        **with_private_key_jwt("revocation"),
+        **with_private_key_jwt("introspection"),
         "request_parameter_supported": True,
         "request_object_signing_alg_values_supported": list(federation.DEFAULT_ALGORITHMS),
         "client_registration_types_supported": ["automatic", "explicit"],

@@ -172,9 +172,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def get_audiences(self) -> list[str]:
         # Section 12.1.3: the audience is the OP's entity identifier or the endpoint; the
-        # pushed authorization endpoint authenticates the same way (RFC 9126 §2).
+        # pushed authorization (RFC 9126 §2), revocation and introspection endpoints
+        # authenticate the client the same way.
         issuer = self.hub.settings.issuer
-        return [issuer, f"{issuer}/token", f"{issuer}/par"]
+        return [issuer, *(f"{issuer}/{path}" for path in ("token", "par", "revoke", "introspect"))]
 
     def resolve_client_public_key(self, client: Any) -> KeySet:
         return KeySet.import_key_set(client.metadata.get("jwks") or {"keys": []})

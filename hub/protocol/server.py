@@ -31,8 +31,8 @@ from hub.domain.keys import SUPPORTED_ALGS
 from hub.domain.tokens import AccessToken, RefreshTokenView
 from hub.ops.metrics import count_token
 from hub.protocol.grants import (
-    AUTH_METHODS,
     SECRET_METHODS,
+    SIGN_IN_AUTH_METHODS,
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     OpenIDCode,
@@ -276,7 +276,8 @@ class Introspection(_IgnoresUnknownHints, IntrospectionEndpoint):  # type: ignor
     """RFC 7662. A client may introspect only its own tokens: telling any caller which
     doctor a token belongs to would let networks correlate doctors."""
 
-    CLIENT_AUTH_METHODS = SECRET_METHODS
+    # A federation member has no secret: it introspects with private_key_jwt (RFC 7523 §2.2).
+    CLIENT_AUTH_METHODS = [*SECRET_METHODS, "private_key_jwt"]
 
     def query_token(self, token: str, token_type_hint: str | None) -> Any:
         if not token or len(token) > 512:
@@ -307,7 +308,7 @@ class Introspection(_IgnoresUnknownHints, IntrospectionEndpoint):  # type: ignor
 class Revocation(_IgnoresUnknownHints, RevocationEndpoint):  # type: ignore[misc]
     """RFC 7009. Public clients revoke with their client_id only (§2.1)."""
 
-    CLIENT_AUTH_METHODS = AUTH_METHODS
+    CLIENT_AUTH_METHODS = SIGN_IN_AUTH_METHODS  # with the federation members' private_key_jwt
 
     def query_token(self, token: str, token_type_hint: str | None) -> Any:
         if not token or len(token) > 512:
