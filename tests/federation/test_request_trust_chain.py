@@ -19,20 +19,14 @@ from federation import build_subordinate_statement
 from hub.persistence.models.federation import FederationRegistration
 from tests.federation.unruly_net import UnrulyNetwork
 from tests.flows.conftest import Browser, RunningHub, callback_params
-from tests.flows.federation_net import Member, PartnerBackEnd, fed_hub, new_network
+from tests.flows.federation_net import Member, PartnerBackEnd, anchored, fed_hub, new_network
 
 __all__ = ["fed_hub"]  # the fixture
 
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[UnrulyNetwork]:
-    n = UnrulyNetwork()
-    anchor = n.authority("anchor")
-    intermediate = n.authority("regional", hints=[anchor.id])
-    n.enrol(anchor, intermediate)
-    n.anchor, n.intermediate = anchor, intermediate  # type: ignore[attr-defined]
-    yield n
-    n.close()
+    yield from anchored(UnrulyNetwork())
 
 
 def _statement(superior: Member, subject: Member, key: ECKey | None = None) -> str:

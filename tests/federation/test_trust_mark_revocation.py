@@ -24,7 +24,7 @@ from hub.persistence.models.federation import FederationRegistration
 from hub.persistence.models.registers import SelfDeclaredProfession
 from hub.relying.policy import store
 from tests.flows.conftest import Browser, RunningHub, callback_params
-from tests.flows.federation_net import Member, Network, PartnerBackEnd, fed_hub, new_network
+from tests.flows.federation_net import Member, Network, PartnerBackEnd, anchored, fed_hub, new_network
 
 __all__ = ["fed_hub"]  # the fixture
 MARK = "https://curbside.example/trust-marks/verified-physicians-only"
@@ -60,13 +60,7 @@ class StatusNetwork(Network):
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[StatusNetwork]:
-    n = StatusNetwork()
-    anchor = n.authority("anchor")
-    intermediate = n.authority("regional", hints=[anchor.id])
-    n.enrol(anchor, intermediate)
-    n.anchor, n.intermediate = anchor, intermediate  # type: ignore[attr-defined]
-    yield n
-    n.close()
+    yield from anchored(StatusNetwork())
 
 
 def _sign_in(hub: RunningHub, rp: Member) -> requests.Response:

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 import pytest
@@ -122,15 +122,23 @@ class Network:
         return Response("not found", 404)
 
 
-@pytest.fixture(scope="module")
-def net() -> Iterator[Network]:
-    n = Network()
+NetworkT = TypeVar("NetworkT", bound=Network)
+
+
+def anchored(n: NetworkT) -> Iterator[NetworkT]:
+    """The federation the tests use: a trust anchor, a regional intermediate under it, and
+    the relying parties each test enrols under the intermediate; closed afterwards."""
     anchor = n.authority("anchor")
     intermediate = n.authority("regional", hints=[anchor.id])
     n.enrol(anchor, intermediate)
     n.anchor, n.intermediate = anchor, intermediate  # type: ignore[attr-defined]
     yield n
     n.close()
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Network]:
+    yield from anchored(Network())
 
 
 @pytest.fixture(scope="module")
