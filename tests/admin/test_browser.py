@@ -7,9 +7,7 @@ on the embedded backend only.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,34 +15,14 @@ import pyotp
 import pytest
 
 from tests.admin.conftest import ADMIN_PASSWORD, new_admin
+from tests.browser import launched_chromium
 from tests.flows.conftest import RunningHub
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("CURBSIDE_TEST_BROWSER", "").lower() == "required":
-        pytest.fail(f"browser tests are required (CURBSIDE_TEST_BROWSER=required) but {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    executable = shutil.which("chromium") or next(
-        (p for p in ("/usr/bin/chromium",) if os.path.exists(p)), None)
-    if executable is None:
-        _unavailable("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from launched_chromium()
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import random
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -21,8 +20,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+from tests.browser import launched_chromium
+
 PORTS = 6  # the hub, the partner network, two communities, the demo services, the federated network
 
 
@@ -50,12 +49,6 @@ def _free_block(count: int) -> int:
                 sock.close()
         return first
     raise RuntimeError("no block of free ports")
-
-
-def _unavailable(why: str) -> None:
-    if os.environ.get("CURBSIDE_TEST_BROWSER", "").lower() == "required":
-        pytest.fail(f"browser tests are required (CURBSIDE_TEST_BROWSER=required) but {why}")
-    pytest.skip(why)
 
 
 @dataclass
@@ -146,17 +139,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
-    executable = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
-    if executable is None:
-        _unavailable("Debian's chromium is not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable("playwright is not installed (pip install playwright)")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from launched_chromium()
 
 
 def sign_in_at_hub(page: Any, demo: Demo) -> None:

@@ -129,7 +129,7 @@ def test_connected_networks_page_lists_sessions_and_disconnect_revokes(running_h
                       scope="openid offline_access")
     token = rp.sign_in(browser, running_hub.doctor().email)
     page = browser.get(f"{running_hub.issuer}/account")
-    assert "Nordic Doctors" in page.text and '<td class="active-sessions">1' in page.text
+    assert "Nordic Doctors" in page.text and '<td class="active-sessions" data-label="Active sessions">1' in page.text
     form = page.text.split('action="/account/consents/')[1]
     consent_id = form.split("/")[0]
     csrf = browser.hidden(page)["csrf"]
