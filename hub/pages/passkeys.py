@@ -158,6 +158,14 @@ def _pending(pending_id: str) -> Pending | None:
     return _flow().load_pending(pending_id[:64])
 
 
+def _ceremony(pending: Pending) -> str:
+    """What a sign-in challenge is bound to: the pending request *and* the step it is at.
+    A challenge fetched before the password (any passkey, usernameless) must not answer the
+    second factor the same request asks for after it: WebAuthn §7.2 step 6 wants the
+    credential the ceremony was for, and the password's doctor is not the ceremony's."""
+    return f"{pending.id}:{pending.doctor_id or ''}"
+
+
 def _localize(pending: Pending) -> None:
     """The sign-in pages' language, as the login page chose it: the authorization request's
     ui_locales, then (a second factor) the doctor's saved locale, then the browser's."""
@@ -203,7 +211,7 @@ def signin_options() -> Response:
                            "start again."))
     _localize(pending)
     try:
-        options = _hub().passkeys.authentication_options(pending.id, doctor_id=pending.doctor_id)
+        options = _hub().passkeys.authentication_options(_ceremony(pending), doctor_id=pending.doctor_id)
     except PasskeyError as e:
         return _bad_json(_said(e))
     resp = jsonify(options)
@@ -222,7 +230,7 @@ def signin() -> Response:
     address = request.remote_addr or "unknown"
     second_factor = pending.doctor_id is not None
     try:
-        use = hub.passkeys.authenticate(pending.id, _credential_field())
+        use = hub.passkeys.authenticate(_ceremony(pending), _credential_field())
     except PasskeyError as e:
         if second_factor:
             hub.audit_event("auth:mfa:failure", doctor_id=pending.doctor_id, address=address,
