@@ -39,6 +39,7 @@ from hub.pages.own_sign_in import shows_own_authentication
 from hub.protocol import csrf
 from hub.protocol.csrf import csrf_valid
 from hub.protocol.guards import PAGE_HEADERS
+from hub.protocol.par import kept_request_uri
 from hub.protocol.signin import (
     ACCOUNT_NEXT,
     ACCOUNT_THROTTLE,
@@ -183,11 +184,30 @@ def _signin_page(pending: Pending, error: str | None = None, status: int = 200) 
 
 
 def _restart_url(pending: Pending) -> str:
-    """Where "use your password (or code) instead" goes: the same authorization request
-    from its start (the login page), or the account page that asked for a sign-in."""
+    """Where "use your password (or code) instead" goes (``restart``)."""
     if pending.params.get(ACCOUNT_NEXT):
         return "/account"
-    return "/authorize?" + urlencode(pending.params)
+    return "/login/passkey/back?" + urlencode({"pending": pending.id})
+
+
+@bp.get("/login/passkey/back")
+def restart() -> Response:
+    """The same authorization request from its start (the login page), or the account page
+    that asked for a sign-in. The request goes back to ``/authorize`` as a one-time
+    request_uri (hub/protocol/par.py), not spelled out in the address: a pushed request's
+    parameters stay off the browser (RFC 9126 §1), and a federation member's request,
+    verified from its request object, is one ``/authorize`` accepts only signed or pushed
+    (OpenID Federation 1.0 section 12.1.1)."""
+    pending = _pending(request.args.get("pending", ""))
+    if pending is None:
+        return error_page(*EXPIRED)
+    if pending.params.get(ACCOUNT_NEXT):
+        return redirect("/account", 303)
+    uri = kept_request_uri(_hub(), pending.params)
+    resp = redirect("/authorize?" + urlencode({"client_id": pending.params.get("client_id", ""),
+                                               "request_uri": uri}), 303)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.get("/login/passkey")
