@@ -39,6 +39,7 @@ from hub.pages.own_sign_in import shows_own_authentication
 from hub.protocol import csrf
 from hub.protocol.csrf import csrf_valid
 from hub.protocol.guards import PAGE_HEADERS
+from hub.protocol.par import kept_request_uri
 from hub.protocol.signin import (
     ACCOUNT_NEXT,
     ACCOUNT_THROTTLE,
@@ -158,6 +159,14 @@ def _pending(pending_id: str) -> Pending | None:
     return _flow().load_pending(pending_id[:64])
 
 
+def _ceremony(pending: Pending) -> str:
+    """What a sign-in challenge is bound to: the pending request *and* the step it is at.
+    A challenge fetched before the password (any passkey, usernameless) must not answer the
+    second factor the same request asks for after it: WebAuthn §7.2 step 6 wants the
+    credential the ceremony was for, and the password's doctor is not the ceremony's."""
+    return f"{pending.id}:{pending.doctor_id or ''}"
+
+
 def _localize(pending: Pending) -> None:
     """The sign-in pages' language, as the login page chose it: the authorization request's
     ui_locales, then (a second factor) the doctor's saved locale, then the browser's."""
@@ -175,11 +184,30 @@ def _signin_page(pending: Pending, error: str | None = None, status: int = 200) 
 
 
 def _restart_url(pending: Pending) -> str:
-    """Where "use your password (or code) instead" goes: the same authorization request
-    from its start (the login page), or the account page that asked for a sign-in."""
+    """Where "use your password (or code) instead" goes (``restart``)."""
     if pending.params.get(ACCOUNT_NEXT):
         return "/account"
-    return "/authorize?" + urlencode(pending.params)
+    return "/login/passkey/back?" + urlencode({"pending": pending.id})
+
+
+@bp.get("/login/passkey/back")
+def restart() -> Response:
+    """The same authorization request from its start (the login page), or the account page
+    that asked for a sign-in. The request goes back to ``/authorize`` as a one-time
+    request_uri (hub/protocol/par.py), not spelled out in the address: a pushed request's
+    parameters stay off the browser (RFC 9126 §1), and a federation member's request,
+    verified from its request object, is one ``/authorize`` accepts only signed or pushed
+    (OpenID Federation 1.0 section 12.1.1)."""
+    pending = _pending(request.args.get("pending", ""))
+    if pending is None:
+        return error_page(*EXPIRED)
+    if pending.params.get(ACCOUNT_NEXT):
+        return redirect("/account", 303)
+    uri = kept_request_uri(_hub(), pending.params)
+    resp = redirect("/authorize?" + urlencode({"client_id": pending.params.get("client_id", ""),
+                                               "request_uri": uri}), 303)
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.get("/login/passkey")
@@ -203,7 +231,7 @@ def signin_options() -> Response:
                            "start again."))
     _localize(pending)
     try:
-        options = _hub().passkeys.authentication_options(pending.id, doctor_id=pending.doctor_id)
+        options = _hub().passkeys.authentication_options(_ceremony(pending), doctor_id=pending.doctor_id)
     except PasskeyError as e:
         return _bad_json(_said(e))
     resp = jsonify(options)
@@ -222,7 +250,7 @@ def signin() -> Response:
     address = request.remote_addr or "unknown"
     second_factor = pending.doctor_id is not None
     try:
-        use = hub.passkeys.authenticate(pending.id, _credential_field())
+        use = hub.passkeys.authenticate(_ceremony(pending), _credential_field())
     except PasskeyError as e:
         if second_factor:
             hub.audit_event("auth:mfa:failure", doctor_id=pending.doctor_id, address=address,

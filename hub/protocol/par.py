@@ -54,11 +54,18 @@ def pushed_authorization_response(hub: Any, provider: Any, request: Request) -> 
         return refusal_response(e)
     except OAuth2Error as e:
         return provider.handle_error_response(oauth, e)  # type: ignore[no-any-return]
-    key = new_token(32)
-    hub.store.put(PAR_KIND, key, json.dumps(pushed).encode(), ttl=PAR_TTL)
-    body = json.dumps({"request_uri": REQUEST_URI_PREFIX + key, "expires_in": PAR_TTL})
+    body = json.dumps({"request_uri": kept_request_uri(hub, pushed), "expires_in": PAR_TTL})
     return Response(body, status=201, mimetype="application/json",
                     headers={"Cache-Control": "no-store"})
+
+
+def kept_request_uri(hub: Any, params: dict[str, str]) -> str:
+    """A one-time ``request_uri`` for ``params``, an authorization request the hub has
+    checked (pushed here, or verified at ``/authorize`` and restarted by the hub itself):
+    ``/authorize`` takes it back with its ``client_id`` (``pushed_params``)."""
+    key = new_token(32)
+    hub.store.put(PAR_KIND, key, json.dumps(params).encode(), ttl=PAR_TTL)
+    return REQUEST_URI_PREFIX + key
 
 
 def _single_values(request: Request) -> dict[str, str]:

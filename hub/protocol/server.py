@@ -313,16 +313,16 @@ class Revocation(_IgnoresUnknownHints, RevocationEndpoint):  # type: ignore[misc
     def query_token(self, token: str, token_type_hint: str | None) -> Any:
         if not token or len(token) > 512:
             return None
-        hub: Hub = self.server.hub
-        found = _find_any_token(hub, token, token_type_hint)
-        if found is not None:
-            self._raw = token
-        return found
+        return _find_any_token(self.server.hub, token, token_type_hint)
 
     def revoke_token(self, token: Any, request: Any) -> None:
         hub: Hub = self.server.hub
         if isinstance(token, AccessToken):
-            hub.tokens.revoke_access_token(self._raw)
+            # RFC 7009 §2.1: the token this request sent, the one whose client was checked.
+            # Read from the request, never kept on the endpoint: Authlib shares one endpoint
+            # object between the server's threads, and a value kept there between
+            # ``query_token`` and here could be another request's token.
+            hub.tokens.revoke_access_token(request.form["token"])
         else:
             hub.tokens.revoke_grant(token.grant.id, reason="revoked")
             hub.audit_event("oidc:grant:revoke", actor=token.grant.client_id,

@@ -67,3 +67,15 @@ def test_a_reload_after_inviting_mints_no_second_token(admin_hub: RunningHub, co
     r2 = admin.act("/admin/clients/initial-token", label="Leaked URL Clinic")
     assert 'id="initial-token"' not in other.get(r2.headers["Location"]).text
     assert 'id="initial-token"' in admin.get(r2.headers["Location"]).text
+
+
+def test_a_label_that_looks_like_a_secret_is_refused_before_a_token_is_minted(
+        admin_hub: RunningHub, console_for: ConsoleFor) -> None:
+    """The audit log refuses token-like values (hub/audit/detail.py): a label pasted from a
+    password manager must be refused with a page, before any token exists, not minted
+    unaudited and answered with a 500."""
+    admin = console_for("admin")
+    before = len(audit_records(admin_hub, actor=admin.actor, event="client:initial_token:issue"))
+    r = admin.act("/admin/clients/initial-token", label="Qm9sZC1LZXktOHpYcTNwTDl2UjJ0WTVu")
+    assert r.status_code == 400 and "label" in r.text.lower()
+    assert len(audit_records(admin_hub, actor=admin.actor, event="client:initial_token:issue")) == before

@@ -5,6 +5,8 @@ with its secret; misuse of a request_uri or of the push is refused with a standa
 
 from __future__ import annotations
 
+import html
+import re
 import secrets
 import time
 from typing import Any
@@ -129,3 +131,32 @@ def test_a_request_uri_is_bound_to_its_client(fed_hub: RunningHub, net: Any) -> 
     assert stolen.status_code == 400 and "invalid_request_uri" in stolen.text
     unknown = Browser(fed_hub).get(_authorize(fed_hub, rp.id, PREFIX + "no-such-request"))
     assert unknown.status_code == 400 and "invalid_request_uri" in unknown.text
+
+
+def test_the_passkey_pages_way_back_restarts_a_members_request_without_spelling_it_out(
+        fed_hub: RunningHub, net: Any) -> None:
+    """"Use your email address and password instead" on the passkey page starts the same
+    request again. A member's request was verified from its request object, which
+    /authorize needs again (section 12.1.1), and a pushed request's parameters stay off the
+    browser (RFC 9126 §1): the way back is a one-time request_uri, not the parameters."""
+    rp = new_network(net, "passkey-back")
+    partner = PartnerBackEnd(fed_hub, rp)
+    browser = Browser(fed_hub)
+    hint = "ann.back@example.org"
+    login = browser.get(partner.authorization_url(partner.request_object(login_hint=hint)))
+    assert 'action="/login"' in login.text, login.text[:300]
+    pending = Browser.hidden(login)["pending"]
+    page = browser.get(f"{fed_hub.issuer}/login/passkey?pending={pending}")
+    assert page.status_code == 200 and "ann.back" not in page.text
+    back = browser.get(fed_hub.issuer + html.unescape(re.search(r'<a href="([^"]*)">Use your email',
+                                                                page.text).group(1)))
+    assert back.status_code == 303 and "ann.back" not in back.headers["Location"]
+    assert PREFIX.replace(":", "%3A") in back.headers["Location"]
+    again = browser.get(fed_hub.issuer + back.headers["Location"])
+    assert again.status_code == 200 and 'action="/login"' in again.text, again.text[:500]
+    done = browser.through(again, fed_hub.doctor().email)
+    assert callback_params(done)["state"] == partner.state
+    # The way back is one-time, and another browser cannot take it.
+    assert Browser(fed_hub).get(fed_hub.issuer + back.headers["Location"]).status_code == 400
+    stranger = Browser(fed_hub).get(f"{fed_hub.issuer}/login/passkey/back?pending={pending}")
+    assert stranger.status_code == 400 and "request_uri" not in stranger.headers.get("Location", "")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
+from hub.domain.tokens import AccessToken
 from hub.protocol.grants import USED_CODE_KIND, code_key
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
 
@@ -160,3 +162,38 @@ def test_a_pending_client_cannot_sign_anyone_in(running_hub: RunningHub, browser
         raise AssertionError("pending client got a token")
     except OAuthError as e:
         assert e.error == "invalid_client"
+
+
+def test_concurrent_revocations_each_revoke_their_own_token(running_hub: RunningHub,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """RFC 7009 §2.1: the token revoked is the one the authenticated client sent and owns.
+    The revocation endpoint is one object shared by the server's threads: a network that
+    sends another's token (refused) while an honest one revokes its own must not make the
+    honest request revoke the other token and leave its own alive. The ownership check is
+    slowed down to open the window two overlapping requests have in production."""
+    meta = running_hub.metadata()
+    honest, victim, meddler = running_hub.client(), running_hub.client(), running_hub.client()
+
+    def token_of(creds: dict) -> str:
+        return OAuth2Session(creds["client_id"], creds["client_secret"]).fetch_token(
+            meta["token_endpoint"], grant_type="client_credentials")["access_token"]
+
+    def auth(creds: dict) -> tuple[str, str]:
+        return creds["client_id"], creds["client_secret"]
+
+    own, victims = token_of(honest), token_of(victim)
+    checked = AccessToken.check_client
+
+    def slow_check(self: AccessToken, client: object) -> bool:
+        time.sleep(0.3)
+        return checked(self, client)
+
+    monkeypatch.setattr(AccessToken, "check_client", slow_check)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_post, meta["revocation_endpoint"], {"token": own}, auth(honest))
+        time.sleep(0.1)
+        second = pool.submit(_post, meta["revocation_endpoint"], {"token": victims}, auth(meddler))
+        assert first.result().status_code == 200 and second.result().status_code == 400
+    monkeypatch.undo()
+    assert _post(meta["introspection_endpoint"], {"token": own}, auth(honest)).json() == {"active": False}
+    assert _post(meta["introspection_endpoint"], {"token": victims}, auth(victim)).json()["active"] is True

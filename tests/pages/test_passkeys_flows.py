@@ -13,6 +13,7 @@ import requests
 
 from tests.domain.test_passkeys import SoftAuthenticator
 from tests.flows.conftest import Browser, RelyingParty, RunningHub, callback_params
+from tests.flows.test_prompts_and_mfa import _enrol_totp
 
 ACR_MFA, ACR_PHR = "urn:curbside:acr:mfa", "urn:curbside:acr:phr"
 
@@ -74,3 +75,34 @@ def test_a_password_session_without_a_passkey_is_not_stepped_up(running_hub: Run
     url, _ = rp.authorization_url(acr_values=ACR_MFA)
     claims = rp.validate_id_token(rp.exchange(callback_params(browser.get(url)))["id_token"])
     assert claims["acr"] == "urn:curbside:acr:pwd"  # nothing stronger to give; acr_values is voluntary
+
+
+def test_a_passwordless_challenge_cannot_answer_the_second_factor_of_another_doctor(
+        running_hub: RunningHub) -> None:
+    """Mallory knows Ann's password but not her code. She opens the passkey page first (a
+    challenge for any passkey), then gives Ann's password (the request now waits for Ann's
+    second factor), and answers that old challenge with her own passkey: refused, and no
+    code reaches the network (WebAuthn §7.2 step 6: the credential must be the one the
+    ceremony was for)."""
+    h = running_hub
+    _, mallory, mallory_key = enrolled(h)
+    ann, ann_browser = h.doctor(), Browser(h)
+    assert ann_browser.login(ann_browser.get(f"{h.issuer}/account"), ann.email).status_code == 303
+    _enrol_totp(h, ann_browser)
+
+    attacker = Browser(h)
+    rp = RelyingParty(h, h.client())
+    url, _ = rp.authorization_url()
+    login = attacker.get(url)
+    pending = Browser.hidden(login)["pending"]
+    options = attacker.s.post(f"{h.issuer}/login/passkey/options", json={"pending": pending}, timeout=10).json()
+    assert options["allowCredentials"] == []  # usernameless: any passkey
+    otp_page = attacker.login(login, ann.email)
+    assert 'name="otp"' in otp_page.text
+    answer = attacker.post(f"{h.issuer}/login/passkey",
+                           {"pending": pending, "credential": json.dumps(mallory_key.get(options))})
+    assert answer.status_code == 400 and "expired" in answer.text
+    assert "code=" not in answer.headers.get("Location", "")
+    # The second factor's own challenge lists only Ann's passkeys, and she has none.
+    options = attacker.s.post(f"{h.issuer}/login/passkey/options", json={"pending": pending}, timeout=10)
+    assert options.status_code == 400 and "No passkey" in options.json()["error_description"]

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from hub.admin import clients
 from hub.admin.roles import Permission
+from hub.audit.detail import looks_like_token
 from hub.domain.clients import MAX_CLIENT_ID_LENGTH
 from hub.pages.admin.console import bp, client_address, current, hub, page, reason, require, valid_id
 from hub.relying.invitations import issue_initial_token
@@ -74,6 +75,11 @@ def client_initial_token() -> Response:
     answers. "Approve in advance" makes the networks it registers active at once."""
     why = reason()
     label = " ".join(request.form.get("label", "").split())[:200]
+    if looks_like_token(label):
+        # The issue is audited with its label, and the audit log refuses token-like values
+        # (hub/audit/detail.py): refused here, before a token exists, rather than minted
+        # unaudited behind a 500.
+        abort(400, "Write the label in words; it must not look like a code or a secret.")
     try:
         uses = min(max(int(request.form.get("uses", "1")), 1), 100)
         days = min(max(int(request.form.get("days", "7")), 1), 90)
