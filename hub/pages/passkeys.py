@@ -383,6 +383,14 @@ def rename(cookie: str, sso: SSOSession, passkey_id: int) -> Response:
 @doctor_view(form=True)
 def remove(cookie: str, sso: SSOSession, passkey_id: int) -> Response:
     hub = _hub()
+    if not shows_own_authentication(sso, hub.accounts.get(sso.doctor_id)):
+        # Removing an authenticator is as sensitive as binding one (NIST SP 800-63B
+        # §6.1.2.1): whoever controls a linked network's account must not strip the
+        # doctor's passkeys from a brokered sign-in.
+        return error_page(_("Sign in with your own factors first"),
+                          _("Removing a passkey needs your own Curbside password (and your current "
+                            "code, if one is set up) or a passkey you already have. Sign out, sign "
+                            "in with them, then remove it."), 403)
     if not hub.passkeys.remove(sso.doctor_id, passkey_id):
         return error_page(_("Passkey not found"), _("It may have been removed already."), 404)
     hub.audit_event("auth:mfa:remove", doctor_id=sso.doctor_id, method="passkey", passkey=passkey_id)

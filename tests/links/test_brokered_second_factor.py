@@ -3,12 +3,14 @@ doctor's own second factor when one is enrolled, before any hub session exists."
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pyotp
 import requests
 
 from hub.domain.sessions import ACR_MFA, ACR_PWD
+from tests.domain.test_passkeys import SoftAuthenticator
 from tests.flows.conftest import Browser, RelyingParty, callback_params
 from tests.links.linkkit import Doctor, Net
 
@@ -109,3 +111,26 @@ def test_a_brokered_session_cannot_set_up_a_first_second_factor(
     assert enrol.status_code == 403
     assert not hub.accounts.get(doctor.id).mfa_enabled
     assert enrol_totp(doctor)  # her own password session still can
+
+
+def test_a_brokered_session_cannot_remove_the_doctors_passkey(
+        hub: Any, doctor: Doctor, make_net: Any, running_hub: Any) -> None:
+    """Whoever controls the upstream account must not strip the doctor's passkeys either."""
+    own = doctor.page("/account/passkeys")
+    options = doctor.browser.s.post(f"{running_hub.issuer}/account/passkeys/options", timeout=10,
+                                    json={"csrf": Browser.hidden(own)["csrf"]}).json()
+    added = doctor.browser.post(f"{running_hub.issuer}/account/passkeys", {
+        "csrf": Browser.hidden(own)["csrf"], "name": "Phone",
+        "credential": json.dumps(SoftAuthenticator(origin=running_hub.issuer).create(options))})
+    assert added.status_code == 303, added.text[:300]
+    [passkey] = hub.passkeys.list_for(doctor.id)
+
+    net: Net = make_net("oidc", display_name="Artsennet")
+    doctor.link(net)
+    b, _, back = brokered_sign_in(running_hub, net)
+    b.through(back, doctor.account.email)
+    page = b.get(f"{running_hub.issuer}/account/passkeys")
+    removed = b.post(f"{running_hub.issuer}/account/passkeys/{passkey.id}/remove",
+                     {"csrf": Browser.hidden(page)["csrf"]})
+    assert removed.status_code == 403 and "password" in removed.text
+    assert [p.id for p in hub.passkeys.list_for(doctor.id)] == [passkey.id]
