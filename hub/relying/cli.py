@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from hub.audit.detail import looks_like_token
 from hub.cli_context import Context, pass_ctx
 
 
@@ -131,6 +132,11 @@ def initial_token(c: Context, label: str, ttl: int, uses: int, operator: str | N
     from hub.pages.operators import operator_id_for
     from hub.relying.invitations import issue_initial_token
 
+    if looks_like_token(label):
+        # The issue is audited with its label, and the audit log refuses token-like values
+        # (hub/audit/detail.py): refused before a token exists.
+        raise click.BadParameter("write it in words; it must not look like a code or a secret",
+                                 param_hint="--label")
     op_id = operator_id_for(c.hub, operator) if operator else None
     if operator and op_id is None:
         raise click.ClickException(f"no operator {operator!r}")

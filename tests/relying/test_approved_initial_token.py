@@ -137,3 +137,15 @@ def test_cli_creates_a_client_with_back_channel_logout_and_a_pairwise_sector(cli
                                     "--backchannel-logout-uri", "http://x.example/logout"], env=cli_env)
     assert bad.exit_code == 1 and "backchannel_logout_uri must use https" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_cli_refuses_a_secret_looking_label_before_minting(cli_env: dict[str, str]) -> None:
+    from hub.persistence.db import Database
+
+    refused = CliRunner().invoke(main, ["client", "initial-token", "--label", "sk_live_" + "A1b2C3d4" * 5],
+                                 env=cli_env)
+    assert refused.exit_code == 2 and "--label" in refused.output and "Traceback" not in refused.output
+    db = Database(cli_env["CURBSIDE_DATABASE_URL"])
+    with db.session() as s:
+        assert not [t for t in s.scalars(select(InitialAccessToken)) if t.label.startswith("sk_live_")]
+    db.engine.dispose()
