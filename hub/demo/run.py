@@ -228,6 +228,8 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
     Path(instance).mkdir(parents=True, exist_ok=True)
     # The in-process queue runs a job per link and webhook; only its failures matter here.
     logging.getLogger("huey").setLevel(logging.WARNING)
+    # Nor do the schema migrations' steps: a first start would open with ten lines of them.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # localhost, not 127.0.0.1: a WebAuthn relying-party id is a host name (browsers refuse
     # an IP address), and passkeys should work in the demo.
     issuer = f"http://localhost:{port}"
@@ -258,7 +260,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
                                      subordinates={federated_url: public_jwks(fed_key)}),
         "/big-register": create_register_app(),
         "/codes": create_codes_app([("Admin", f"{issuer}/admin/", admin_secret),
-                                    ("Operator", f"{issuer}/operator/", operator_secret)]),
+                                    ("Operator", f"{issuer}/operator", operator_secret)]),
     }))
     serve("localhost", network_port + 4, create_federated_network_app(
         name="Regional Care Network", entity_id=federated_url, issuer=issuer, anchor_id=anchor_id,
@@ -314,7 +316,7 @@ Admin console:    {issuer}/admin/
   Email:          {ADMIN_EMAIL}
   Password:       {ADMIN_PASSWORD}
   TOTP secret:    {admin_secret}
-Operator portal:  {issuer}/operator/
+Operator portal:  {issuer}/operator
   Email:          {OPERATOR_EMAIL}
   Password:       {OPERATOR_PASSWORD}
   TOTP secret:    {operator_secret}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -217,3 +218,29 @@ def test_a_restarted_demo_keeps_its_sign_ins_and_its_federation(
     finally:
         stop_demo(again)
     assert "Traceback" not in again.stderr() + first.stderr()
+
+
+def _printed_addresses(demo: Demo) -> set[str]:
+    # As a newcomer copies them: up to a space, without the closing parenthesis around one.
+    return {url.rstrip(")") for url in re.findall(r"https?://\S+", demo.output)}
+
+
+def test_every_address_the_demo_prints_opens_as_printed(demo: Demo) -> None:
+    printed = _printed_addresses(demo)
+    assert len(printed) >= 12, demo.output
+    for url in sorted(printed):
+        answer = requests.get(url, timeout=10)  # redirects followed, as a browser does
+        assert answer.status_code < 400, f"{url} answers {answer.status_code}"
+    # The first start's schema migrations are not news to a newcomer.
+    assert "alembic" not in demo.stderr(), demo.stderr()[:2000]
+
+
+def test_the_readme_promises_only_addresses_the_demo_prints(demo: Demo) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    promised = re.findall(r"<(http://localhost:(\d+)(/[^>]*))>", readme)
+    assert len(promised) >= 5
+    printed = _printed_addresses(demo)
+    for url, port, path in promised:
+        # The README speaks of the default ports (5000 up); this demo runs from demo.port up.
+        moved = f"http://localhost:{int(port) - 5000 + demo.port}{path}"
+        assert moved in printed, f"the README's {url} is not among the demo's addresses"
