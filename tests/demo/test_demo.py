@@ -244,3 +244,27 @@ def test_the_readme_promises_only_addresses_the_demo_prints(demo: Demo) -> None:
         # The README speaks of the default ports (5000 up); this demo runs from demo.port up.
         moved = f"http://localhost:{int(port) - 5000 + demo.port}{path}"
         assert moved in printed, f"the README's {url} is not among the demo's addresses"
+
+
+def test_a_passkey_added_from_the_account_page_signs_the_demo_doctor_in(page: Any, demo: Demo) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True}})
+    account = demo.value("Your account")
+    page.goto(account)
+    sign_in_at_hub(page, demo)
+    page.get_by_role("link", name="Add a passkey").click()
+    page.get_by_label(re.compile("Name it after the device")).fill("Demo laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.locator("tr.passkey").filter(has_text="Not used yet").wait_for()
+    page.goto(account)
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(account)
+    page.get_by_role("link", name="Sign in with a passkey").or_(
+        page.get_by_role("button", name="Sign in with a passkey")).first.click()
+    page.get_by_role("button", name="Use my passkey").click()
+    # The passkey alone is both factors, but the account page, which says two-step sign-in
+    # is off, should not call this a sign-in "with two steps".
+    page.get_by_text(f"Signed in as {demo.value('Demo doctor')} with a passkey.").wait_for()
