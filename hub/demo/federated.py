@@ -66,13 +66,15 @@ class DemoKeys:
 
 
 ANCHOR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Demo Medical Federation</title></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo Medical Federation</title></head>
 <body><h1>Demo Medical Federation: trust anchor</h1>
 <p>This is the entity id <code>{{ entity_id }}</code> of the demo federation's trust anchor.
 Curbside trusts its key, so it trusts every network the anchor vouches for.</p>
 <p>Its entity configuration (a signed JWT): <a href="{{ entity_id }}{{ well_known }}">{{ well_known }}</a></p>
 <p>Networks it vouches for:</p><ul>{% for sub in subordinates %}
-<li><a href="{{ sub }}/">{{ sub }}</a> (<a href="{{ entity_id }}/fetch?sub={{ sub|urlencode }}">its subordinate statement</a>)</li>
+<li><a href="{{ sub }}/">{{ sub }}</a>
+(<a href="{{ entity_id }}/fetch?sub={{ sub|urlencode }}">its subordinate statement</a>)</li>
 {% endfor %}</ul></body></html>"""
 
 

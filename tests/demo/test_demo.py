@@ -7,7 +7,11 @@ background polling writes nothing on the console."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ import pytest
 import requests
 
 from hub.verification.vocabulary import REGISTRATIONS_CLAIM
-from tests.demo.conftest import Demo, sign_in_at_hub, start_demo, stop_demo
+from tests.demo.conftest import PORTS, Demo, _free_block, sign_in_at_hub, start_demo, stop_demo
 
 
 def _continue_if_asked(page: Any) -> None:
@@ -268,3 +272,20 @@ def test_a_passkey_added_from_the_account_page_signs_the_demo_doctor_in(page: An
     # The passkey alone is both factors, but the account page, which says two-step sign-in
     # is off, should not call this a sign-in "with two steps".
     page.get_by_text(f"Signed in as {demo.value('Demo doctor')} with a passkey.").wait_for()
+
+
+def test_a_busy_port_stops_the_demo_with_one_line_naming_the_options(tmp_path: Path) -> None:
+    first = _free_block(PORTS)
+    taken = first + 4  # one the demo derives from --network-port (its services)
+    command = [str(Path(sys.executable).with_name("hub")), "demo", "--port", str(first),
+               "--network-port", str(first + 1), "--instance", str(tmp_path / "instance")]
+    with socket.socket() as holder:
+        holder.bind(("localhost", taken))
+        holder.listen()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")})
+    assert done.returncode == 1
+    said = done.stderr.strip()
+    assert len(said.splitlines()) == 1 and "Traceback" not in said, said
+    assert f"port {taken} is in use" in said and "--port" in said and "--network-port" in said
+    assert not (tmp_path / "instance").exists()  # nothing migrated or seeded first
