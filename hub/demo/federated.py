@@ -65,6 +65,19 @@ class DemoKeys:
         self.path.chmod(0o600)
 
 
+ANCHOR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Demo Medical Federation</title></head>
+<body><h1>Demo Medical Federation: trust anchor</h1>
+<p>This is the entity id <code>{{ entity_id }}</code> of the demo federation's trust anchor.
+Curbside trusts its key, so it trusts every network the anchor vouches for.</p>
+<p>Its entity configuration (a signed JWT): <a href="{{ entity_id }}{{ well_known }}">{{ well_known }}</a></p>
+<p>Networks it vouches for:</p><ul>{% for sub in subordinates %}
+<li><a href="{{ sub }}/">{{ sub }}</a>
+(<a href="{{ entity_id }}/fetch?sub={{ sub|urlencode }}">its subordinate statement</a>)</li>
+{% endfor %}</ul></body></html>"""
+
+
 def create_anchor_app(*, entity_id: str, key: ECKey, subordinates: dict[str, dict[str, Any]]) -> Flask:
     """A trust anchor (section 1.2) with its entity configuration and fetch endpoint.
     ``subordinates``: entity id → that entity's federation JWKS."""
@@ -72,6 +85,13 @@ def create_anchor_app(*, entity_id: str, key: ECKey, subordinates: dict[str, dic
 
     def statement(body: str) -> Response:
         return Response(body, mimetype=ENTITY_STATEMENT_MEDIA_TYPE)
+
+    @app.get("/")
+    def index() -> str:
+        # The demo prints the anchor's entity id, and a newcomer opens it: a page that says
+        # what it is, rather than a 404 (an entity id need not resolve to anything).
+        return render_template_string(ANCHOR_PAGE, entity_id=entity_id,
+                                      well_known=WELL_KNOWN_PATH, subordinates=sorted(subordinates))
 
     @app.get(WELL_KNOWN_PATH)
     def configuration() -> Response:

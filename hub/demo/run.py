@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import socket
 import threading
 import time
 from http import HTTPStatus
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import click
 import pyotp
 from flask import Flask, render_template_string
 from sqlalchemy import select
@@ -224,10 +226,35 @@ def create_index_app() -> Flask:
     return app
 
 
+def busy_ports(host: str, ports: list[int]) -> list[int]:
+    """The ports another program holds: found before the demo migrates and seeds anything,
+    so a second ``hub demo`` says which options to change instead of werkzeug's words about
+    a port the newcomer never chose (the demo derives five of its six)."""
+    busy = []
+    for number in ports:
+        with socket.socket() as probe:
+            # As werkzeug's server binds: a port in TIME_WAIT is free to it, so free here.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, number))
+            except OSError:
+                busy.append(number)
+    return busy
+
+
 def run_demo(*, port: int, network_port: int, instance: str) -> None:
+    busy = busy_ports("localhost", [port, *range(network_port, network_port + 5)])
+    if busy:
+        raise click.ClickException(
+            f"{'ports' if len(busy) > 1 else 'port'} {', '.join(map(str, busy))} "
+            f"{'are' if len(busy) > 1 else 'is'} in use on localhost (another hub demo?): stop "
+            f"that program, or choose free ports with --port (the hub) and --network-port "
+            f"(the partner network; the demo also uses the next four)")
     Path(instance).mkdir(parents=True, exist_ok=True)
     # The in-process queue runs a job per link and webhook; only its failures matter here.
     logging.getLogger("huey").setLevel(logging.WARNING)
+    # Nor do the schema migrations' steps: a first start would open with ten lines of them.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # localhost, not 127.0.0.1: a WebAuthn relying-party id is a host name (browsers refuse
     # an IP address), and passkeys should work in the demo.
     issuer = f"http://localhost:{port}"
@@ -258,7 +285,7 @@ def run_demo(*, port: int, network_port: int, instance: str) -> None:
                                      subordinates={federated_url: public_jwks(fed_key)}),
         "/big-register": create_register_app(),
         "/codes": create_codes_app([("Admin", f"{issuer}/admin/", admin_secret),
-                                    ("Operator", f"{issuer}/operator/", operator_secret)]),
+                                    ("Operator", f"{issuer}/operator", operator_secret)]),
     }))
     serve("localhost", network_port + 4, create_federated_network_app(
         name="Regional Care Network", entity_id=federated_url, issuer=issuer, anchor_id=anchor_id,
@@ -314,7 +341,7 @@ Admin console:    {issuer}/admin/
   Email:          {ADMIN_EMAIL}
   Password:       {ADMIN_PASSWORD}
   TOTP secret:    {admin_secret}
-Operator portal:  {issuer}/operator/
+Operator portal:  {issuer}/operator
   Email:          {OPERATOR_EMAIL}
   Password:       {OPERATOR_PASSWORD}
   TOTP secret:    {operator_secret}

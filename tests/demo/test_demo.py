@@ -7,8 +7,13 @@ background polling writes nothing on the console."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pyotp
@@ -16,7 +21,7 @@ import pytest
 import requests
 
 from hub.verification.vocabulary import REGISTRATIONS_CLAIM
-from tests.demo.conftest import Demo, sign_in_at_hub, start_demo, stop_demo
+from tests.demo.conftest import PORTS, Demo, _free_block, sign_in_at_hub, start_demo, stop_demo
 
 
 def _continue_if_asked(page: Any) -> None:
@@ -217,3 +222,70 @@ def test_a_restarted_demo_keeps_its_sign_ins_and_its_federation(
     finally:
         stop_demo(again)
     assert "Traceback" not in again.stderr() + first.stderr()
+
+
+def _printed_addresses(demo: Demo) -> set[str]:
+    # As a newcomer copies them: up to a space, without the closing parenthesis around one.
+    return {url.rstrip(")") for url in re.findall(r"https?://\S+", demo.output)}
+
+
+def test_every_address_the_demo_prints_opens_as_printed(demo: Demo) -> None:
+    printed = _printed_addresses(demo)
+    assert len(printed) >= 12, demo.output
+    for url in sorted(printed):
+        answer = requests.get(url, timeout=10)  # redirects followed, as a browser does
+        assert answer.status_code < 400, f"{url} answers {answer.status_code}"
+    # The first start's schema migrations are not news to a newcomer.
+    assert "alembic" not in demo.stderr(), demo.stderr()[:2000]
+
+
+def test_the_readme_promises_only_addresses_the_demo_prints(demo: Demo) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    promised = re.findall(r"<(http://localhost:(\d+)(/[^>]*))>", readme)
+    assert len(promised) >= 5
+    printed = _printed_addresses(demo)
+    for url, port, path in promised:
+        # The README speaks of the default ports (5000 up); this demo runs from demo.port up.
+        moved = f"http://localhost:{int(port) - 5000 + demo.port}{path}"
+        assert moved in printed, f"the README's {url} is not among the demo's addresses"
+
+
+def test_a_passkey_added_from_the_account_page_signs_the_demo_doctor_in(page: Any, demo: Demo) -> None:
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("WebAuthn.enable")
+    cdp.send("WebAuthn.addVirtualAuthenticator", {"options": {
+        "protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+        "hasUserVerification": True, "isUserVerified": True, "automaticPresenceSimulation": True}})
+    account = demo.value("Your account")
+    page.goto(account)
+    sign_in_at_hub(page, demo)
+    page.get_by_role("link", name="Add a passkey").click()
+    page.get_by_label(re.compile("Name it after the device")).fill("Demo laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.locator("tr.passkey").filter(has_text="Not used yet").wait_for()
+    page.goto(account)
+    page.get_by_role("button", name="Sign out").click()
+    page.goto(account)
+    page.get_by_role("link", name="Sign in with a passkey").or_(
+        page.get_by_role("button", name="Sign in with a passkey")).first.click()
+    page.get_by_role("button", name="Use my passkey").click()
+    # The passkey alone is both factors, but the account page, which says two-step sign-in
+    # is off, should not call this a sign-in "with two steps".
+    page.get_by_text(f"Signed in as {demo.value('Demo doctor')} with a passkey.").wait_for()
+
+
+def test_a_busy_port_stops_the_demo_with_one_line_naming_the_options(tmp_path: Path) -> None:
+    first = _free_block(PORTS)
+    taken = first + 4  # one the demo derives from --network-port (its services)
+    command = [str(Path(sys.executable).with_name("hub")), "demo", "--port", str(first),
+               "--network-port", str(first + 1), "--instance", str(tmp_path / "instance")]
+    with socket.socket() as holder:
+        holder.bind(("localhost", taken))
+        holder.listen()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                              env={k: v for k, v in os.environ.items() if not k.startswith("CURBSIDE_")})
+    assert done.returncode == 1
+    said = done.stderr.strip()
+    assert len(said.splitlines()) == 1 and "Traceback" not in said, said
+    assert f"port {taken} is in use" in said and "--port" in said and "--network-port" in said
+    assert not (tmp_path / "instance").exists()  # nothing migrated or seeded first
