@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from joserfc import jws
@@ -75,6 +76,28 @@ def sign(
     header: dict[str, Any] = {**(extra_headers or {}), "alg": algorithm, "typ": typ, "kid": key.kid}
     payload = json.dumps(dict(claims), separators=(",", ":"), ensure_ascii=False)
     return jws.serialize_compact(header, payload, key, algorithms=[algorithm])
+
+
+@dataclass(frozen=True)
+class SignedClaims:
+    """A parsed signed JWT of the federation (an entity statement, a trust mark): its
+    compact form, its JOSE header and its claims, with the claims every kind carries."""
+
+    token: str
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+
+    @property
+    def iss(self) -> str:
+        return str(self.claims["iss"])
+
+    @property
+    def sub(self) -> str:
+        return str(self.claims["sub"])
+
+    @property
+    def iat(self) -> int:
+        return int(self.claims["iat"])
 
 
 class _DuplicateMember(Exception):

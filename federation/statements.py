@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from federation import jose
 from federation.constraints import check_constraints_syntax
 from federation.errors import FederationError, InvalidTrustChain
-from federation.jose import SigningKey
+from federation.jose import SignedClaims, SigningKey
 
 ENTITY_STATEMENT_TYP = "entity-statement+jwt"
 ENTITY_STATEMENT_MEDIA_TYPE = "application/entity-statement+jwt"
@@ -87,25 +87,10 @@ def entity_configuration_url(entity_id: str) -> str:
 
 
 @dataclass(frozen=True)
-class EntityStatement:
+class EntityStatement(SignedClaims):
     """A parsed (and, once ``verify`` passed, trusted) entity statement."""
 
-    token: str
-    header: Mapping[str, Any]
-    claims: Mapping[str, Any]
     verified: bool = field(default=False, compare=False)
-
-    @property
-    def iss(self) -> str:
-        return str(self.claims["iss"])
-
-    @property
-    def sub(self) -> str:
-        return str(self.claims["sub"])
-
-    @property
-    def iat(self) -> int:
-        return int(self.claims["iat"])
 
     @property
     def exp(self) -> int:

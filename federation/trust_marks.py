@@ -14,7 +14,7 @@ from typing import Any
 
 from federation import jose
 from federation.errors import InvalidTrustMark
-from federation.jose import SigningKey
+from federation.jose import SignedClaims, SigningKey
 from federation.statements import EntityStatement, is_entity_identifier
 
 TRUST_MARK_TYP = "trust-mark+jwt"
@@ -23,26 +23,10 @@ TRUST_MARK_DELEGATION_TYP = "trust-mark-delegation+jwt"
 
 
 @dataclass(frozen=True)
-class TrustMark:
-    token: str
-    header: Mapping[str, Any]
-    claims: Mapping[str, Any]
-
-    @property
-    def iss(self) -> str:
-        return str(self.claims["iss"])
-
-    @property
-    def sub(self) -> str:
-        return str(self.claims["sub"])
-
+class TrustMark(SignedClaims):
     @property
     def trust_mark_type(self) -> str:
         return str(self.claims["trust_mark_type"])
-
-    @property
-    def iat(self) -> int:
-        return int(self.claims["iat"])
 
     @property
     def exp(self) -> int | None:
