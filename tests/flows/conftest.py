@@ -82,18 +82,24 @@ def make_settings(backend: Any, tmp: Any, **over: Any) -> Settings:
 
 @pytest.fixture(scope="session")
 def running_hub(backend: Any, database: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    # The back-channel logout receivers of these tests listen on 127.0.0.1.
+    yield from served_hub(backend, tmp_path_factory.mktemp("instance"), store_prefix="t",
+                          outbound_allow_local=True)
+
+
+def served_hub(backend: Any, instance: Any, *, store_prefix: str, issuer_host: str = "127.0.0.1",
+               **settings: Any) -> Iterator[RunningHub]:
+    """A hub on a free loopback port (its issuer names the port, so the server starts
+    first and gets the app once it is built); for a fixture to ``yield from``."""
     late = _Late()
     server = make_server("127.0.0.1", 0, late, threaded=True)
-    issuer = f"http://127.0.0.1:{server.server_port}"
-    # The back-channel logout receivers of these tests listen on 127.0.0.1.
-    settings = make_settings(backend, tmp_path_factory.mktemp("instance"), issuer=issuer,
-                             outbound_allow_local=True)
-    app = create_app(settings, store_prefix=f"t{backend.redis_prefix}:")
+    issuer = f"http://{issuer_host}:{server.server_port}"
+    app = create_app(make_settings(backend, instance, issuer=issuer, **settings),
+                     store_prefix=f"{store_prefix}{backend.redis_prefix}:")
     hub = app.extensions["curbside"]
     hub.keys.ensure()
     late.app = app
-    t = threading.Thread(target=server.serve_forever, daemon=True)
-    t.start()
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     yield RunningHub(issuer, app, hub)
     server.shutdown()
 

@@ -30,8 +30,7 @@ from federation import (
     build_subordinate_statement,
     public_jwks,
 )
-from hub import create_app
-from tests.flows.conftest import RunningHub, _Late, make_settings
+from tests.flows.conftest import RunningHub, served_hub
 
 
 @dataclass
@@ -144,21 +143,11 @@ def net() -> Iterator[Network]:
 @pytest.fixture(scope="module")
 def fed_hub(backend: Any, database: Any, net: Network, tmp_path_factory: pytest.TempPathFactory
             ) -> Iterator[RunningHub]:
-    late = _Late()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    issuer = f"http://127.0.0.1:{server.server_port}"
     anchor = net.anchor  # type: ignore[attr-defined]
-    settings = make_settings(backend, tmp_path_factory.mktemp("fed"), issuer=issuer,
-                             outbound_allow_local=True,
-                             federation_trust_anchors=json.dumps({anchor.id: anchor.jwks}),
-                             federation_authority_hints=json.dumps([anchor.id]))
-    app = create_app(settings, store_prefix=f"tf{backend.redis_prefix}:")
-    hub = app.extensions["curbside"]
-    hub.keys.ensure()
-    late.app = app
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield RunningHub(issuer, app, hub)
-    server.shutdown()
+    yield from served_hub(backend, tmp_path_factory.mktemp("fed"), store_prefix="tf",
+                          outbound_allow_local=True,
+                          federation_trust_anchors=json.dumps({anchor.id: anchor.jwks}),
+                          federation_authority_hints=json.dumps([anchor.id]))
 
 
 def new_network(net: Network, name: str, superior: Member | None = None, **md: Any) -> Member:

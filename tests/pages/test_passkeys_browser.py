@@ -10,46 +10,28 @@ one over http) and Chromium refuses an IP address as the relying-party id.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
-from werkzeug.serving import make_server
 
-from hub import create_app
 from hub.relying.policy import store as policy_store
 from tests.admin.test_browser import chromium  # noqa: F401  (Debian's chromium, or a skip)
-from tests.flows.conftest import PASSWORD, RelyingParty, RunningHub, make_settings
+from tests.flows.conftest import PASSWORD, RelyingParty, RunningHub, served_hub
 from tests.relying.conftest import declare
 
 ACR_PHR = "urn:curbside:acr:phr"
 CALLBACK = "https://network.example/cb"
 
 
-class _Late:
-    app: Any = None
-
-    def __call__(self, environ: Any, start_response: Any) -> Any:
-        return self.app(environ, start_response)
-
-
 @pytest.fixture(scope="module")
 def hub_on_localhost(backend: Any, database: Any, tmp_path_factory: pytest.TempPathFactory
                      ) -> Iterator[RunningHub]:
-    late = _Late()
-    server = make_server("127.0.0.1", 0, late, threaded=True)
-    issuer = f"http://localhost:{server.server_port}"
-    settings = make_settings(backend, tmp_path_factory.mktemp("pk-instance"), issuer=issuer)
-    app = create_app(settings, store_prefix=f"pk{backend.redis_prefix}:")
-    hub = app.extensions["curbside"]
-    hub.keys.ensure()
-    late.app = app
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield RunningHub(issuer, app, hub)
-    server.shutdown()
+    # Chromium refuses an IP address as the WebAuthn relying-party id.
+    yield from served_hub(backend, tmp_path_factory.mktemp("pk-instance"), store_prefix="pk",
+                          issuer_host="localhost")
 
 
 @pytest.fixture
